@@ -1,0 +1,42 @@
+"""lcc: the cluster structure of a network's latent space as a training signal.
+
+One engine, two backends: numpy / scipy input runs on the CPU (faiss, igraph,
+scikit-learn), cupy / cupyx input on the GPU (cuVS, cuGraph, cuML). Results
+come back as the kind of array that went in. ``import lcc`` needs only the CPU
+dependencies; RAPIDS is imported on first GPU use.
+"""
+
+from lcc import metrics
+from lcc._backend import BACKEND_ENV_VAR, gpu_available
+from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
+from lcc.kmeans import KMeansResult, kmeans, minibatch_kmeans
+from lcc.matching import Matching, match_clusters
+from lcc.neighbors import Neighbors, knn, knn_graph
+from lcc.spectral import SVDResult, truncated_svd
+from lcc.staging import LatentBuffer, to_backend, to_torch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKEND_ENV_VAR",
+    "KMeansResult",
+    "LatentBuffer",
+    "Matching",
+    "Neighbors",
+    "SVDResult",
+    "conductance",
+    "gpu_available",
+    "kmeans",
+    "knn",
+    "knn_graph",
+    "leiden",
+    "louvain",
+    "match_clusters",
+    "metrics",
+    "minibatch_kmeans",
+    "modularity",
+    "peer_pressure",
+    "to_backend",
+    "to_torch",
+    "truncated_svd",
+]

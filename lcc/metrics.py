@@ -1,0 +1,205 @@
+"""Clustering metrics on either backend.
+
+External (against labels): :func:`clustering_accuracy` (Hungarian matching,
+scipy), :func:`nmi`, :func:`ari`; internal (geometry of the latents):
+:func:`silhouette`, :func:`calinski_harabasz`, :func:`davies_bouldin`; and the
+LCC paper's accuracy of correctly vs mis-clustered samples (eq. 9),
+:func:`cc_mc_accuracy`. scikit-learn computes them on CPU and cuML on GPU
+where it has them; Calinski–Harabasz and Davies–Bouldin, which cuML lacks,
+are written once below on the numpy API that cupy mirrors and tested against
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from lcc import backends
+from lcc._backend import array_module, is_gpu_array, move, resolve
+from lcc._validation import check_labels, check_latents, check_same_kind
+from lcc.matching import contingency
+
+__all__ = [
+    "CCMCAccuracy",
+    "ari",
+    "calinski_harabasz",
+    "cc_mc_accuracy",
+    "clustering_accuracy",
+    "davies_bouldin",
+    "nmi",
+    "silhouette",
+]
+
+
+def _xp(x: Any):
+    return array_module("gpu" if is_gpu_array(x) else "cpu")
+
+
+def _two_labelings(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    y_true = check_labels(y_true, "y_true")
+    y_pred = check_labels(y_pred, "y_pred", y_true.shape[0])
+    check_same_kind(y_true=y_true, y_pred=y_pred)
+    return y_true, y_pred
+
+
+def clustering_accuracy(y_true: Any, y_pred: Any) -> float:
+    """Unsupervised clustering accuracy: the best one-to-one map clusters → labels.
+
+    ``ACC = max_m (1/N) Σ_i 1[y_i = m(ŷ_i)]`` over injective maps ``m``, found by
+    the Hungarian method (``scipy.optimize.linear_sum_assignment``) on the
+    contingency table. With more clusters than labels the extra clusters count
+    as errors.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    y_true, y_pred = _two_labelings(y_true, y_pred)
+    xp = _xp(y_true)
+    _, t = xp.unique(y_true, return_inverse=True)
+    _, p = xp.unique(y_pred, return_inverse=True)
+    t, p = t.reshape(-1), p.reshape(-1)
+    table = contingency(p, t, int(p.max()) + 1, int(t.max()) + 1)
+    table = move(table, "cpu")  # (clusters × labels): tiny, the assignment runs on the host
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / y_true.shape[0])
+
+
+def nmi(y_true: Any, y_pred: Any) -> float:
+    """Normalised mutual information, arithmetic-mean normalisation (scikit-learn's default)."""
+    y_true, y_pred = _two_labelings(y_true, y_pred)
+    given, _ = resolve(y_true, "auto")
+    return backends.get(given).nmi(y_true, y_pred)
+
+
+def ari(y_true: Any, y_pred: Any) -> float:
+    """Adjusted Rand index."""
+    y_true, y_pred = _two_labelings(y_true, y_pred)
+    given, _ = resolve(y_true, "auto")
+    return backends.get(given).ari(y_true, y_pred)
+
+
+def _latents_and_labels(z: Any, labels: Any) -> tuple[Any, Any]:
+    z = check_latents(z)
+    labels = check_labels(labels, "labels", z.shape[0])
+    check_same_kind(z=z, labels=labels)
+    n_clusters = int(_xp(labels).unique(labels).shape[0])
+    if not 2 <= n_clusters < z.shape[0]:
+        raise ValueError(
+            f"labels has {n_clusters} distinct cluster(s) for {z.shape[0]} samples; this "
+            "metric needs between 2 and n_samples - 1 clusters"
+        )
+    return z, labels
+
+
+def silhouette(z: Any, labels: Any, *, sample_size: int | None = 10_000, seed: int = 0) -> float:
+    """Mean silhouette coefficient (−1 … 1, higher is better), Euclidean.
+
+    The exact score costs O(N²); above ``sample_size`` samples it is computed
+    on a random subset of that size (``None``: always exact).
+    """
+    z, labels = _latents_and_labels(z, labels)
+    xp = _xp(z)
+    if sample_size is not None and z.shape[0] > sample_size:
+        pick = xp.argsort(xp.random.default_rng(seed).random(z.shape[0]))[:sample_size]
+        z, labels = z[pick], labels[pick]
+        if int(xp.unique(labels).shape[0]) < 2:
+            raise ValueError("the silhouette subsample holds a single cluster; raise sample_size")
+    given, _ = resolve(z, "auto")
+    return backends.get(given).silhouette(z, labels)
+
+
+def calinski_harabasz(z: Any, labels: Any) -> float:
+    """Calinski–Harabasz index (between / within dispersion ratio, higher is better)."""
+    z, labels = _latents_and_labels(z, labels)
+    given, _ = resolve(z, "auto")
+    return backends.get(given).calinski_harabasz(z, labels)
+
+
+def davies_bouldin(z: Any, labels: Any) -> float:
+    """Davies–Bouldin index (mean worst-case cluster similarity, lower is better)."""
+    z, labels = _latents_and_labels(z, labels)
+    given, _ = resolve(z, "auto")
+    return backends.get(given).davies_bouldin(z, labels)
+
+
+class CCMCAccuracy(NamedTuple):
+    """Model accuracy on all, correctly clustered and misclustered samples (eq. 9).
+
+    ``cc`` / ``mc`` are NaN when the subset is empty; ``mc_fraction`` is the share
+    of misclustered samples.
+    """
+
+    overall: float
+    cc: float
+    mc: float
+    mc_fraction: float
+
+
+def cc_mc_accuracy(y_true: Any, y_model: Any, misclustered: Any) -> CCMCAccuracy:
+    """``acc(X, y)``, ``acc(X^CC, y^CC)`` and ``acc(X^MC, y^MC)`` of eq. (9).
+
+    Parameters
+    ----------
+    y_true : (n,) int array
+        True labels.
+    y_model : (n,) int array
+        The classifier's predictions (not the clusters).
+    misclustered : (n,) bool array
+        The MC mask from :func:`lcc.match_clusters`.
+    """
+    y_true, y_model = _two_labelings(y_true, y_model)
+    xp = _xp(y_true)
+    if getattr(misclustered, "shape", None) != y_true.shape or misclustered.dtype != xp.bool_:
+        raise ValueError(f"misclustered must be a boolean mask of shape {tuple(y_true.shape)}")
+    check_same_kind(y_true=y_true, misclustered=misclustered)
+    correct = y_true == y_model
+
+    def mean_over(mask: Any) -> float:
+        count = int(mask.sum())
+        return float(correct[mask].sum()) / count if count else float("nan")
+
+    return CCMCAccuracy(
+        overall=float(correct.mean()),
+        cc=mean_over(~misclustered),
+        mc=mean_over(misclustered),
+        mc_fraction=float(misclustered.mean()),
+    )
+
+
+# ------------------------------------------------ shared glue (the GPU implementations)
+def _centroids(z: Any, labels: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """Compact labels, per-cluster counts and centroids (float64)."""
+    _, lab = xp.unique(labels, return_inverse=True)
+    lab = lab.reshape(-1)
+    n_clusters = int(lab.max()) + 1
+    counts = xp.bincount(lab, minlength=n_clusters).astype(xp.float64)
+    one_hot = (lab[:, None] == xp.arange(n_clusters)[None, :]).astype(xp.float64)
+    centroids = (one_hot.T @ z.astype(xp.float64)) / counts[:, None]
+    return lab, counts, centroids
+
+
+def calinski_harabasz_xp(z: Any, labels: Any) -> float:
+    """CH = [tr(B) / (C − 1)] / [tr(W) / (N − C)] on numpy or cupy arrays."""
+    xp = _xp(z)
+    lab, counts, centroids = _centroids(z, labels, xp)
+    n, n_clusters = z.shape[0], counts.shape[0]
+    mean = z.astype(xp.float64).mean(axis=0)
+    between = float(xp.sum(counts * xp.sum((centroids - mean) ** 2, axis=1)))
+    within = float(xp.sum((z.astype(xp.float64) - centroids[lab]) ** 2))
+    if within == 0:
+        return 1.0
+    return between * (n - n_clusters) / (within * (n_clusters - 1))
+
+
+def davies_bouldin_xp(z: Any, labels: Any) -> float:
+    """DB = mean_i max_{j≠i} (s_i + s_j) / ‖c_i − c_j‖ on numpy or cupy arrays."""
+    xp = _xp(z)
+    lab, counts, centroids = _centroids(z, labels, xp)
+    spread = xp.sqrt(xp.sum((z.astype(xp.float64) - centroids[lab]) ** 2, axis=1))
+    s = xp.bincount(lab, weights=spread, minlength=counts.shape[0]) / counts
+    sq = xp.sum(centroids**2, axis=1)
+    gaps = xp.sqrt(xp.maximum(sq[:, None] + sq[None, :] - 2 * centroids @ centroids.T, 0))
+    if bool(xp.all(s == 0)) or bool(xp.all(gaps == 0)):
+        return 0.0
+    ratio = (s[:, None] + s[None, :]) / xp.where(gaps == 0, xp.inf, gaps)
+    ratio[xp.arange(ratio.shape[0]), xp.arange(ratio.shape[0])] = 0
+    return float(xp.mean(xp.max(ratio, axis=1)))

@@ -1,0 +1,77 @@
+"""Truncated SVD of dense or sparse matrices on either backend.
+
+CPU: scikit-learn's randomized SVD (Halko et al. 2011) for dense and sparse
+input. GPU: cupyx ``svds`` for sparse input, cuML ``TruncatedSVD`` for dense.
+Signs are made deterministic (the largest-magnitude entry of each left
+singular vector is positive) so that both backends return the same vectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from lcc import backends
+from lcc._backend import array_module, is_gpu_array, move, resolve, sparse_module
+from lcc._validation import check_positive_int
+
+__all__ = ["SVDResult", "truncated_svd"]
+
+
+class SVDResult(NamedTuple):
+    """``(U, S, Vt)``: ``(m, k)``, ``(k,)`` descending, ``(k, n)``; ``U·diag(S)·Vt ≈ matrix``."""
+
+    U: Any
+    S: Any
+    Vt: Any
+
+
+def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = None) -> SVDResult:
+    """The ``k`` leading singular triplets of a dense array or sparse matrix.
+
+    Parameters
+    ----------
+    matrix : (m, n) numpy / cupy array or scipy / cupyx sparse matrix
+    k : int
+        Number of triplets, ``1 <= k < min(m, n)``.
+    seed : int, default 0
+    backend : {"auto", "cpu", "gpu"}, optional
+
+    Returns
+    -------
+    SVDResult
+        ``(U, S, Vt)`` of the input's kind (dense arrays even for sparse input).
+    """
+    on_gpu = is_gpu_array(matrix)
+    xp = array_module("gpu" if on_gpu else "cpu")
+    sparse = sparse_module("gpu" if on_gpu else "cpu")
+    if not (sparse.issparse(matrix) or (hasattr(matrix, "ndim") and hasattr(matrix, "dtype"))):
+        raise TypeError(
+            f"matrix must be a numpy / cupy array or a sparse matrix, got {type(matrix).__name__}"
+        )
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {tuple(matrix.shape)}")
+    m, n = matrix.shape
+    k = check_positive_int(k, "k")
+    if k >= min(m, n):
+        raise ValueError(f"k={k} must be smaller than min(matrix.shape) = {min(m, n)}")
+    if matrix.dtype.kind not in "fiu":
+        raise ValueError(f"matrix must hold real numbers, got dtype {matrix.dtype}")
+    values = matrix.data if sparse.issparse(matrix) else matrix
+    if not bool(xp.all(xp.isfinite(values))):
+        raise ValueError("matrix contains NaN or infinite values")
+    if matrix.dtype.kind != "f":
+        matrix = matrix.astype(xp.float32)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    given, target = resolve(matrix, backend)
+    u, s, vt = backends.get(target).truncated_svd(move(matrix, target), k, seed=seed)
+    u, vt = _flip_signs(u, vt, target)
+    return SVDResult(move(u, given), move(s, given), move(vt, given))
+
+
+def _flip_signs(u: Any, vt: Any, backend: str) -> tuple[Any, Any]:
+    """Make the largest-|·| entry of every column of U positive (and flip Vt alike)."""
+    xp = array_module(backend)
+    biggest = xp.argmax(xp.abs(u), axis=0)
+    signs = xp.sign(u[biggest, xp.arange(u.shape[1])])
+    signs = xp.where(signs == 0, 1, signs)
+    return u * signs[None, :], vt * signs[:, None]
