@@ -64,18 +64,34 @@ def _compact(labels: Any, backend: str) -> Any:
     return xp.unique(labels, return_inverse=True)[1].astype(xp.int64).reshape(-1)
 
 
-def _communities(algorithm: str, adjacency: Any, resolution: float, seed: int, backend):
+def _communities(
+    algorithm: str, adjacency: Any, resolution: Any, seed: Any, n_runs: Any, backend: Any
+) -> Any:
+    """Run a backend's community detection ``n_runs`` times; keep the best modularity."""
     a = check_adjacency(adjacency)
     resolution = _check_resolution(resolution)
     seed = check_positive_int(seed, "seed", minimum=0)
+    n_runs = check_positive_int(n_runs, "n_runs")
     given, target = resolve(a, backend)
-    labels = getattr(backends.get(target), algorithm)(
-        move(a, target), resolution=resolution, seed=seed
-    )
-    return move(_compact(labels, target), given)
+    a = move(a, target)
+    detect = getattr(backends.get(target), algorithm)
+    best, best_q = None, -float("inf")
+    for run in range(n_runs):
+        labels = _compact(detect(a, resolution=resolution, seed=seed + run), target)
+        q = _modularity(a, labels, resolution, target) if n_runs > 1 else 0.0
+        if q > best_q:
+            best, best_q = labels, q
+    return move(best, given)
 
 
-def leiden(adjacency: Any, *, resolution: float = 1.0, seed: int = 0, backend: str | None = None):
+def leiden(
+    adjacency: Any,
+    *,
+    resolution: float = 1.0,
+    seed: int = 0,
+    n_runs: int = 1,
+    backend: str | None = None,
+) -> Any:
     """Leiden communities maximising modularity (eq. 2) of a weighted undirected graph.
 
     CPU: igraph ``community_leiden`` iterated until stable; GPU: ``cugraph.leiden``.
@@ -88,22 +104,36 @@ def leiden(adjacency: Any, *, resolution: float = 1.0, seed: int = 0, backend: s
         Modularity resolution γ; larger gives more, smaller communities.
     seed : int, default 0
         Random seed (the result is reproducible for a given seed and backend).
+    n_runs : int, default 1
+        Independent runs (seeds ``seed … seed + n_runs − 1``); the partition
+        with the highest modularity is returned.
     backend : {"auto", "cpu", "gpu"}, optional
 
     Returns
     -------
     labels : (n,) int64 array, values ``0..C-1``, of the input's kind.
     """
-    return _communities("leiden", adjacency, resolution, seed, backend)
+    return _communities("leiden", adjacency, resolution, seed, n_runs, backend)
 
 
-def louvain(adjacency: Any, *, resolution: float = 1.0, seed: int = 0, backend: str | None = None):
+def louvain(
+    adjacency: Any,
+    *,
+    resolution: float = 1.0,
+    seed: int = 0,
+    n_runs: int = 5,
+    backend: str | None = None,
+) -> Any:
     """Louvain (multilevel) communities maximising modularity; see :func:`leiden`.
 
-    CPU: igraph ``community_multilevel``; GPU: ``cugraph.louvain``. Leiden is
-    preferred: Louvain can return badly connected communities.
+    CPU: igraph ``community_multilevel``; GPU: ``cugraph.louvain`` (which takes
+    no seed, so its runs are identical). Louvain's result depends on the order
+    it visits nodes — on Zachary's karate club one order in five stops below
+    Q = 0.40 — so by default the best of ``n_runs=5`` orders is kept; one
+    multilevel pass is cheap. Leiden is preferred: it is more stable and never
+    returns badly connected communities.
     """
-    return _communities("louvain", adjacency, resolution, seed, backend)
+    return _communities("louvain", adjacency, resolution, seed, n_runs, backend)
 
 
 def modularity(adjacency: Any, labels: Any, *, resolution: float = 1.0) -> float:
@@ -116,7 +146,10 @@ def modularity(adjacency: Any, labels: Any, *, resolution: float = 1.0) -> float
     a = check_adjacency(adjacency)
     resolution = _check_resolution(resolution)
     backend = "gpu" if is_gpu_array(a) else "cpu"
-    labels = _labels_on(labels, a, backend)
+    return _modularity(a, _labels_on(labels, a, backend), resolution, backend)
+
+
+def _modularity(a: Any, labels: Any, resolution: float, backend: str) -> float:
     xp = array_module(backend)
     inside, volume = _inside_and_volume(a, labels, backend)
     two_m = float(xp.sum(volume))
@@ -175,6 +208,8 @@ def peer_pressure(
     adjacency: Any,
     *,
     max_iter: int = 100,
+    patience: int = 3,
+    update_fraction: float = 0.5,
     seed: int = 0,
     backend: str | None = None,
 ) -> Any:
@@ -182,15 +217,28 @@ def peer_pressure(
 
     Every node starts in its own community. At each round all nodes move at
     once to the community with the largest total edge weight among their
-    neighbours (``b_i = argmax_c (A B)_ic``), ties broken at random. Rounds stop
-    when the conductance (eq. 10–11) stops decreasing, or after ``max_iter``,
-    and the partition with the lowest conductance is returned. Each round is
-    one sparse product ``A B`` with the one-hot membership matrix ``B``.
+    neighbours (``b_i = argmax_c (A B)_ic``), ties broken at random; ``B`` is
+    the one-hot membership matrix, so a round is one sparse product. The
+    partition with the lowest conductance (eq. 10–11) is returned.
+
+    Two departures from the paper's letter, both because fully synchronous
+    moves oscillate: when a community splits into two halves that each see
+    more of the other, every node swaps, the partition repeats with the same
+    conductance, and "stop when conductance stops decreasing" freezes it
+    over-segmented (50,000 blob latents at k = 5 end in ~11,800 communities).
+
+    * ``update_fraction``: each round a random share of the nodes (default
+      half) adopts its new community, which breaks such swaps (``1.0``: the
+      paper's fully synchronous rule; ~2,600 communities on the same data).
+    * ``patience`` rounds without a new lowest conductance are allowed before
+      stopping (``patience=1``: the paper's rule).
 
     Parameters
     ----------
     adjacency : (n, n) scipy / cupyx sparse matrix
     max_iter : int, default 100
+    patience : int, default 3
+    update_fraction : float, default 0.5
     seed : int, default 0
         Seed of the random tie-breaking.
     backend : {"auto", "cpu", "gpu"}, optional
@@ -201,6 +249,9 @@ def peer_pressure(
     """
     a = check_adjacency(adjacency)
     max_iter = check_positive_int(max_iter, "max_iter")
+    patience = check_positive_int(patience, "patience")
+    if not 0 < update_fraction <= 1:
+        raise ValueError(f"update_fraction must be in (0, 1], got {update_fraction}")
     seed = check_positive_int(seed, "seed", minimum=0)
     given, target = resolve(a, backend)
     a = move(a, target)
@@ -208,10 +259,10 @@ def peer_pressure(
     sparse = sparse_module(target)
     n = a.shape[0]
     rng = xp.random.default_rng(seed)
-    has_neighbours = xp.diff(a.indptr) > 0
+    degree_count = xp.diff(a.indptr)
 
     labels = xp.arange(n, dtype=xp.int64)
-    best, best_phi = labels, _conductance(a, labels, target)
+    best, best_phi, stale = labels, _conductance(a, labels, target), 0
     for _ in range(max_iter):
         n_comm = int(labels.max()) + 1
         one_hot = sparse.csr_matrix(
@@ -219,11 +270,15 @@ def peer_pressure(
         )
         pressure = (a @ one_hot).tocsr()  # (n, C): weight from each node to each community
         moved = _row_argmax_random_ties(pressure, rng, target)
-        labels = _compact(xp.where(has_neighbours, moved, labels), target)
+        update = (degree_count > 0) & (rng.random(n) < update_fraction)
+        labels = _compact(xp.where(update, moved, labels), target)
         phi = _conductance(a, labels, target)
-        if phi >= best_phi:
-            break
-        best, best_phi = labels, phi
+        if phi < best_phi:
+            best, best_phi, stale = labels, phi, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
     return move(best, given)
 
 

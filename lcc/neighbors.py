@@ -48,7 +48,7 @@ def knn(
         Exact brute-force search (faiss ``IndexFlatL2`` / cuVS ``brute_force``).
         ``False`` uses an approximate index, chosen by ``method``.
     method : {"hnsw", "ivf", "cagra"}, optional
-        Approximate index: ``"hnsw"`` (CPU default; faiss HNSW), ``"ivf"``
+        Approximate index: ``"ivf"`` (CPU default; faiss IVF-Flat), ``"hnsw"``
         (faiss / cuVS IVF-Flat) or ``"cagra"`` (GPU default; cuVS CAGRA).
     chunk_size : int, default 8192
         Queries per search call, which bounds the temporary memory to
@@ -74,7 +74,7 @@ def knn(
     if exact and method is not None:
         raise ValueError("method= selects an approximate index; pass exact=False with it")
     if not exact:
-        method = method or ("cagra" if target == "gpu" else "hnsw")
+        method = method or ("cagra" if target == "gpu" else "ivf")
         check_choice(method, "method", ("hnsw", "ivf") if target == "cpu" else ("ivf", "cagra"))
     impl = backends.get(target)
     d2, idx = impl.knn_search(

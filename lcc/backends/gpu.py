@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 # CAGRA / IVF search breadth relative to k (recall ≥ 0.95 on blob latents).
 CAGRA_ITOPK_MIN = 64
-IVF_PROBE_FRACTION = 1 / 16
+IVF_PROBE_FRACTION = 1 / 12
 
 
 # --------------------------------------------------------------------------- k-NN
@@ -42,7 +42,7 @@ def knn_search(
             return cagra.search(params, index, q, k)
 
     else:  # ivf
-        n_lists = max(1, min(int(4 * n**0.5), n // 39))
+        n_lists = max(1, min(int(2 * n**0.5), n // 39))
         index = ivf_flat.build(ivf_flat.IndexParams(n_lists=n_lists, metric="sqeuclidean"), z)
         params = ivf_flat.SearchParams(n_probes=max(1, int(n_lists * IVF_PROBE_FRACTION + 0.999)))
 
