@@ -136,17 +136,26 @@ def _sq_dist_argmin(x: Any, centers: Any, xp: ModuleType, chunk: int = 16384):
 
 
 def _kmeans_plusplus(x: Any, n_clusters: int, rng: Any, xp: ModuleType) -> Any:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): sample ∝ squared distance."""
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007), as scikit-learn does it.
+
+    Each new centre is the best, by the resulting potential Σ min d², of
+    ``2 + ⌊ln k⌋`` candidates drawn with probability ∝ squared distance.
+    """
+    n_trials = 2 + int(math.log(n_clusters))
     centers = xp.empty((n_clusters, x.shape[1]), dtype=x.dtype)
+    x_sq = xp.sum(x * x, axis=1)
     first = int(rng.integers(0, x.shape[0]))
     centers[0] = x[first]
-    d2 = xp.sum((x - x[first]) ** 2, axis=1)
+    d2 = xp.maximum(x_sq - 2 * (x @ x[first]) + x_sq[first], 0)
     for i in range(1, n_clusters):
         cum = xp.cumsum(d2.astype(xp.float64))
-        pick = int(xp.searchsorted(cum, float(rng.random()) * float(cum[-1]), side="right"))
-        pick = min(pick, x.shape[0] - 1)
-        centers[i] = x[pick]
-        d2 = xp.minimum(d2, xp.sum((x - x[pick]) ** 2, axis=1))
+        draws = rng.random(n_trials) * cum[-1]
+        picks = xp.minimum(xp.searchsorted(cum, draws, side="right"), x.shape[0] - 1)
+        cand_d2 = xp.maximum(x_sq[picks][:, None] - 2 * (x[picks] @ x.T) + x_sq[None, :], 0)
+        potentials = xp.minimum(cand_d2, d2[None, :]).sum(axis=1)
+        best = int(xp.argmin(potentials))
+        centers[i] = x[picks[best]]
+        d2 = xp.minimum(d2, cand_d2[best])
     return centers
 
 

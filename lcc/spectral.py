@@ -1,7 +1,7 @@
 """Truncated SVD of dense or sparse matrices on either backend.
 
-CPU: scikit-learn's randomized SVD (Halko et al. 2011) for dense and sparse
-input. GPU: cupyx ``svds`` for sparse input, cuML ``TruncatedSVD`` for dense.
+CPU: scipy's ARPACK ``svds`` for dense and sparse input. GPU: cupyx ``svds``
+for sparse input, cuML ``TruncatedSVD`` for dense.
 Signs are made deterministic (the largest-magnitude entry of each left
 singular vector is positive) so that both backends return the same vectors.
 """

@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.metrics import homogeneity_score
 from helpers import host, on
+from sklearn.metrics import homogeneity_score
 
 import lcc
 
@@ -86,10 +86,13 @@ def test_conductance_matches_direct_computation_and_networkx(backend):
     assert value == pytest.approx(direct_conductance(adj.toarray(), labels))
     graph = nx.from_scipy_sparse_array(adj)
     total = adj.sum()
-    nx_value = sum(
-        nx.volume(graph, s, weight="weight") * nx.conductance(graph, s, weight="weight")
-        for s in (set(np.flatnonzero(labels == c)) for c in range(5))
-    ) / total
+    nx_value = (
+        sum(
+            nx.volume(graph, s, weight="weight") * nx.conductance(graph, s, weight="weight")
+            for s in (set(np.flatnonzero(labels == c)) for c in range(5))
+        )
+        / total
+    )
     assert value == pytest.approx(nx_value)
 
 

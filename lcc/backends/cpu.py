@@ -182,11 +182,17 @@ def minibatch_kmeans(
 
 # ---------------------------------------------------------------------------- SVD
 def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Leading ``k`` singular triplets by randomized SVD (dense or sparse input)."""
-    from sklearn.utils.extmath import randomized_svd
+    """Leading ``k`` singular triplets by ARPACK (scipy ``svds``), dense or sparse input.
 
-    u, s, vt = randomized_svd(matrix, k, n_oversamples=max(10, k), n_iter=7, random_state=seed)
-    return u, s, vt
+    ARPACK converges to working precision whatever the spectrum; randomized SVD
+    is faster but loses accuracy on flat spectra (sparse affinity matrices).
+    """
+    from scipy.sparse.linalg import svds
+
+    v0 = np.random.default_rng(seed).uniform(-1, 1, size=min(matrix.shape))
+    u, s, vt = svds(matrix, k=k, v0=v0, solver="arpack")
+    order = np.argsort(s)[::-1]
+    return u[:, order], s[order], vt[order]
 
 
 # ------------------------------------------------------------------------ metrics
