@@ -14,6 +14,13 @@ environment variable when the argument is omitted, can force a device:
 * ``"gpu"``: compute on the GPU, likewise; an error says so if no usable CUDA
   device exists (``cupy.is_available()``; a successful ``import cupy`` proves
   nothing, RAPIDS wheels import on machines without a GPU).
+
+The arithmetic between library calls is written once against ``xp`` (numpy or
+cupy, from :func:`array_module`) and ``sparse`` (scipy.sparse or
+cupyx.scipy.sparse, from :func:`sparse_module`) rather than the stricter
+Array API: cupy mirrors numpy's API including what the Array API lacks and
+the glue needs (``bincount``, ``median``, sparse matrices, ``default_rng``),
+so one code path runs on both devices and the CPU tests exercise it.
 """
 
 from __future__ import annotations

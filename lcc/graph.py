@@ -41,7 +41,7 @@ def check_adjacency(adjacency: Any, name: str = "adjacency") -> Any:
             raise ValueError(f"{name} has NaN or infinite weights")
         if float(a.data.min()) < 0:
             raise ValueError(f"{name} has negative weights; edge weights must be >= 0")
-        asym = abs(a - a.T).max()
+        asym = abs(a - a.T.tocsr()).max()
         if float(asym) > 1e-6 * float(a.data.max()):
             raise ValueError(
                 f"{name} is not symmetric (max |A - Aᵀ| = {float(asym):.3g}); "
