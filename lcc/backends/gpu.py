@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 # CAGRA / IVF search breadth relative to k (recall ≥ 0.95 on blob latents).
 CAGRA_ITOPK_MIN = 64
-IVF_PROBE_FRACTION = 1 / 12
+IVF_PROBE_FRACTION = 1 / 14
 
 
 # --------------------------------------------------------------------------- k-NN
