@@ -16,12 +16,13 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 # Approximate-search parameters. IVF: 2·√n lists trained on ≤ 32 points each,
-# 1/14 of them probed: recall@k ≈ 0.97 at k = 5 … 50 on 50,000 × 64 blob
+# 1/14 of them (at least 16) probed: recall@k ≈ 0.97 at k = 5 … 50 on 50,000 × 64 blob
 # latents (isotropic blobs are a hard case for IVF; see benchmarks/bench_engine.py).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 IVF_PROBE_FRACTION = 1 / 14
 IVF_TRAIN_POINTS_PER_LIST = 32
+IVF_MIN_PROBES = 16
 # Exact search tiles: queries × base rows per BLAS product (16 MiB of float32).
 QUERY_TILE = 2048
 BASE_TILE = 2048 * 4
@@ -47,7 +48,7 @@ def knn_search(
         index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
         index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
         index.train(z)
-        index.nprobe = max(1, int(np.ceil(nlist * IVF_PROBE_FRACTION)))
+        index.nprobe = min(nlist, max(IVF_MIN_PROBES, int(np.ceil(nlist * IVF_PROBE_FRACTION))))
     index.add(z)
     dist = np.empty((n, k), dtype=np.float32)
     idx = np.empty((n, k), dtype=np.int64)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 # CAGRA / IVF search breadth relative to k (recall ≥ 0.95 on blob latents).
 CAGRA_ITOPK_MIN = 64
 IVF_PROBE_FRACTION = 1 / 14
+IVF_MIN_PROBES = 16
 
 
 # --------------------------------------------------------------------------- k-NN
@@ -44,7 +45,8 @@ def knn_search(
     else:  # ivf
         n_lists = max(1, min(int(2 * n**0.5), n // 39))
         index = ivf_flat.build(ivf_flat.IndexParams(n_lists=n_lists, metric="sqeuclidean"), z)
-        params = ivf_flat.SearchParams(n_probes=max(1, int(n_lists * IVF_PROBE_FRACTION + 0.999)))
+        n_probes = min(n_lists, max(IVF_MIN_PROBES, int(n_lists * IVF_PROBE_FRACTION + 0.999)))
+        params = ivf_flat.SearchParams(n_probes=n_probes)
 
         def search(q):
             return ivf_flat.search(params, index, q, k)
