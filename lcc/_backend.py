@@ -59,6 +59,11 @@ def is_gpu_array(x: Any) -> bool:
     return module.startswith(("cupy", "cupyx"))
 
 
+def backend_of(x: Any) -> Backend:
+    """The backend an array or sparse matrix lives on: ``"gpu"`` for cupy, else ``"cpu"``."""
+    return "gpu" if is_gpu_array(x) else "cpu"
+
+
 def requested_backend(backend: str | None = None) -> BackendChoice:
     """The backend choice in force: the argument, else ``$LCC_BACKEND``, else ``"auto"``."""
     source = "backend"
@@ -83,7 +88,7 @@ def require_gpu(source: str = "backend='gpu'") -> None:
 
 def resolve(x: Any, backend: str | None = None) -> tuple[Backend, Backend]:
     """Return ``(input_backend, compute_backend)`` for an input and a backend choice."""
-    given: Backend = "gpu" if is_gpu_array(x) else "cpu"
+    given = backend_of(x)
     choice = requested_backend(backend)
     target: Backend = given if choice == "auto" else choice
     if target == "gpu":

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lcc._backend import array_module, is_gpu_array
+from lcc._backend import array_module, backend_of, is_gpu_array
 
 
 def _xp(x: Any):
-    return array_module("gpu" if is_gpu_array(x) else "cpu")
+    return array_module(backend_of(x))
 
 
 def _is_array(x: Any) -> bool:

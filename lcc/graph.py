@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lcc import backends
-from lcc._backend import array_module, is_gpu_array, move, resolve, sparse_module
+from lcc._backend import array_module, backend_of, move, resolve, sparse_module
 from lcc._validation import check_labels, check_positive_int
 
 __all__ = ["conductance", "leiden", "louvain", "modularity", "peer_pressure"]
@@ -19,7 +19,7 @@ __all__ = ["conductance", "leiden", "louvain", "modularity", "peer_pressure"]
 
 def check_adjacency(adjacency: Any, name: str = "adjacency") -> Any:
     """A square, symmetric, non-negative, finite sparse matrix, returned as CSR."""
-    backend = "gpu" if is_gpu_array(adjacency) else "cpu"
+    backend = backend_of(adjacency)
     sparse = sparse_module(backend)
     if not sparse.issparse(adjacency):
         if hasattr(adjacency, "ndim") and adjacency.ndim == 2:
@@ -145,7 +145,7 @@ def modularity(adjacency: Any, labels: Any, *, resolution: float = 1.0) -> float
     """
     a = check_adjacency(adjacency)
     resolution = _check_resolution(resolution)
-    backend = "gpu" if is_gpu_array(a) else "cpu"
+    backend = backend_of(a)
     return _modularity(a, _labels_on(labels, a, backend), resolution, backend)
 
 
@@ -169,13 +169,13 @@ def conductance(adjacency: Any, labels: Any) -> float:
     step d) takes "the mean of φ weighted by v", which is what is computed here.
     """
     a = check_adjacency(adjacency)
-    backend = "gpu" if is_gpu_array(a) else "cpu"
+    backend = backend_of(a)
     return _conductance(a, _labels_on(labels, a, backend), backend)
 
 
 def _labels_on(labels: Any, a: Any, backend: str) -> Any:
     labels = check_labels(labels, "labels", a.shape[0])
-    if is_gpu_array(labels) != (backend == "gpu"):
+    if backend_of(labels) != backend:
         raise TypeError("labels and adjacency must both be on the CPU or both on the GPU")
     return _compact(labels, backend)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lcc._backend import array_module, is_gpu_array
+from lcc._backend import array_module, backend_of
 from lcc._validation import check_labels, check_same_kind
 
 __all__ = ["Matching", "match_clusters"]
@@ -55,7 +55,7 @@ def match_clusters(y_true: Any, y_clst: Any) -> Matching:
     y_true = check_labels(y_true, "y_true")
     y_clst = check_labels(y_clst, "y_clst", y_true.shape[0])
     check_same_kind(y_true=y_true, y_clst=y_clst)
-    xp = array_module("gpu" if is_gpu_array(y_true) else "cpu")
+    xp = array_module(backend_of(y_true))
     label_values, label_idx = xp.unique(y_true, return_inverse=True)
     label_idx = label_idx.reshape(-1)
     if label_values.shape[0] < 2:
@@ -74,6 +74,6 @@ def match_clusters(y_true: Any, y_clst: Any) -> Matching:
 
 def contingency(rows: Any, cols: Any, n_rows: int, n_cols: int) -> Any:
     """Dense ``(n_rows, n_cols)`` table of counts of the pairs ``(rows[i], cols[i])``."""
-    xp = array_module("gpu" if is_gpu_array(rows) else "cpu")
+    xp = array_module(backend_of(rows))
     flat = rows.astype(xp.int64) * n_cols + cols.astype(xp.int64)
     return xp.bincount(flat, minlength=n_rows * n_cols).reshape(n_rows, n_cols)

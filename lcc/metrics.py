@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, is_gpu_array, move, resolve
+from lcc._backend import array_module, backend_of, move
 from lcc._validation import check_labels, check_latents, check_same_kind
 from lcc.matching import contingency
 
@@ -32,7 +32,12 @@ __all__ = [
 
 
 def _xp(x: Any):
-    return array_module("gpu" if is_gpu_array(x) else "cpu")
+    return array_module(backend_of(x))
+
+
+def _impl(x: Any):
+    """The backend module for the device ``x`` is on (metrics never move data)."""
+    return backends.get(backend_of(x))
 
 
 def _two_labelings(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
@@ -66,15 +71,13 @@ def clustering_accuracy(y_true: Any, y_pred: Any) -> float:
 def nmi(y_true: Any, y_pred: Any) -> float:
     """Normalised mutual information, arithmetic-mean normalisation (scikit-learn's default)."""
     y_true, y_pred = _two_labelings(y_true, y_pred)
-    given, _ = resolve(y_true, "auto")
-    return backends.get(given).nmi(y_true, y_pred)
+    return _impl(y_true).nmi(y_true, y_pred)
 
 
 def ari(y_true: Any, y_pred: Any) -> float:
     """Adjusted Rand index."""
     y_true, y_pred = _two_labelings(y_true, y_pred)
-    given, _ = resolve(y_true, "auto")
-    return backends.get(given).ari(y_true, y_pred)
+    return _impl(y_true).ari(y_true, y_pred)
 
 
 def _latents_and_labels(z: Any, labels: Any) -> tuple[Any, Any]:
@@ -103,22 +106,19 @@ def silhouette(z: Any, labels: Any, *, sample_size: int | None = 10_000, seed: i
         z, labels = z[pick], labels[pick]
         if int(xp.unique(labels).shape[0]) < 2:
             raise ValueError("the silhouette subsample holds a single cluster; raise sample_size")
-    given, _ = resolve(z, "auto")
-    return backends.get(given).silhouette(z, labels)
+    return _impl(z).silhouette(z, labels)
 
 
 def calinski_harabasz(z: Any, labels: Any) -> float:
     """Calinski–Harabasz index (between / within dispersion ratio, higher is better)."""
     z, labels = _latents_and_labels(z, labels)
-    given, _ = resolve(z, "auto")
-    return backends.get(given).calinski_harabasz(z, labels)
+    return _impl(z).calinski_harabasz(z, labels)
 
 
 def davies_bouldin(z: Any, labels: Any) -> float:
     """Davies–Bouldin index (mean worst-case cluster similarity, lower is better)."""
     z, labels = _latents_and_labels(z, labels)
-    given, _ = resolve(z, "auto")
-    return backends.get(given).davies_bouldin(z, labels)
+    return _impl(z).davies_bouldin(z, labels)
 
 
 class CCMCAccuracy(NamedTuple):

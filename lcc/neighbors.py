@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, move, resolve, sparse_module
+from lcc._backend import array_module, backend_of, move, resolve, sparse_module
 from lcc._validation import check_choice, check_k, check_latents, check_positive_int
 
 __all__ = ["Neighbors", "knn", "knn_graph"]
@@ -165,8 +165,7 @@ def knn_graph(
         progress=progress,
         backend=backend,
     )
-    given, _ = resolve(dist, "auto")
-    return _graph_from_neighbors(dist, idx, bandwidth, given)
+    return _graph_from_neighbors(dist, idx, bandwidth, backend_of(dist))
 
 
 def _graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any, backend: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, is_gpu_array, move, resolve, sparse_module
+from lcc._backend import array_module, backend_of, move, resolve, sparse_module
 from lcc._validation import check_positive_int
 
 __all__ = ["SVDResult", "truncated_svd"]
@@ -41,9 +41,8 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
     SVDResult
         ``(U, S, Vt)`` of the input's kind (dense arrays even for sparse input).
     """
-    on_gpu = is_gpu_array(matrix)
-    xp = array_module("gpu" if on_gpu else "cpu")
-    sparse = sparse_module("gpu" if on_gpu else "cpu")
+    xp = array_module(backend_of(matrix))
+    sparse = sparse_module(backend_of(matrix))
     if not (sparse.issparse(matrix) or (hasattr(matrix, "ndim") and hasattr(matrix, "dtype"))):
         raise TypeError(
             f"matrix must be a numpy / cupy array or a sparse matrix, got {type(matrix).__name__}"
