@@ -59,7 +59,7 @@ def _check_resolution(resolution: Any) -> float:
 
 
 def _compact(labels: Any, backend: str) -> Any:
-    """Relabel to ``0..C-1`` in order of first appearance-free sorted unique values."""
+    """Relabel to consecutive ids ``0..C-1`` (the rank of each value among the unique ones)."""
     xp = array_module(backend)
     return xp.unique(labels, return_inverse=True)[1].astype(xp.int64).reshape(-1)
 
