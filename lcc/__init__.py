@@ -8,6 +8,7 @@ dependencies; RAPIDS is imported on first GPU use.
 
 from lcc import metrics
 from lcc._backend import BACKEND_ENV_VAR, gpu_available
+from lcc.correction import CorrectionTargets, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
 from lcc.kmeans import KMeansResult, kmeans, minibatch_kmeans
 from lcc.matching import Matching, match_clusters
@@ -19,12 +20,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKEND_ENV_VAR",
+    "CorrectionTargets",
     "KMeansResult",
     "LatentBuffer",
     "Matching",
     "Neighbors",
     "SVDResult",
     "conductance",
+    "correction_targets",
     "gpu_available",
     "kmeans",
     "knn",

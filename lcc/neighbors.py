@@ -89,15 +89,20 @@ def knn(
     return Neighbors(move(dist, given), move(idx, given))
 
 
-def _drop_self(sq_dist: Any, idx: Any, k: int, backend: str) -> tuple[Any, Any]:
+def _drop_self(
+    sq_dist: Any, idx: Any, k: int, backend: str, query_ids: Any = None
+) -> tuple[Any, Any]:
     """Remove each query from its own ``k + 1`` neighbours (or the farthest if absent).
 
     Self is not always in column 0: duplicates tie with it at distance 0, and an
-    approximate index may miss it. Every row loses exactly one column.
+    approximate index may miss it. Every row loses exactly one column. Query
+    ``i`` is base row ``query_ids[i]`` (default: ``i``).
     """
     xp = array_module(backend)
     n = idx.shape[0]
-    is_self = idx == xp.arange(n, dtype=idx.dtype)[:, None]
+    if query_ids is None:
+        query_ids = xp.arange(n, dtype=idx.dtype)
+    is_self = idx == query_ids[:, None]
     no_self = ~xp.any(is_self, axis=1)
     is_self[:, -1] |= no_self
     keep = ~is_self

@@ -38,7 +38,7 @@ def knn_search(
     z = np.ascontiguousarray(z, dtype=np.float32)
     n, d = z.shape
     if exact:
-        return _exact_knn(z, k, chunk_size=chunk_size, progress=progress)
+        return _exact_knn(z, z, k, chunk_size=chunk_size, progress=progress)
     if method == "hnsw":
         index = faiss.IndexHNSWFlat(d, HNSW_M)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -62,8 +62,17 @@ def _chunks(n: int, chunk_size: int, progress: bool) -> Any:
     return tqdm(range(0, n, chunk_size), desc="k-NN", disable=not progress, unit="chunk")
 
 
+def knn_query(
+    base: np.ndarray, queries: np.ndarray, k: int, *, chunk_size: int, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest rows of ``base`` for every row of ``queries``: squared L2, ids."""
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    return _exact_knn(base, queries, k, chunk_size=chunk_size, progress=progress)
+
+
 def _exact_knn(
-    z: np.ndarray, k: int, *, chunk_size: int, progress: bool
+    base: np.ndarray, queries: np.ndarray, k: int, *, chunk_size: int, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-NN: tiled BLAS products with numpy, top-k selection with faiss's heaps.
 
@@ -74,17 +83,18 @@ def _exact_knn(
     Here each tile of ``‖y‖² − 2 x·y`` is a single GEMM of augmented rows
     ``[x, 1] · [−2y, ‖y‖²]ᵀ`` into a reused buffer (no extra passes over the
     tile), and faiss's C++ max-heaps (``float_maxheap_array_t.addn``) keep the
-    ``k`` smallest per query. Memory: two ``n × (d + 1)`` float32 copies of
-    ``z`` plus one ``QUERY_TILE × BASE_TILE`` tile.
+    ``k`` smallest per query. Memory: ``n × (d + 1)`` float32 copies of base
+    and queries plus one ``QUERY_TILE × BASE_TILE`` tile.
     """
     import faiss
 
-    n, d = z.shape
-    sq = np.einsum("ij,ij->i", z, z)
-    queries = np.empty((n, d + 1), dtype=np.float32)
-    queries[:, :d], queries[:, d] = z, 1.0
-    base = np.empty((n, d + 1), dtype=np.float32)
-    base[:, :d], base[:, d] = -2.0 * z, sq
+    (n_base, d), n = base.shape, queries.shape[0]
+    base_sq = np.einsum("ij,ij->i", base, base)
+    augmented_base = np.empty((n_base, d + 1), dtype=np.float32)
+    augmented_base[:, :d], augmented_base[:, d] = -2.0 * base, base_sq
+    augmented_queries = np.empty((n, d + 1), dtype=np.float32)
+    augmented_queries[:, :d], augmented_queries[:, d] = queries, 1.0
+    query_sq = np.einsum("ij,ij->i", queries, queries)
     dist = np.empty((n, k), dtype=np.float32)
     idx = np.empty((n, k), dtype=np.int64)
     tile = np.empty((QUERY_TILE, BASE_TILE), dtype=np.float32)
@@ -96,15 +106,15 @@ def _exact_knn(
             heap.val = faiss.swig_ptr(dist[q0:q1])
             heap.ids = faiss.swig_ptr(idx[q0:q1])
             heap.heapify()
-            for b0 in range(0, n, BASE_TILE):
-                b1 = min(b0 + BASE_TILE, n)
+            for b0 in range(0, n_base, BASE_TILE):
+                b1 = min(b0 + BASE_TILE, n_base)
                 out = tile[: q1 - q0, : b1 - b0]
                 if b1 - b0 < BASE_TILE:  # the last, narrower tile must be contiguous
                     out = np.empty((q1 - q0, b1 - b0), dtype=np.float32)
-                np.matmul(queries[q0:q1], base[b0:b1].T, out=out)
+                np.matmul(augmented_queries[q0:q1], augmented_base[b0:b1].T, out=out)
                 heap.addn(b1 - b0, faiss.swig_ptr(out), b0, 0, q1 - q0)
             heap.reorder()
-            dist[q0:q1] += sq[q0:q1, None]
+            dist[q0:q1] += query_sq[q0:q1, None]
     return dist, idx
 
 

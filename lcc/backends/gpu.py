@@ -25,17 +25,13 @@ def knn_search(
 ) -> tuple[Any, Any]:
     """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids."""
     import cupy as cp
-    from cuvs.neighbors import brute_force, cagra, ivf_flat
+    from cuvs.neighbors import cagra, ivf_flat
 
     z = cp.ascontiguousarray(z, dtype=cp.float32)
     n = z.shape[0]
     if exact:
-        index = brute_force.build(z, metric="sqeuclidean")
-
-        def search(q):
-            return brute_force.search(index, q, k)
-
-    elif method == "cagra":
+        return knn_query(z, z, k, chunk_size=chunk_size, progress=progress)
+    if method == "cagra":
         index = cagra.build(cagra.IndexParams(metric="sqeuclidean"), z)
         params = cagra.SearchParams(itopk_size=max(CAGRA_ITOPK_MIN, 2 * k))
 
@@ -51,14 +47,38 @@ def knn_search(
         def search(q):
             return ivf_flat.search(params, index, q, k)
 
+    return _search_in_chunks(search, z, k, chunk_size, progress)
+
+
+def _search_in_chunks(search, queries: Any, k: int, chunk_size: int, progress: bool):
+    """Run ``search(query_chunk) -> (distances, ids)`` over ``queries`` in chunks."""
+    import cupy as cp
+
+    n = queries.shape[0]
     dist = cp.empty((n, k), dtype=cp.float32)
     idx = cp.empty((n, k), dtype=cp.int64)
     for start in tqdm(range(0, n, chunk_size), desc="k-NN", disable=not progress, unit="chunk"):
         stop = min(start + chunk_size, n)
-        d, i = search(z[start:stop])
+        d, i = search(queries[start:stop])
         dist[start:stop] = cp.asarray(d)
         idx[start:stop] = cp.asarray(i).astype(cp.int64)
     return dist, idx
+
+
+def knn_query(
+    base: Any, queries: Any, k: int, *, chunk_size: int, progress: bool = False
+) -> tuple[Any, Any]:
+    """Exact ``k`` nearest rows of ``base`` for every row of ``queries``: squared L2, ids."""
+    import cupy as cp
+    from cuvs.neighbors import brute_force
+
+    index = brute_force.build(cp.ascontiguousarray(base, dtype=cp.float32), metric="sqeuclidean")
+
+    def search(q):
+        return brute_force.search(index, q, k)
+
+    queries = cp.ascontiguousarray(queries, dtype=cp.float32)
+    return _search_in_chunks(search, queries, k, chunk_size, progress)
 
 
 # --------------------------------------------------------------------- communities

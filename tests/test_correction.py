@@ -1,0 +1,100 @@
+"""Correction targets on hand-built cases (LCC paper, sections III.D, V.C, VI.B)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import host, on
+
+import lcc
+
+
+def hand_built():
+    """Two classes on a line. Sample 3 has label 0 but sits in cluster 1 (MC)."""
+    z = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0], [13.0]], dtype=np.float32)
+    y_true = np.array([0, 0, 0, 0, 1, 1, 1])
+    y_clst = np.array([0, 0, 0, 1, 1, 1, 1])
+    return z, y_true, y_clst
+
+
+def test_exact_targets_are_centroids_of_nearest_cc_samples(backend):
+    z, y_true, y_clst = hand_built()
+    targets, ok = lcc.correction_targets(
+        on(backend, z), on(backend, y_true), on(backend, y_clst), k=2
+    )
+    targets, ok = host(targets), host(ok)
+    np.testing.assert_array_equal(ok, [False, False, False, True, False, False, False])
+    assert targets[3, 0] == pytest.approx((2.0 + 1.0) / 2)  # its 2 nearest CC of label 0
+    np.testing.assert_array_equal(targets[~ok], z[~ok])  # zero correction elsewhere
+
+
+def test_exact_needs_k_cc_samples_of_the_label():
+    z, y_true, y_clst = hand_built()
+    _, ok = lcc.correction_targets(z, y_true, y_clst, k=4)  # label 0 has only 3 CC samples
+    assert not ok.any()
+
+
+def test_approximate_targets_are_nearest_matched_representatives(backend):
+    z = np.array([[0.0], [1.0], [5.0], [6.0], [20.0], [21.0], [8.0]], dtype=np.float32)
+    y_true = np.array([0, 0, 0, 0, 1, 1, 0])
+    y_clst = np.array([0, 0, 1, 1, 2, 2, 2])  # clusters 0 and 1 → label 0; 2 → label 1
+    targets, ok = lcc.correction_targets(
+        on(backend, z), on(backend, y_true), on(backend, y_clst), mode="approximate", seed=3
+    )
+    targets, ok = host(targets), host(ok)
+    np.testing.assert_array_equal(ok, [False] * 6 + [True])
+    # the representative of cluster 1 (a sample at 5 or 6) is nearer to 8 than cluster 0's
+    assert targets[6, 0] in (5.0, 6.0)
+
+
+def test_approximate_without_a_matched_cluster_is_not_correctible():
+    z = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
+    y_true = np.array([0, 0, 1, 2])
+    y_clst = np.array([0, 0, 0, 1])  # no cluster is matched to label 1
+    _, ok = lcc.correction_targets(z, y_true, y_clst, mode="approximate")
+    np.testing.assert_array_equal(ok, [False, False, False, False])
+
+
+def test_orthogonal_correction_removes_the_tangent_component():
+    """The MC sample's neighbourhood is a line along x; the correction is diagonal."""
+    rng = np.random.default_rng(0)
+    line = np.column_stack([np.linspace(-5, 5, 40), 1e-3 * rng.normal(size=40)])
+    cc = np.column_stack([3 + rng.normal(size=40) * 0.1, 10 + rng.normal(size=40) * 0.1])
+    z = np.vstack([line, cc, [[0.0, 0.0]]]).astype(np.float32)
+    y_true = np.r_[np.zeros(40), np.ones(40), 1].astype(int)
+    y_clst = np.r_[np.zeros(40), np.ones(40), 0].astype(int)  # last sample: MC
+    exact, ok = lcc.correction_targets(z, y_true, y_clst, k=5)
+    ortho, ok2 = lcc.correction_targets(z, y_true, y_clst, k=5, mode="orthogonal", k_prime=10)
+    np.testing.assert_array_equal(ok, ok2)
+    assert ok[-1] and ok.sum() == 1
+    v, v_perp = z[-1] - exact[-1], z[-1] - ortho[-1]
+    assert abs(v_perp[0]) < 1e-2 * abs(v[0]) + 1e-3  # the x (tangent) part is gone
+    assert v_perp[1] == pytest.approx(v[1], rel=1e-3)  # the normal part is kept
+
+
+def test_correction_on_blobs_matches_mc_mask():
+    from sklearn.datasets import make_blobs
+
+    z, y = make_blobs(n_samples=1000, n_features=8, centers=4, cluster_std=0.5, random_state=0)
+    y_noisy = y.copy()
+    y_noisy[:20] = (y[:20] + 1) % 4
+    clusters = lcc.leiden(lcc.knn_graph(z.astype(np.float32), 10))
+    for mode in ("exact", "approximate", "orthogonal"):
+        targets, ok = lcc.correction_targets(z, y_noisy, clusters, mode=mode)
+        assert ok.sum() == 20 and ok[:20].all()
+        if mode == "orthogonal":  # isotropic blobs: the local tangent space is everything
+            continue
+        # targets lie in the blob of the true (noisy) label
+        centres = np.array([z[y == c].mean(0) for c in range(4)])
+        nearest = np.argmin(((targets[:20, None] - centres[None]) ** 2).sum(-1), axis=1)
+        np.testing.assert_array_equal(nearest, y_noisy[:20])
+
+
+def test_correction_bad_input():
+    z, y_true, y_clst = hand_built()
+    with pytest.raises(ValueError, match="mode"):
+        lcc.correction_targets(z, y_true, y_clst, mode="fast")
+    with pytest.raises(ValueError, match="same length"):
+        lcc.correction_targets(z, y_true[:3], y_clst)
+    with pytest.raises(ValueError, match="tangent_variance"):
+        lcc.correction_targets(z, y_true, y_clst, mode="orthogonal", tangent_variance=1.5)
