@@ -1,0 +1,183 @@
+"""Latent cluster correction as a callback for any PyTorch training loop.
+
+Three calls put LCC into a loop you already have::
+
+    lcc_cb = LCCCallback(model, layers=["fc1"], train_set=train_set, weight=1e-2)
+    for epoch in range(epochs):
+        stats = lcc_cb.on_epoch_start(epoch)           # 1. clusters + targets when due
+        for x, y, index in loader:                      #    a loader over IndexedDataset
+            logits = model(x)                           #    hooks capture the latents
+            loss = criterion(logits, y) + lcc_cb.loss(index)   # 2. the LCC term
+            ...
+    lcc_cb.close()                                      # 3. remove the hooks
+
+At the start of every correction epoch (after ``warmup`` epochs, then every
+``interval`` epochs) the callback runs one pass over the whole training set in
+eval mode, clusters each layer's latents with the engine (k-NN graph → Leiden
+/ Louvain / k-NN pressure → matching, paper section III), and computes the
+correction targets (:func:`lcc.correction_targets`). Between correction
+epochs the last targets are reused, as in the paper.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from lcc._validation import check_choice
+from lcc.losses import LCCLoss
+from lcc.training.capture import LatentCapture
+
+__all__ = ["LCCCallback"]
+
+Method = Literal["leiden", "louvain", "peer_pressure"]
+
+
+class LCCCallback:
+    """Latent cluster correction for one or several layers of a model.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layers : sequence of str
+        Submodules whose (flattened) outputs are corrected.
+    train_set : Dataset
+        Yields ``(x, y)`` or ``(x, y, index)``; the capture pass runs over it.
+    weight : float, default 1e-2
+        ``w``: the LCC term added to the task loss is ``w · Σ_layers L_clst``.
+    k : int, default 5
+        Neighbours of the k-NN graph and of the exact targets.
+    method : {"leiden", "louvain", "peer_pressure"}, default "leiden"
+    mode : {"exact", "approximate", "orthogonal"}, default "exact"
+    warmup : int, default 1
+        Epochs without correction at the start.
+    interval : int, default 1
+        Epochs between re-clusterings.
+    resolution : float, default 1.0
+        Modularity resolution of Leiden / Louvain.
+    batch_size : int, default 256
+        Batch size of the capture pass.
+    seed : int, default 0
+    backend : {"auto", "cpu", "gpu"}, optional
+        Engine backend; default follows the model's device.
+    progress : bool, default False
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str],
+        train_set: Dataset,
+        *,
+        weight: float = 1e-2,
+        k: int = 5,
+        method: Method = "leiden",
+        mode: str = "exact",
+        warmup: int = 1,
+        interval: int = 1,
+        resolution: float = 1.0,
+        batch_size: int = 256,
+        seed: int = 0,
+        backend: str | None = None,
+        progress: bool = False,
+    ):
+        check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
+        check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
+        if weight < 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        if warmup < 0 or interval < 1:
+            raise ValueError(f"warmup must be >= 0 and interval >= 1, got {warmup}, {interval}")
+        self.model, self.train_set = model, train_set
+        self.weight, self.k, self.method, self.mode = weight, k, method, mode
+        self.warmup, self.interval, self.resolution = warmup, interval, resolution
+        self.batch_size, self.seed, self.backend, self.progress = (
+            batch_size,
+            seed,
+            backend,
+            progress,
+        )
+        self.capture = LatentCapture(model, layers)
+        self.criterion = LCCLoss()
+        self.targets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.active = False
+
+    def is_correction_epoch(self, epoch: int) -> bool:
+        return epoch >= self.warmup and (epoch - self.warmup) % self.interval == 0
+
+    def on_epoch_start(self, epoch: int) -> dict[str, Any]:
+        """Recompute clusters and targets when ``epoch`` is a correction epoch.
+
+        Returns per-layer statistics (empty outside correction epochs): number
+        of clusters, modularity, MC fraction, correctible fraction, and the
+        model's accuracy on all / CC / MC samples (eq. 9).
+        """
+        if not self.is_correction_epoch(epoch):
+            return {}
+        import lcc
+
+        start = time.perf_counter()
+        buffers, labels, predictions = self.capture.collect(
+            self.model, self.train_set, batch_size=self.batch_size, progress=self.progress
+        )
+        y = lcc.to_backend(labels, self.backend)
+        y_model = lcc.to_backend(predictions, self.backend)
+        stats: dict[str, Any] = {}
+        for name, buffer in buffers.items():
+            z = buffer.to_backend(self.backend)
+            adjacency = lcc.knn_graph(z, self.k)
+            detect = getattr(lcc, self.method)
+            options = (
+                {"seed": self.seed}
+                if self.method == "peer_pressure"
+                else {"seed": self.seed, "resolution": self.resolution}
+            )
+            clusters = detect(adjacency, **options)
+            matching = lcc.match_clusters(y, clusters)
+            targets, correctible = lcc.correction_targets(
+                z, y, clusters, k=self.k, mode=self.mode, seed=self.seed
+            )
+            device = buffer.data.device
+            self.targets[name] = (
+                lcc.to_torch(targets).to(device),
+                lcc.to_torch(correctible).to(device),
+            )
+            acc = lcc.metrics.cc_mc_accuracy(y, y_model, matching.misclustered)
+            stats[name] = {
+                "n_clusters": int(clusters.max()) + 1,
+                "modularity": lcc.modularity(adjacency, clusters),
+                "mc_fraction": acc.mc_fraction,
+                "correctible_fraction": float(correctible.mean()),
+                "acc_all": acc.overall,
+                "acc_cc": acc.cc,
+                "acc_mc": acc.mc,
+            }
+        self.active = True
+        stats["correction_time_s"] = time.perf_counter() - start
+        return stats
+
+    def loss(self, indices: torch.Tensor) -> torch.Tensor:
+        """``w · Σ_layers L_clst`` for the batch with dataset ``indices``; call after forward.
+
+        Zero (and no graph) before the first correction epoch.
+        """
+        if not self.active or self.weight == 0:
+            return torch.zeros((), device=_device_of(self.model))
+        total = torch.zeros((), device=_device_of(self.model))
+        for name, (targets, correctible) in self.targets.items():
+            z = self.capture.outputs[name]
+            index = indices.to(targets.device)
+            total = total + self.criterion(z, targets[index], correctible[index])
+        return self.weight * total
+
+    def close(self) -> None:
+        """Remove the forward hooks from the model."""
+        self.capture.remove()
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
