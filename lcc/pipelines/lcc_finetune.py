@@ -1,0 +1,178 @@
+"""The main job: pretrain a classifier, then fine-tune it with and without LCC.
+
+Both fine-tunes start from the same pretrained weights and see the same
+shuffling, so the only difference is the LCC term. The run directory gets
+``config.yaml`` (resolved), ``metrics.jsonl`` and ``metrics.csv`` (one row per
+run and epoch), ``model.safetensors`` (the LCC model), ``baseline.safetensors``,
+``accuracy.png`` and ``cc_mc_accuracy.png``; a summary table is printed.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from lcc.io import append_jsonl, write_atomic, write_csv, write_safetensors
+
+__all__ = ["DEFAULTS", "run"]
+
+DEFAULTS: dict[str, Any] = {
+    "name": "lcc",
+    "seed": 0,
+    "output_dir": "runs",
+    "device": "auto",  # auto | cpu | cuda
+    "progress": True,
+    "data": {"name": "digits", "root": None, "download": False},
+    "model": {"name": "small_cnn", "weights": None},
+    "pretrain": {"epochs": 5, "lr": 0.05, "batch_size": 64},
+    "finetune": {"epochs": 6, "lr": 0.01, "batch_size": 64},
+    "lcc": {
+        "layers": ["fc1"],
+        "weight": 0.01,
+        "k": 5,
+        "method": "leiden",
+        "mode": "exact",
+        "warmup": 1,
+        "interval": 1,
+        "resolution": 1.0,
+        "track_baseline": True,  # CC / MC statistics for the baseline too (weight 0)
+    },
+}
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ValueError(f"device must be auto, cpu or cuda[:i], got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name!r} was requested but CUDA is not available")
+    return torch.device(name)
+
+
+def run(config: dict[str, Any]) -> Path:
+    """Run the pipeline for a resolved config (see :data:`DEFAULTS`); return the run dir."""
+    from lcc.data import load_dataset
+    from lcc.models import build_model
+    from lcc.plots import plot_accuracy, plot_cc_mc_accuracy
+    from lcc.training import LCCCallback, evaluate, train
+
+    device = _device(config["device"])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+
+    data = load_dataset(
+        config["data"]["name"],
+        root=config["data"]["root"],
+        download=config["data"]["download"],
+        seed=0,
+    )
+    torch.manual_seed(config["seed"])
+    model = build_model(
+        config["model"]["name"],
+        n_classes=data.n_classes,
+        in_channels=data.in_channels,
+        weights=config["model"]["weights"],
+    )
+    model.to(device)
+    progress = bool(config["progress"])
+    pre = config["pretrain"]
+    if pre["epochs"] > 0:
+        print(
+            f"pretraining {config['model']['name']} on {config['data']['name']} "
+            f"for {pre['epochs']} epochs ({device})"
+        )
+        train(
+            model,
+            data.train,
+            epochs=pre["epochs"],
+            lr=pre["lr"],
+            batch_size=pre["batch_size"],
+            seed=config["seed"],
+            progress=progress,
+        )
+    pretrained = copy.deepcopy(model.state_dict())
+    pretrained_acc = evaluate(model, data.test)
+
+    metrics_path = run_dir / "metrics.jsonl"
+    histories: dict[str, list[dict[str, Any]]] = {}
+    opts = config["lcc"]
+    for run_name in ("baseline", "lcc"):
+        model.load_state_dict(pretrained)
+        weight = opts["weight"] if run_name == "lcc" else 0.0
+        callback = None
+        if run_name == "lcc" or opts["track_baseline"]:
+            callback = LCCCallback(
+                model,
+                opts["layers"],
+                data.train,
+                weight=weight,
+                k=opts["k"],
+                method=opts["method"],
+                mode=opts["mode"],
+                warmup=opts["warmup"],
+                interval=opts["interval"],
+                resolution=opts["resolution"],
+                seed=config["seed"],
+            )
+        print(f"fine-tuning: {run_name}")
+        ft = config["finetune"]
+        histories[run_name] = train(
+            model,
+            data.train,
+            epochs=ft["epochs"],
+            lr=ft["lr"],
+            batch_size=ft["batch_size"],
+            val_set=data.test,
+            callback=callback,
+            seed=config["seed"],
+            progress=progress,
+            on_epoch_end=lambda r, n=run_name: append_jsonl(metrics_path, {"run": n} | r),
+        )
+        if callback is not None:
+            callback.close()
+        name = "model.safetensors" if run_name == "lcc" else "baseline.safetensors"
+        write_safetensors(run_dir / name, model.state_dict())
+
+    rows = [{"run": n} | r for n, h in histories.items() for r in h]
+    write_csv(run_dir / "metrics.csv", rows)
+    plot_accuracy(histories, run_dir / "accuracy.png")
+    plot_cc_mc_accuracy(histories, list(opts["layers"]), run_dir / "cc_mc_accuracy.png")
+    print_summary(histories, pretrained_acc, opts["layers"])
+    return run_dir
+
+
+def print_summary(
+    histories: dict[str, list[dict[str, Any]]], pretrained_acc: float, layers: list[str]
+) -> None:
+    """The short comparison table printed at the end of a run."""
+    print(f"\npretrained test accuracy: {pretrained_acc:.4f}")
+    header = f"{'run':<10}{'test acc':>10}{'best test':>11}{'train acc':>11}{'s/epoch':>9}"
+    layer = layers[0]
+    header += f"{'MC frac':>9}{'acc CC':>8}{'acc MC':>8}   ({layer}, last correction epoch)"
+    print(header)
+    for name, history in histories.items():
+        last = history[-1]
+        stats = [h for h in history if f"{layer}/acc_all" in h]
+        cells = (
+            f"{stats[-1][f'{layer}/mc_fraction']:9.3f}{stats[-1][f'{layer}/acc_cc']:8.3f}"
+            f"{stats[-1][f'{layer}/acc_mc']:8.3f}"
+            if stats
+            else f"{'-':>9}{'-':>8}{'-':>8}"
+        )
+        seconds = sum(h["epoch_time_s"] for h in history) / len(history)
+        print(
+            f"{name:<10}{last['val_acc']:10.4f}{max(h['val_acc'] for h in history):11.4f}"
+            f"{last['train_acc']:11.4f}{seconds:9.2f}{cells}"
+        )

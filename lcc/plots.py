@@ -1,0 +1,75 @@
+"""PNG plots of training runs (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_accuracy", "plot_cc_mc_accuracy"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    from lcc.io import write_atomic
+
+    plt = _pyplot()
+    write_atomic(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_accuracy(runs: dict[str, list[dict[str, Any]]], path: str | Path) -> Path:
+    """Train (dashed) and test (solid) accuracy per epoch, one colour per run."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, history) in enumerate(runs.items()):
+        epochs = [r["epoch"] + 1 for r in history]
+        colour = f"C{i}"
+        ax.plot(
+            epochs, [r["train_acc"] for r in history], "--", color=colour, label=f"{name} train"
+        )
+        if history and "val_acc" in history[0]:
+            ax.plot(
+                epochs, [r["val_acc"] for r in history], "-o", color=colour, label=f"{name} test"
+            )
+    ax.set_xlabel("fine-tuning epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Baseline vs LCC fine-tuning")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_cc_mc_accuracy(
+    runs: dict[str, list[dict[str, Any]]], layers: list[str], path: str | Path
+) -> Path:
+    """Accuracy on all / CC / MC samples per epoch and layer (the paper's Fig. 3–4, eq. 9)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(layers), figsize=(5 * len(layers), 4), squeeze=False)
+    styles = {"acc_cc": ("tab:blue", "CC"), "acc_mc": ("tab:red", "MC"), "acc_all": ("k", "all")}
+    for ax, layer in zip(axes[0], layers, strict=True):
+        for r, (name, history) in enumerate(runs.items()):
+            rows = [h for h in history if f"{layer}/acc_all" in h]
+            epochs = [h["epoch"] + 1 for h in rows]
+            for key, (colour, label) in styles.items():
+                ax.plot(
+                    epochs,
+                    [h[f"{layer}/{key}"] for h in rows],
+                    "-o" if r else ":s",
+                    color=colour,
+                    label=f"{label} ({name})",
+                )
+        ax.set_title(f"layer {layer}: accuracy of CC vs MC samples")
+        ax.set_xlabel("fine-tuning epoch")
+        ax.set_ylabel("accuracy (training set)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
