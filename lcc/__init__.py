@@ -6,7 +6,7 @@ come back as the kind of array that went in. ``import lcc`` needs only the CPU
 dependencies; RAPIDS is imported on first GPU use.
 """
 
-from lcc import metrics
+from lcc import data, metrics
 from lcc._backend import BACKEND_ENV_VAR, gpu_available
 from lcc.correction import CorrectionTargets, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
@@ -28,6 +28,7 @@ __all__ = [
     "SVDResult",
     "conductance",
     "correction_targets",
+    "data",
     "gpu_available",
     "kmeans",
     "knn",

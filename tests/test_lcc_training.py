@@ -1,0 +1,146 @@
+"""LCC loss, latent capture, the callback and the main-job pipeline."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+import lcc
+from lcc.losses import LCCLoss
+from lcc.models import SmallCNN
+from lcc.training import LatentCapture, LCCCallback, train
+
+
+def test_lcc_loss_is_eq8():
+    z = torch.tensor([[3.0, 4.0], [1.0, 1.0], [0.0, 0.0]])
+    targets = torch.zeros(3, 2)
+    mask = torch.tensor([True, False, True])
+    expected = (5.0 + 0.0) / 2 / math.sqrt(2)
+    assert float(LCCLoss()(z, targets, mask)) == pytest.approx(expected)
+
+
+def test_lcc_loss_is_zero_when_nothing_is_misclustered():
+    z = torch.randn(8, 4, requires_grad=True)
+    loss = LCCLoss()(z, torch.randn(8, 4), torch.zeros(8, dtype=torch.bool))
+    assert float(loss) == 0.0
+
+
+def test_lcc_loss_gradients_flow_only_through_z():
+    z = torch.randn(6, 3, requires_grad=True)
+    targets = torch.randn(6, 3, requires_grad=True)
+    LCCLoss()(z, targets, torch.ones(6, dtype=torch.bool)).backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+    assert targets.grad is None
+
+
+def digits_subset(n: int = 400):
+    split = lcc.data.load_dataset("digits")
+    x = torch.stack([split.train[i][0] for i in range(n)])
+    y = torch.stack([split.train[i][1] for i in range(n)])
+    return TensorDataset(x, y)
+
+
+def test_capture_collects_by_dataset_index_and_checks_layer_names():
+    data = digits_subset(200)
+    model = SmallCNN()
+    with LatentCapture(model, ["fc1"]) as capture:
+        buffers, labels, predictions = capture.collect(model, data, batch_size=33)
+    z = buffers["fc1"].to_backend()
+    model.eval()
+    with torch.no_grad():
+        expected = model.fc1(model.features(data.tensors[0])).numpy()
+    np.testing.assert_allclose(z, expected, rtol=1e-4, atol=1e-5)
+    assert torch.equal(labels, data.tensors[1])
+    assert predictions.shape == (200,)
+    with pytest.raises(ValueError, match="unknown layer"):
+        LatentCapture(model, ["fc9"])
+
+
+def test_callback_leaves_the_model_untouched_during_warmup():
+    data = digits_subset(256)
+    torch.manual_seed(0)
+    plain = SmallCNN()
+    with_cb = SmallCNN()
+    with_cb.load_state_dict(plain.state_dict())
+    train(plain, data, epochs=2, seed=1, progress=False, drop_last=True, batch_size=50)
+    callback = LCCCallback(with_cb, ["fc1"], data, weight=1.0, warmup=2)
+    history = train(
+        with_cb,
+        data,
+        epochs=2,
+        seed=1,
+        progress=False,
+        drop_last=True,
+        batch_size=50,
+        callback=callback,
+    )
+    callback.close()
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, with_cb.state_dict()[key]), key
+    assert all(h["lcc_loss"] == 0.0 and "fc1/acc_all" not in h for h in history)
+
+
+def test_callback_corrects_after_warmup_and_logs_cc_mc_statistics():
+    data = digits_subset(400)
+    torch.manual_seed(0)
+    model = SmallCNN()
+    train(model, data, epochs=2, seed=0, progress=False)
+    callback = LCCCallback(model, ["fc1", "fc2"], data, weight=0.1, warmup=0, k=5)
+    history = train(model, data, epochs=1, seed=0, progress=False, callback=callback)
+    callback.close()
+    record = history[0]
+    assert record["lcc_loss"] > 0
+    for layer in ("fc1", "fc2"):
+        assert record[f"{layer}/n_clusters"] >= 2
+        assert 0 < record[f"{layer}/mc_fraction"] < 0.5
+        f, cc, mc = (record[f"{layer}/{key}"] for key in ("mc_fraction", "acc_cc", "acc_mc"))
+        assert record[f"{layer}/acc_all"] == pytest.approx((1 - f) * cc + f * mc)
+
+
+def test_main_job_writes_every_artefact(tmp_path, capsys):
+    from lcc.cli import main
+
+    main(
+        [
+            "run",
+            "pipelines/configs/lcc_demo.yaml",
+            f"output_dir={tmp_path}",
+            "pretrain.epochs=1",
+            "finetune.epochs=2",
+            "progress=false",
+            "lcc.warmup=0",
+        ]
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("run_dir=")
+    run_dir = tmp_path / out[-1].split("=", 1)[1].split("/")[-1]
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "model.safetensors",
+        "baseline.safetensors",
+        "accuracy.png",
+        "cc_mc_accuracy.png",
+    ):
+        assert (run_dir / name).stat().st_size > 0, name
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["run"] for r in records] == ["baseline", "baseline", "lcc", "lcc"]
+    assert all("fc1/acc_mc" in r for r in records)
+    from safetensors.torch import load_file
+
+    state = load_file(run_dir / "model.safetensors")
+    SmallCNN().load_state_dict(state)
+    assert (run_dir / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_rejects_unknown_keys(tmp_path):
+    from lcc.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "pipelines/configs/lcc_demo.yaml", "finetune.epochz=2"])
