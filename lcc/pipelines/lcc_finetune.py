@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
         "warmup": 1,
         "interval": 1,
         "resolution": 1.0,
+        "exact_knn": True,
         "track_baseline": True,  # CC / MC statistics for the baseline too (weight 0)
     },
 }
@@ -124,6 +125,7 @@ def run(config: dict[str, Any]) -> Path:
                 warmup=opts["warmup"],
                 interval=opts["interval"],
                 resolution=opts["resolution"],
+                exact_knn=opts["exact_knn"],
                 seed=config["seed"],
             )
         print(f"fine-tuning: {run_name}")

@@ -60,6 +60,9 @@ class LCCCallback:
         Epochs between re-clusterings.
     resolution : float, default 1.0
         Modularity resolution of Leiden / Louvain.
+    exact_knn : bool, default True
+        Exact k-NN graph; ``False`` uses the approximate index (faiss IVF / cuVS
+        CAGRA), the right choice from ~100,000 latents or d ≥ 256 on a CPU.
     batch_size : int, default 256
         Batch size of the capture pass.
     seed : int, default 0
@@ -81,6 +84,7 @@ class LCCCallback:
         warmup: int = 1,
         interval: int = 1,
         resolution: float = 1.0,
+        exact_knn: bool = True,
         batch_size: int = 256,
         seed: int = 0,
         backend: str | None = None,
@@ -95,6 +99,7 @@ class LCCCallback:
         self.model, self.train_set = model, train_set
         self.weight, self.k, self.method, self.mode = weight, k, method, mode
         self.warmup, self.interval, self.resolution = warmup, interval, resolution
+        self.exact_knn = exact_knn
         self.batch_size, self.seed, self.backend, self.progress = (
             batch_size,
             seed,
@@ -129,7 +134,7 @@ class LCCCallback:
         stats: dict[str, Any] = {}
         for name, buffer in buffers.items():
             z = buffer.to_backend(self.backend)
-            adjacency = lcc.knn_graph(z, self.k)
+            adjacency = lcc.knn_graph(z, self.k, exact=self.exact_knn)
             detect = getattr(lcc, self.method)
             options = (
                 {"seed": self.seed}
