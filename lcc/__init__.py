@@ -6,7 +6,7 @@ come back as the kind of array that went in. ``import lcc`` needs only the CPU
 dependencies; RAPIDS is imported on first GPU use.
 """
 
-from lcc import data, metrics
+from lcc import metrics
 from lcc._backend import BACKEND_ENV_VAR, gpu_available
 from lcc.correction import CorrectionTargets, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
@@ -18,10 +18,26 @@ from lcc.staging import LatentBuffer, to_backend, to_torch
 
 __version__ = "0.1.0"
 
+# torch-based names, imported on first use so that `import lcc` stays light
+_LAZY = {"LCCLoss": "lcc.losses", "LCCCallback": "lcc.training", "data": None}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        if _LAZY[name] is None:  # a submodule
+            return importlib.import_module(f"lcc.{name}")
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lcc' has no attribute {name!r}")
+
+
 __all__ = [
     "BACKEND_ENV_VAR",
     "CorrectionTargets",
     "KMeansResult",
+    "LCCCallback",
+    "LCCLoss",
     "LatentBuffer",
     "Matching",
     "Neighbors",

@@ -144,3 +144,9 @@ def test_cli_rejects_unknown_keys(tmp_path):
 
     with pytest.raises(SystemExit):
         main(["run", "pipelines/configs/lcc_demo.yaml", "finetune.epochz=2"])
+
+
+def test_public_names():
+    assert lcc.LCCLoss is LCCLoss and lcc.LCCCallback is LCCCallback
+    with pytest.raises(AttributeError):
+        lcc.NoSuchThing  # noqa: B018
