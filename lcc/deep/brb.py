@@ -1,0 +1,147 @@
+"""Breaking the Reclustering Barrier (BRB): soft resets, reclustering, momentum resets.
+
+BRB paper (seed 002), section 5: every ``interval`` epochs
+
+1. soft-reset the encoder, layer by layer, ``θ ← α θ + (1 − α) φ`` with ``φ`` a
+   fresh draw from each layer's own initialiser (eq. 1) — never the embedding
+   layer unless ``reset_embedding=True``;
+2. recluster: k-Means on the re-embedded data, on a random subsample
+   (10,000 by default), replaces the centroids (eq. 2);
+3. zero the optimizer state (e.g. Adam's moments) of the centroid parameters.
+
+The callback acts on any object with this small protocol (the DEC / IDEC / DCN
+estimators of :mod:`lcc.deep` provide it; so can a user's own model)::
+
+    target.encoder            nn.Module to soft-reset
+    target.embedding_layer    nn.Module inside it to leave alone
+    target.n_samples, target.n_clusters
+    target.embed(indices)     -> (len(indices), d) tensor, no grad
+    target.set_centers(c)     replace the centroids with a (n_clusters, d) tensor
+    target.optimizer          torch optimizer, or None
+    target.center_parameters() -> iterable of the centroid parameters
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["BRB", "soft_reset"]
+
+
+def soft_reset(
+    module: nn.Module, alpha: float, *, skip: tuple[nn.Module, ...] = (), seed: int | None = None
+) -> list[str]:
+    """Mix every resettable layer of ``module`` with a fresh initialisation, in place.
+
+    ``θ ← α θ + (1 − α) φ`` where ``φ`` comes from the layer's own
+    ``reset_parameters()`` (Kaiming uniform for ``nn.Linear`` / ``nn.Conv*``).
+    Layers in ``skip`` (and their children) are left untouched. Returns the
+    names of the layers that were mixed.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    skipped = {id(m) for s in skip for m in s.modules()}
+    mixed = []
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for name, layer in module.named_modules():
+            if id(layer) in skipped or not hasattr(layer, "reset_parameters"):
+                continue
+            own = dict(layer.named_parameters(recurse=False))
+            if not own:
+                continue
+            fresh = copy.deepcopy(layer)
+            fresh.reset_parameters()
+            fresh_params = dict(fresh.named_parameters(recurse=False))
+            with torch.no_grad():
+                for key, param in own.items():
+                    param.mul_(alpha).add_(fresh_params[key].to(param.device), alpha=1 - alpha)
+            mixed.append(name)
+    return mixed
+
+
+class BRB:
+    """The BRB callback; defaults from the paper (α = 0.8, T = 20, 10,000 samples).
+
+    Parameters
+    ----------
+    alpha : float, default 0.8
+        Share of the old weights kept by the soft reset.
+    interval : int, default 20
+        Reset every ``interval`` epochs (after epochs ``interval``, ``2·interval``, …).
+    subsample : int, default 10_000
+        Samples re-embedded and clustered by k-Means at each reset.
+    reset_embedding : bool, default False
+        Also reset the embedding layer (the paper finds this harmful).
+    reset_momentum : bool, default True
+        Zero the optimizer state of the centroid parameters after reclustering.
+    n_init : int, default 3
+        k-Means restarts of the reclustering.
+    seed : int, default 0
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.8,
+        interval: int = 20,
+        subsample: int = 10_000,
+        *,
+        reset_embedding: bool = False,
+        reset_momentum: bool = True,
+        n_init: int = 3,
+        seed: int = 0,
+    ):
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if interval < 1 or subsample < 1:
+            raise ValueError(f"interval and subsample must be >= 1, got {interval}, {subsample}")
+        self.alpha, self.interval, self.subsample = alpha, interval, subsample
+        self.reset_embedding, self.reset_momentum = reset_embedding, reset_momentum
+        self.n_init, self.seed = n_init, seed
+        self.reset_epochs: list[int] = []
+        self.last_subsample: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"BRB(alpha={self.alpha}, interval={self.interval}, subsample={self.subsample})"
+
+    def on_epoch_end(self, epoch: int, target: Any) -> bool:
+        """Apply BRB after ``epoch`` (0-based) when it is due; True when it was applied."""
+        if (epoch + 1) % self.interval != 0:
+            return False
+        skip = () if self.reset_embedding else (target.embedding_layer,)
+        soft_reset(target.encoder, self.alpha, skip=skip, seed=self.seed + epoch)
+        target.set_centers(self.recluster(target, epoch))
+        if self.reset_momentum and target.optimizer is not None:
+            reset_optimizer_state(target.optimizer, target.center_parameters())
+        self.reset_epochs.append(epoch)
+        return True
+
+    def recluster(self, target: Any, epoch: int) -> torch.Tensor:
+        """k-Means centroids of a random subsample of the re-embedded data (eq. 2)."""
+        import lcc
+
+        rng = np.random.default_rng(self.seed + epoch)
+        size = min(self.subsample, target.n_samples)
+        self.last_subsample = np.sort(rng.choice(target.n_samples, size=size, replace=False))
+        z = target.embed(torch.as_tensor(self.last_subsample))
+        centers = lcc.kmeans(
+            lcc.to_backend(z.float().contiguous()),
+            target.n_clusters,
+            seed=self.seed + epoch,
+            n_init=self.n_init,
+        ).centers
+        return lcc.to_torch(centers).to(z.device)
+
+
+def reset_optimizer_state(optimizer: torch.optim.Optimizer, params: Any) -> None:
+    """Zero every state tensor (moments, step counts) of ``params``, and only theirs."""
+    for param in params:
+        for value in optimizer.state.get(param, {}).values():
+            if torch.is_tensor(value):
+                value.zero_()

@@ -1,0 +1,144 @@
+"""DEC / IDEC / DCN and BRB (BRB paper, seed 002)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lcc.deep import BRB, DCN, DEC, IDEC, FeedForwardAutoencoder, dcn_center_update, soft_reset
+from lcc.deep.brb import reset_optimizer_state
+from lcc.losses import soft_assignment, target_distribution
+
+
+def test_soft_reset_mixes_exactly_and_leaves_the_embedding_alone():
+    torch.manual_seed(0)
+    ae = FeedForwardAutoencoder(20, 4, hidden=(16, 8))
+    before = {k: v.clone() for k, v in ae.encoder.state_dict().items()}
+    mixed = soft_reset(ae.encoder, 0.8, skip=(ae.embedding_layer,), seed=7)
+    assert mixed == ["0", "2"]  # the two hidden Linear layers; "4" is the embedding layer
+    # φ: the layers' own initialiser, drawn in the same order from the same seed
+    phis = [torch.nn.Linear(20, 16), torch.nn.Linear(16, 8)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        for phi in phis:
+            phi.reset_parameters()
+    for name, phi in zip(("0", "2"), phis, strict=True):
+        expected = 0.8 * before[f"{name}.weight"] + 0.2 * phi.weight
+        torch.testing.assert_close(ae.encoder.state_dict()[f"{name}.weight"], expected)
+    for key in ("4.weight", "4.bias"):
+        assert torch.equal(ae.encoder.state_dict()[key], before[key])
+    assert soft_reset(ae.encoder, 1.0) and torch.equal(
+        ae.encoder.state_dict()["4.weight"], before["4.weight"]
+    )  # α = 1 keeps everything
+
+
+def test_optimizer_state_of_centroids_is_zeroed_and_nothing_else():
+    weights = torch.nn.Parameter(torch.randn(5, 3))
+    centers = torch.nn.Parameter(torch.randn(4, 3))
+    optimizer = torch.optim.Adam([weights, centers], lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        (weights.sum() ** 2 + (centers**2).sum()).backward()
+        optimizer.step()
+    kept = {k: v.clone() for k, v in optimizer.state[weights].items()}
+    reset_optimizer_state(optimizer, [centers])
+    assert all(float(v.abs().sum()) == 0 for v in optimizer.state[centers].values())
+    for key, value in optimizer.state[weights].items():
+        assert torch.equal(value, kept[key]) and float(value.abs().sum()) > 0
+
+
+def test_dec_target_distribution_matches_numpy():
+    rng = np.random.default_rng(0)
+    z, mu = rng.normal(size=(50, 3)), rng.normal(size=(4, 3))
+    q_np = 1 / (1 + ((z[:, None] - mu[None]) ** 2).sum(-1))
+    q_np /= q_np.sum(1, keepdims=True)
+    p_np = q_np**2 / q_np.sum(0)
+    p_np /= p_np.sum(1, keepdims=True)
+    q = soft_assignment(torch.tensor(z), torch.tensor(mu))
+    np.testing.assert_allclose(q.numpy(), q_np, rtol=1e-10)
+    np.testing.assert_allclose(target_distribution(q).numpy(), p_np, rtol=1e-10)
+
+
+def test_dcn_vectorised_update_equals_the_per_sample_rule():
+    rng = np.random.default_rng(1)
+    centers = torch.tensor(rng.normal(size=(3, 2)))
+    counts = torch.tensor([1.0, 5.0, 2.0])
+    z = torch.tensor(rng.normal(size=(9, 2)))
+    assign = torch.tensor([0, 2, 0, 0, 2, 1, 0, 2, 2])
+    ref_c, ref_n = centers.clone(), counts.clone()
+    for zi, k in zip(z, assign, strict=True):  # DCN's sequential rule (eq. 7)
+        ref_n[k] += 1
+        ref_c[k] -= (ref_c[k] - zi) / ref_n[k]
+    dcn_center_update(centers, counts, z, assign)
+    torch.testing.assert_close(centers, ref_c)
+    torch.testing.assert_close(counts, ref_n)
+
+
+class _Target:
+    """The BRB protocol on a tiny autoencoder."""
+
+    def __init__(self, n=500):
+        torch.manual_seed(0)
+        self.ae = FeedForwardAutoencoder(6, 2, hidden=(8,))
+        self.x = torch.randn(n, 6)
+        self.encoder, self.embedding_layer = self.ae.encoder, self.ae.embedding_layer
+        self.n_samples, self.n_clusters = n, 3
+        self.centers = torch.nn.Parameter(torch.zeros(3, 2))
+        self.optimizer = None
+        self.seen = None
+
+    def embed(self, indices):
+        self.seen = indices.clone()
+        with torch.no_grad():
+            return self.ae.encode(self.x[indices])
+
+    def set_centers(self, c):
+        self.centers.data.copy_(c)
+
+    def center_parameters(self):
+        return [self.centers]
+
+
+def test_brb_reclusters_on_a_random_subsample_every_interval():
+    target = _Target()
+    brb = BRB(alpha=0.8, interval=2, subsample=100, seed=3)
+    assert not brb.on_epoch_end(0, target) and target.seen is None
+    assert brb.on_epoch_end(1, target)
+    first = target.seen.numpy()
+    assert len(first) == 100 and len(np.unique(first)) == 100
+    assert not np.array_equal(first, np.arange(100))  # random, not the first rows
+    assert float(target.centers.detach().abs().sum()) > 0  # k-Means centroids replaced the zeros
+    brb.on_epoch_end(3, target)
+    assert not np.array_equal(target.seen.numpy(), first)  # a new subsample each reset
+    assert brb.reset_epochs == [1, 3]
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC, DCN])
+def test_estimators_fit_predict_and_log(cls):
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n_samples=300, n_features=10, centers=3, random_state=0)
+    model = cls(
+        3,
+        pretrain_epochs=5,
+        clustering_epochs=3,
+        hidden=(32,),
+        random_state=0,
+        callbacks=[BRB(interval=2, subsample=100)],
+    )
+    labels = model.fit_predict(x, y)
+    assert labels.shape == (300,) and set(labels) <= {0, 1, 2}
+    assert model.cluster_centers_.shape == (3, 3)
+    assert [h["reset"] for h in model.history_] == [False, True, False]
+    assert {"acc", "nmi", "ari", "cl_change", "intra_class_distance"} <= set(model.history_[0])
+    np.testing.assert_array_equal(model.predict(x), labels)
+    assert model.transform(x).shape == (300, 3)
+    assert model.get_params()["n_clusters"] == 3  # scikit-learn parameter protocol
+
+
+def test_estimator_bad_input():
+    with pytest.raises(ValueError, match="NaN"):
+        DEC(2).fit(np.full((10, 3), np.nan))
+    with pytest.raises(ValueError, match="n_clusters"):
+        IDEC(20, pretrain_epochs=0, clustering_epochs=1).fit(np.zeros((10, 3)))
