@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["main"]
 
-PIPELINES = {"lcc_finetune": "lcc.pipelines.lcc_finetune"}
+PIPELINES = {
+    "lcc_finetune": "lcc.pipelines.lcc_finetune",
+    "deep_clustering": "lcc.pipelines.deep_clustering",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from lcc.config import load_config
 
+    if not os.path.isfile(args.config):
+        parser.error(f"config file {args.config!r} does not exist")
     with open(args.config) as fh:
         pipeline = (yaml.safe_load(fh) or {}).get("pipeline", "lcc_finetune")
     if pipeline not in PIPELINES:

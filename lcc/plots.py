@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_accuracy", "plot_cc_mc_accuracy"]
+__all__ = ["plot_accuracy", "plot_cc_mc_accuracy", "plot_curves"]
 
 
 def _pyplot():
@@ -72,4 +72,25 @@ def plot_cc_mc_accuracy(
         ax.set_ylabel("accuracy (training set)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_curves(
+    runs: dict[str, list[dict[str, Any]]], key: str, ylabel: str, path: str | Path
+) -> Path:
+    """One curve per run of ``record[key]`` per epoch; BRB reset epochs marked by dotted lines."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, history) in enumerate(runs.items()):
+        colour = f"C{i % 10}"
+        ax.plot(
+            [h["epoch"] + 1 for h in history], [h[key] for h in history], color=colour, label=name
+        )
+        for h in history:
+            if h.get("reset"):
+                ax.axvline(h["epoch"] + 1, color=colour, ls=":", lw=0.8, alpha=0.6)
+    ax.set_xlabel("clustering epoch (dotted: BRB resets)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)
