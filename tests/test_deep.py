@@ -142,3 +142,32 @@ def test_estimator_bad_input():
         DEC(2).fit(np.full((10, 3), np.nan))
     with pytest.raises(ValueError, match="n_clusters"):
         IDEC(20, pretrain_epochs=0, clustering_epochs=1).fit(np.zeros((10, 3)))
+
+
+def test_deep_clustering_pipeline_writes_curves_and_summary(tmp_path, capsys):
+    from lcc.cli import main
+
+    main(
+        [
+            "run",
+            "pipelines/configs/idec_brb_scratch_digits.yaml",
+            f"output_dir={tmp_path}",
+            "clustering_epochs=3",
+            "brb_options.interval=2",
+            "hidden=[32]",
+        ]
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("run_dir=") and any("IDEC+BRB (scratch)" in line for line in out)
+    run_dir = next(tmp_path.iterdir())
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "summary.csv",
+        "accuracy.png",
+        "cl_change.png",
+    ):
+        assert (run_dir / name).stat().st_size > 0, name
+    rows = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 and "reset" in rows[0]
