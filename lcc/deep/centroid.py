@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from lcc.deep.autoencoder import FeedForwardAutoencoder
@@ -46,7 +48,7 @@ def dcn_center_update(
     counts.copy_(new_counts)
 
 
-class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
+class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     _algorithm = ""
     _default_cluster_weight = 1.0
 
@@ -91,11 +93,12 @@ class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
 
         ``y`` is only used to log ACC / NMI / ARI and class distances per epoch.
         """
-        x = self._check_input(X)
-        if not isinstance(self.n_clusters, int | np.integer) or not 2 <= self.n_clusters <= len(x):
-            raise ValueError(f"n_clusters must be an int in [2, n_samples], got {self.n_clusters}")
+        x = self._check_input(X, reset=True)
+        if not isinstance(self.n_clusters, int | np.integer) or not 1 <= self.n_clusters <= len(x):
+            raise ValueError(f"n_clusters must be an int in [1, n_samples], got {self.n_clusters}")
         if y is not None:
             y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
+            type_of_target(y, input_name="y", raise_unknown=True)
             if y.shape != (len(x),):
                 raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -118,10 +121,12 @@ class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
         return self.fit(X, y).labels_
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "cluster_centers_")
         return self._assign(self.transform_tensor(self._check_input(X))).cpu().numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Embeddings of ``X`` (``(n, embedding_dim)`` numpy)."""
+        check_is_fitted(self, "cluster_centers_")
         return self.transform_tensor(self._check_input(X)).cpu().numpy()
 
     @torch.no_grad()
@@ -141,6 +146,10 @@ class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
         return self.model_.embedding_layer
 
     @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.optimizer_
+
+    @property
     def n_samples(self) -> int:
         return len(self._x)
 
@@ -155,20 +164,34 @@ class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
         return [self._centers] if isinstance(self._centers, nn.Parameter) else []
 
     # ---------------------------------------------------------------- internals
-    def _check_input(self, X: Any) -> torch.Tensor:
+    def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
+        """A float32 ``(n, features)`` tensor on the training device.
+
+        numpy-like input goes through scikit-learn's ``validate_data`` (clear
+        errors for sparse, complex, object, empty or 1-sample input; checks
+        ``n_features_in_``); a torch tensor stays on its device.
+        """
         if torch.is_tensor(X):
-            x = X.detach().float()
+            x = X.detach().float().flatten(1)
+            if x.ndim != 2 or len(x) < (2 if reset else 1):
+                raise ValueError(f"X has too few samples: shape {tuple(X.shape)}")
+            if not torch.isfinite(x).all():
+                raise ValueError("X contains NaN or infinite values")
+            if reset:
+                self.n_features_in_ = x.shape[1]
+            elif x.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {x.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input"
+                )
         else:
-            x = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        if x.ndim < 2 or len(x) < 2:
-            raise ValueError(
-                f"X must be (n_samples, ...) with n_samples >= 2, got {tuple(x.shape)}"
+            x = validate_data(
+                self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1
             )
-        if not torch.isfinite(x).all():
-            raise ValueError("X contains NaN or infinite values")
+            x = torch.from_numpy(np.ascontiguousarray(x))
         device = self.device or (str(x.device) if x.is_cuda else None)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return x.flatten(1).to(device)
+        return x.to(device)
 
     def _batches(self, n: int):
         order = torch.as_tensor(self._rng.permutation(n))
@@ -198,7 +221,7 @@ class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
             self._centers = nn.Parameter(centers.clone())
             modules = self.model_.encoder if self._algorithm == "dec" else self.model_
             params = [*modules.parameters(), self._centers]
-        self.optimizer = torch.optim.Adam(params, lr=self.lr)
+        self.optimizer_ = torch.optim.Adam(params, lr=self.lr)
 
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
         if self._algorithm == "dcn":
@@ -225,9 +248,9 @@ class _CentroidDeepClustering(ClusterMixin, BaseEstimator):
                             soft_assignment(self.transform_tensor(x), self._centers)
                         )
                 loss = self._batch_loss(x[idx], idx, targets, weight)
-                self.optimizer.zero_grad()
+                self.optimizer_.zero_grad()
                 loss.backward()
-                self.optimizer.step()
+                self.optimizer_.step()
                 if self._algorithm == "dcn":
                     with torch.no_grad():
                         z = self.model_.encode(x[idx])
