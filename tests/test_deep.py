@@ -171,3 +171,42 @@ def test_deep_clustering_pipeline_writes_curves_and_summary(tmp_path, capsys):
         assert (run_dir / name).stat().st_size > 0, name
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 3 and "reset" in rows[0]
+
+
+def test_random_affine_is_per_sample_and_identity_without_motion():
+    from lcc.deep.augment import random_affine
+
+    images = torch.rand(6, 1, 8, 8)
+    still = random_affine(images, degrees=0, translate=0, scale=(1.0, 1.0))
+    torch.testing.assert_close(still, images, atol=1e-5, rtol=1e-5)
+    moved = random_affine(images.repeat(2, 1, 1, 1)[:2] * 0 + images[:1], degrees=30)
+    assert not torch.allclose(moved[0], moved[1])  # each sample draws its own transform
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC, DCN])
+def test_augmented_copies_keep_their_originals_assignment(cls, monkeypatch):
+    """With an identity 'augmentation' the loss must equal the plain loss exactly."""
+    from sklearn.datasets import make_blobs
+
+    import lcc.deep.augment as augment
+
+    x, _ = make_blobs(n_samples=64, n_features=16, centers=3, random_state=0)
+    model = cls(
+        3,
+        pretrain_epochs=0,
+        clustering_epochs=1,
+        hidden=(8,),
+        random_state=0,
+        augment=True,
+        image_shape=(1, 4, 4),
+    ).fit(x)
+    monkeypatch.setattr(augment, "random_affine", lambda images: images + 0.0)
+    xb = model._check_input(x[:32])
+    idx = torch.arange(32)
+    targets = target_distribution(soft_assignment(model.transform_tensor(xb), model._centers))
+    with_aug = model._batch_loss(xb, idx, targets, 0.1)
+    model.augment = False
+    torch.testing.assert_close(with_aug, model._batch_loss(xb, idx, targets, 0.1))
+    model.augment = True
+    with pytest.raises(ValueError, match="image_shape"):
+        model.set_params(image_shape=(1, 3, 3))._batch_loss(xb, idx, targets, 0.1)

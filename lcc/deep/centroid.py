@@ -65,6 +65,8 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         cluster_weight: float | None = None,
         update_interval: int | None = None,
         tol: float = 0.0,
+        augment: bool = False,
+        image_shape: Sequence[int] | None = None,
         n_init: int = 10,
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
@@ -81,6 +83,8 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.cluster_weight = cluster_weight
         self.update_interval = update_interval
         self.tol = tol
+        self.augment = augment
+        self.image_shape = image_shape
         self.n_init = n_init
         self.callbacks = callbacks
         self.random_state = random_state
@@ -271,13 +275,37 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 break
 
     def _batch_loss(self, xb, idx, targets, weight) -> torch.Tensor:
+        """The algorithm's loss; with ``augment``, the mean over the batch and its augmented copy.
+
+        Consistency rule (BRB paper, appendix E): an augmented sample keeps the
+        assignment of its original — DCN's hard assignment and DEC/IDEC's target row.
+        """
         z, recon = self.model_(xb)
-        rec = nn.functional.mse_loss(recon, xb)
+        assign = torch.cdist(z.detach(), self._centers).argmin(dim=1)
+        losses = [self._loss(xb, z, recon, assign, idx, targets, weight)]
+        if self.augment:
+            xa = self._augmented(xb)
+            za, recon_a = self.model_(xa)
+            losses.append(self._loss(xa, za, recon_a, assign, idx, targets, weight))
+        return sum(losses) / len(losses)
+
+    def _loss(self, x, z, recon, assign, idx, targets, weight) -> torch.Tensor:
+        rec = nn.functional.mse_loss(recon, x)
         if self._algorithm == "dcn":
-            assign = torch.cdist(z.detach(), self._centers).argmin(dim=1)
             return rec + weight * dcn_loss(z, self._centers, assign)
         cluster = dec_loss(soft_assignment(z, self._centers), targets[idx])
         return weight * cluster if self._algorithm == "dec" else rec + weight * cluster
+
+    def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
+        from lcc.deep.augment import random_affine
+
+        shape = tuple(self.image_shape or ())
+        if not shape or math.prod(shape) != xb.shape[1]:
+            raise ValueError(
+                f"augment=True needs image_shape=(C, H, W) with C·H·W = {xb.shape[1]}, "
+                f"got {self.image_shape}"
+            )
+        return random_affine(xb.view(-1, *shape)).flatten(1)
 
     def _epoch_record(self, epoch, loss, labels, previous, y) -> dict[str, Any]:
         from lcc import metrics
