@@ -34,11 +34,12 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 256,
     "lr": 1e-3,
     "hidden": [500, 500, 2000],
+    "augment": False,  # random affine with the BRB paper's consistency rule
     "brb_options": {"alpha": 0.8, "interval": 20, "subsample": 10_000},
 }
 
 
-def _load(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _load(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """All samples of a data set (train and test: clustering uses every sample)."""
     import torch
 
@@ -46,6 +47,7 @@ def _load(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
     split = load_dataset(data["name"], root=data["root"], download=data["download"])
     xs, ys = [], []
+    image_shape = tuple(torch.as_tensor(split.train[0][0]).shape)
     for part in (split.train, split.test):
         for i in range(len(part)):
             x, y = part[i]
@@ -54,7 +56,7 @@ def _load(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     x = np.stack(xs).astype(np.float32)
     if data["standardize"]:  # channel-wise z-transform (BRB paper, appendix C; greyscale)
         x = (x - x.mean()) / x.std()
-    return x, np.asarray(ys)
+    return x, np.asarray(ys), image_shape
 
 
 def run(config: dict[str, Any]) -> Path:
@@ -67,7 +69,7 @@ def run(config: dict[str, Any]) -> Path:
     run_dir = Path(config["output_dir"]) / f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=False)
     write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
-    x, y = _load(config["data"])
+    x, y, image_shape = _load(config["data"])
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features")
     rows, curves, summary = [], {}, []
     for algo in config["algorithms"]:
@@ -84,6 +86,8 @@ def run(config: dict[str, Any]) -> Path:
                         batch_size=config["batch_size"],
                         lr=config["lr"],
                         hidden=tuple(config["hidden"]),
+                        augment=config["augment"],
+                        image_shape=image_shape,
                         random_state=seed,
                         callbacks=callbacks,
                     )
