@@ -210,3 +210,18 @@ def test_augmented_copies_keep_their_originals_assignment(cls, monkeypatch):
     model.augment = True
     with pytest.raises(ValueError, match="image_shape"):
         model.set_params(image_shape=(1, 3, 3))._batch_loss(xb, idx, targets, 0.1)
+
+
+def test_per_batch_target_mode_uses_the_batch_distribution():
+    from sklearn.datasets import make_blobs
+
+    from lcc.losses import dec_loss
+
+    x, _ = make_blobs(n_samples=64, n_features=6, centers=3, random_state=0)
+    model = DEC(3, pretrain_epochs=0, clustering_epochs=1, hidden=(8,), target="batch").fit(x)
+    xb = model._check_input(x[:20])
+    q = soft_assignment(model.model_.encode(xb), model._centers)
+    expected = dec_loss(q, target_distribution(q))
+    torch.testing.assert_close(model._batch_loss(xb, None, None, 1.0), expected)
+    with pytest.raises(ValueError, match="target"):
+        DEC(3, target="epoch").fit(x)
