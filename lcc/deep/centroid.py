@@ -270,8 +270,9 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                         dcn_center_update(self._centers, self._counts, z, assign)
                 total += float(loss.detach()) * len(idx)
                 step += 1
-            labels = self._assign(self.transform_tensor(x)).cpu().numpy()
-            record = self._epoch_record(epoch, total / len(x), labels, previous, y)
+            z_all = self.transform_tensor(x)
+            labels = self._assign(z_all).cpu().numpy()
+            record = self._epoch_record(epoch, total / len(x), labels, previous, y, z_all)
             record["epoch_time_s"] = time.perf_counter() - start
             record["reset"] = any(cb.on_epoch_end(epoch, self) for cb in callbacks)
             self.history_.append(record)
@@ -318,7 +319,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             )
         return random_affine(xb.view(-1, *shape)).flatten(1)
 
-    def _epoch_record(self, epoch, loss, labels, previous, y) -> dict[str, Any]:
+    def _epoch_record(self, epoch, loss, labels, previous, y, z_all) -> dict[str, Any]:
         from lcc import metrics
 
         record: dict[str, Any] = {"epoch": epoch, "loss": loss}
@@ -327,7 +328,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             record["acc"] = metrics.clustering_accuracy(y, labels)
             record["nmi"] = metrics.nmi(y, labels)
             record["ari"] = metrics.ari(y, labels)
-            z = self.transform_tensor(self._x).cpu().numpy()
+            z = z_all.cpu().numpy()
             means = np.stack([z[y == c].mean(0) for c in np.unique(y)])
             record["intra_class_distance"] = float(
                 np.mean(np.linalg.norm(z - means[np.searchsorted(np.unique(y), y)], axis=1))
