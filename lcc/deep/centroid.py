@@ -32,7 +32,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from lcc.deep.autoencoder import FeedForwardAutoencoder
+from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
 
 __all__ = ["DCN", "DEC", "IDEC", "dcn_center_update"]
@@ -63,7 +63,8 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         clustering_epochs: int = 150,
         batch_size: int = 256,
         lr: float = 1e-3,
-        hidden: Sequence[int] = (500, 500, 2000),
+        architecture: str = "mlp",
+        hidden: Sequence[int] | None = None,
         embedding_dim: int | None = None,
         cluster_weight: float | None = None,
         update_interval: int | None = None,
@@ -82,6 +83,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.clustering_epochs = clustering_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.architecture = architecture
         self.hidden = hidden
         self.embedding_dim = embedding_dim
         self.cluster_weight = cluster_weight
@@ -115,9 +117,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         self._rng = np.random.default_rng(seed)
-        self.model_ = FeedForwardAutoencoder(
-            x.shape[1], self.embedding_dim or self.n_clusters, self.hidden
-        ).to(x.device)
+        self.model_ = self._build_model(x.shape[1]).to(x.device)
         self._x = x
         self.history_: list[dict[str, Any]] = []
         self._pretrain(x)
@@ -130,6 +130,23 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         return self.fit(X, y).labels_
+
+    def _build_model(self, n_features: int) -> nn.Module:
+        """``architecture="mlp"``: ``d-hidden…-c`` (default 500-500-2000, as DEC);
+        ``"conv"``: :class:`ConvAutoencoder` on ``image_shape`` with ``hidden`` as
+        its channel counts (default 32-64)."""
+        latent = self.embedding_dim or self.n_clusters
+        if self.architecture == "mlp":
+            return FeedForwardAutoencoder(n_features, latent, self.hidden or (500, 500, 2000))
+        if self.architecture == "conv":
+            shape = tuple(self.image_shape or ())
+            if not shape or math.prod(shape) != n_features:
+                raise ValueError(
+                    f"architecture='conv' needs image_shape=(C, H, W) with C·H·W = "
+                    f"{n_features}, got {self.image_shape}"
+                )
+            return ConvAutoencoder(shape, latent, self.hidden or (32, 64))
+        raise ValueError(f"architecture must be 'mlp' or 'conv', got {self.architecture!r}")
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "cluster_centers_")

@@ -33,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "clustering_epochs": 100,
     "batch_size": 256,
     "lr": 1e-3,
-    "hidden": [500, 500, 2000],
+    "architecture": "mlp",  # or "conv": the small convolutional autoencoder
+    "hidden": None,  # layer widths (mlp, default 500-500-2000) or channels (conv, default 32-64)
     "augment": False,  # random affine with the BRB paper's consistency rule
     "brb_options": {"alpha": 0.8, "interval": 20, "subsample": 10_000},
 }
@@ -85,7 +86,8 @@ def run(config: dict[str, Any]) -> Path:
                         clustering_epochs=config["clustering_epochs"],
                         batch_size=config["batch_size"],
                         lr=config["lr"],
-                        hidden=tuple(config["hidden"]),
+                        architecture=config["architecture"],
+                        hidden=tuple(config["hidden"]) if config["hidden"] else None,
                         augment=config["augment"],
                         image_shape=image_shape,
                         random_state=seed,
