@@ -190,6 +190,9 @@ def test_random_affine_is_per_sample_and_identity_without_motion():
     torch.testing.assert_close(still, images, atol=1e-5, rtol=1e-5)
     moved = random_affine(images.repeat(2, 1, 1, 1)[:2] * 0 + images[:1], degrees=30)
     assert not torch.allclose(moved[0], moved[1])  # each sample draws its own transform
+    background = torch.full((2, 1, 8, 8), -0.8)
+    shifted = random_affine(background, degrees=0, translate=0.3, fill=-0.8)
+    torch.testing.assert_close(shifted, background)  # pixels moved in are background
 
 
 @pytest.mark.parametrize("cls", [DEC, IDEC, DCN])
@@ -209,7 +212,7 @@ def test_augmented_copies_keep_their_originals_assignment(cls, monkeypatch):
         augment=True,
         image_shape=(1, 4, 4),
     ).fit(x)
-    monkeypatch.setattr(augment, "random_affine", lambda images: images + 0.0)
+    monkeypatch.setattr(augment, "random_affine", lambda images, fill: images + 0.0)
     xb = model._check_input(x[:32])
     idx = torch.arange(32)
     targets = target_distribution(soft_assignment(model.transform_tensor(xb), model._centers))

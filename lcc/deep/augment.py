@@ -16,13 +16,15 @@ def random_affine(
     degrees: float = 15.0,
     translate: float = 0.1,
     scale: tuple[float, float] = (0.9, 1.1),
+    fill: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Rotate, shift and scale every image of a ``(B, C, H, W)`` batch by its own draw.
 
-    One ``affine_grid`` / ``grid_sample`` call for the whole batch (bilinear,
-    zero padding), so it runs where the batch is, GPU included. ``translate``
-    is a fraction of the image size.
+    One ``affine_grid`` / ``grid_sample`` call for the whole batch (bilinear),
+    so it runs where the batch is, GPU included. ``translate`` is a fraction of
+    the image size. Pixels moved in from outside take the value ``fill``: pass
+    the background (for z-scored images, the z-score of black, not 0).
     """
     b = images.shape[0]
     opts = {"device": images.device, "dtype": images.dtype}
@@ -39,4 +41,5 @@ def random_affine(
         [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
     )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
+    moved = F.grid_sample(images - fill, grid, align_corners=False, padding_mode="zeros")
+    return moved + fill

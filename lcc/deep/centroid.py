@@ -119,6 +119,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self._rng = np.random.default_rng(seed)
         self.model_ = self._build_model(x.shape[1]).to(x.device)
         self._x = x
+        self._fill = float(x.min())  # background of the augmented images (black, z-scored)
         self.history_: list[dict[str, Any]] = []
         self._pretrain(x)
         self._init_clustering(x, seed)
@@ -291,7 +292,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             labels = self._assign(z_all).cpu().numpy()
             record = self._epoch_record(epoch, total / len(x), labels, previous, y, z_all)
             record["epoch_time_s"] = time.perf_counter() - start
-            record["reset"] = any(cb.on_epoch_end(epoch, self) for cb in callbacks)
+            record["reset"] = any([cb.on_epoch_end(epoch, self) for cb in callbacks])  # call all
             self.history_.append(record)
             if self.verbose:
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
@@ -334,7 +335,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"augment=True needs image_shape=(C, H, W) with C·H·W = {xb.shape[1]}, "
                 f"got {self.image_shape}"
             )
-        return random_affine(xb.view(-1, *shape)).flatten(1)
+        return random_affine(xb.view(-1, *shape), fill=self._fill).flatten(1)
 
     def _epoch_record(self, epoch, loss, labels, previous, y, z_all) -> dict[str, Any]:
         from lcc import metrics
