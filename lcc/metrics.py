@@ -25,6 +25,7 @@ __all__ = [
     "calinski_harabasz",
     "cc_mc_accuracy",
     "clustering_accuracy",
+    "clustering_report",
     "davies_bouldin",
     "nmi",
     "silhouette",
@@ -119,6 +120,31 @@ def davies_bouldin(z: Any, labels: Any) -> float:
     """Davies–Bouldin index (mean worst-case cluster similarity, lower is better)."""
     z, labels = _latents_and_labels(z, labels)
     return _impl(z).davies_bouldin(z, labels)
+
+
+def clustering_report(z: Any, labels: Any, y_true: Any = None) -> dict[str, float]:
+    """The per-epoch table row of the representation-learning recipes.
+
+    ``acc`` / ``nmi`` / ``ari`` against ``y_true`` when given, and the internal
+    ``silhouette`` / ``calinski_harabasz`` / ``davies_bouldin`` of ``labels`` on
+    ``z`` (NaN when ``labels`` has fewer than 2 clusters, where they are undefined).
+    """
+    report: dict[str, float] = {}
+    if y_true is not None:
+        report |= {
+            "acc": clustering_accuracy(y_true, labels),
+            "nmi": nmi(y_true, labels),
+            "ari": ari(y_true, labels),
+        }
+    internal = {
+        "silhouette": silhouette,
+        "calinski_harabasz": calinski_harabasz,
+        "davies_bouldin": davies_bouldin,
+    }
+    degenerate = not 2 <= int(_xp(labels).unique(labels).shape[0]) < len(labels)
+    for name, metric in internal.items():
+        report[name] = float("nan") if degenerate else float(metric(z, labels))
+    return report
 
 
 class CCMCAccuracy(NamedTuple):

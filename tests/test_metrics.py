@@ -10,6 +10,7 @@ from helpers import on
 from sklearn import metrics as skm
 
 import lcc
+from lcc import metrics
 from lcc.metrics import calinski_harabasz_xp, davies_bouldin_xp
 
 
@@ -100,3 +101,19 @@ def test_metrics_bad_input(labelled):
         lcc.metrics.davies_bouldin(np.full_like(z, np.nan), y_pred)
     with pytest.raises(ValueError, match="400 samples"):
         lcc.metrics.calinski_harabasz(z, y_pred[:5])
+
+
+def test_clustering_report_matches_the_single_metrics():
+    from sklearn.datasets import make_blobs
+
+    z, y = make_blobs(200, 4, centers=3, random_state=1)
+    z = z.astype(np.float32)
+    pred = (y + (np.arange(200) % 17 == 0)) % 3  # a few wrong
+    report = metrics.clustering_report(z, pred, y)
+    assert report["acc"] == metrics.clustering_accuracy(y, pred)
+    assert report["nmi"] == metrics.nmi(y, pred)
+    assert report["davies_bouldin"] == metrics.davies_bouldin(z, pred)
+    assert report["silhouette"] == metrics.silhouette(z, pred)
+    one = metrics.clustering_report(z, np.zeros(200, dtype=int))
+    assert set(one) == {"silhouette", "calinski_harabasz", "davies_bouldin"}
+    assert all(np.isnan(v) for v in one.values())

@@ -18,20 +18,40 @@ __all__ = ["ConvAutoencoder", "FeedForwardAutoencoder"]
 
 
 class FeedForwardAutoencoder(nn.Module):
-    """Encoder ``d → hidden… → latent`` (ReLU between layers, linear embedding) and mirror decoder.
+    """Encoder ``d → hidden… → latent`` and mirror decoder, ReLU between layers.
 
-    ``encoder[-1]`` is the embedding layer, which BRB's soft reset leaves alone.
+    ``encoder[-1]`` (or the activation after it) is the embedding layer, which
+    BRB's soft reset leaves alone. The code and output layers are linear by
+    default (DEC / IDEC / DCN); the SNNL recipe uses ``code_activation=
+    nn.Sigmoid()`` and ``output_activation=nn.Sigmoid()`` with ``init="he"``
+    (Kaiming-normal weights, zero biases).
     """
 
-    def __init__(self, in_dim: int, latent_dim: int, hidden: Sequence[int] = (500, 500, 2000)):
+    def __init__(
+        self,
+        in_dim: int,
+        latent_dim: int,
+        hidden: Sequence[int] = (500, 500, 2000),
+        *,
+        code_activation: nn.Module | None = None,
+        output_activation: nn.Module | None = None,
+        init: str = "default",
+    ):
         super().__init__()
+        if init not in ("default", "he"):
+            raise ValueError(f"init must be 'default' or 'he', got {init!r}")
         sizes = [in_dim, *hidden, latent_dim]
-        self.encoder = _mlp(sizes)
-        self.decoder = _mlp(sizes[::-1])
+        self.encoder = _mlp(sizes, code_activation)
+        self.decoder = _mlp(sizes[::-1], output_activation)
+        if init == "he":
+            for layer in self.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                    nn.init.zeros_(layer.bias)
 
     @property
     def embedding_layer(self) -> nn.Linear:
-        return self.encoder[-1]
+        return [m for m in self.encoder if isinstance(m, nn.Linear)][-1]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.flatten(1))
@@ -41,13 +61,30 @@ class FeedForwardAutoencoder(nn.Module):
         z = self.encode(x)
         return z, self.decoder(z)
 
+    def forward_layers(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Every hidden representation (encoder and decoder, code included) and the output.
 
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+        The SNNL recipe applies its loss to each of these (eq. 5).
+        """
+        hidden: list[torch.Tensor] = []
+        h = x.flatten(1)
+        modules = [*self.encoder, *self.decoder]
+        for i, module in enumerate(modules):
+            h = module(h)
+            ends_layer = i + 1 == len(modules) or isinstance(modules[i + 1], nn.Linear)
+            if ends_layer and i + 1 < len(modules):
+                hidden.append(h)
+        return hidden, h
+
+
+def _mlp(sizes: Sequence[int], last_activation: nn.Module | None = None) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
+        elif last_activation is not None:
+            layers.append(last_activation)
     return nn.Sequential(*layers)
 
 
