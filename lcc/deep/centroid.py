@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from lcc.deep._input import check_input
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
 
@@ -194,33 +195,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- internals
     def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
-        """A float32 ``(n, features)`` tensor on the training device.
-
-        numpy-like input goes through scikit-learn's ``validate_data`` (clear
-        errors for sparse, complex, object, empty or 1-sample input; checks
-        ``n_features_in_``); a torch tensor stays on its device.
-        """
-        if torch.is_tensor(X):
-            x = X.detach().float().flatten(1)
-            if x.ndim != 2 or len(x) < (2 if reset else 1):
-                raise ValueError(f"X has too few samples: shape {tuple(X.shape)}")
-            if not torch.isfinite(x).all():
-                raise ValueError("X contains NaN or infinite values")
-            if reset:
-                self.n_features_in_ = x.shape[1]
-            elif x.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {x.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input"
-                )
-        else:
-            x = validate_data(
-                self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1
-            )
-            x = torch.from_numpy(np.ascontiguousarray(x))
-        device = self.device or (str(x.device) if x.is_cuda else None)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return x.to(device)
+        return check_input(self, X, reset)
 
     def _batches(self, n: int):
         order = torch.as_tensor(self._rng.permutation(n))
