@@ -11,6 +11,7 @@ __all__ = ["main"]
 PIPELINES = {
     "lcc_finetune": "lcc.pipelines.lcc_finetune",
     "deep_clustering": "lcc.pipelines.deep_clustering",
+    "representation": "lcc.pipelines.representation",
 }
 
 

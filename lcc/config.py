@@ -45,8 +45,14 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
 def load_config(
     path: str | Path | None, overrides: list[str], defaults: dict[str, Any]
 ) -> dict[str, Any]:
-    """Defaults ← YAML file ← command-line overrides."""
-    config = copy.deepcopy(defaults)
+    """Defaults ← YAML file ← command-line overrides.
+
+    The overrides are applied to the file's mapping first and the result is
+    checked against ``defaults`` once, so a free-form entry (one whose default
+    is ``None``, such as an estimator's keyword arguments) takes new keys from
+    the command line too.
+    """
+    loaded: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
         if not path.is_file():
@@ -54,5 +60,15 @@ def load_config(
         loaded = yaml.safe_load(path.read_text()) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path} must hold a YAML mapping")
-        config = merge(config, loaded)
-    return merge(config, parse_overrides(overrides))
+    return merge(defaults, _update(loaded, parse_overrides(overrides)))
+
+
+def _update(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``base`` deep-updated by ``new`` (mappings merged key by key)."""
+    out = copy.deepcopy(base)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _update(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-__all__ = ["EMBEDDED", "TORCHVISION", "DataSplit", "load_dataset"]
+__all__ = ["EMBEDDED", "TORCHVISION", "DataSplit", "load_dataset", "load_flat"]
 
 EMBEDDED = ("digits", "mnist_subset")
 TORCHVISION = {
@@ -63,6 +63,33 @@ def load_dataset(
     if name in TORCHVISION:
         return _torchvision(name, root, download)
     raise ValueError(f"unknown data set {name!r}; choose one of {EMBEDDED + tuple(TORCHVISION)}")
+
+
+def load_flat(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    download: bool = False,
+    standardize: bool = False,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Every sample of a data set (train then test) as flat float32 rows, for clustering.
+
+    Returns ``(x, y, image_shape)``: ``x`` is ``(n, C·H·W)`` in [0, 1], or
+    z-transformed over all pixels with ``standardize=True`` (the channel-wise
+    z-transform of the BRB paper's appendix C for greyscale images).
+    """
+    split = load_dataset(name, root=root, download=download)
+    image_shape = tuple(torch.as_tensor(split.train[0][0]).shape)
+    xs, ys = [], []
+    for part in (split.train, split.test):
+        for i in range(len(part)):
+            x, y = part[i]
+            xs.append(torch.as_tensor(x).flatten().numpy())
+            ys.append(int(y))
+    x = np.stack(xs).astype(np.float32)
+    if standardize:
+        x = (x - x.mean()) / x.std()
+    return x, np.asarray(ys), image_shape
 
 
 def _embedded(name: str, test_fraction: float, seed: int) -> DataSplit:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_accuracy", "plot_cc_mc_accuracy", "plot_curves"]
+__all__ = [
+    "embed_2d",
+    "plot_accuracy",
+    "plot_cc_mc_accuracy",
+    "plot_curves",
+    "plot_embeddings",
+    "plot_history",
+]
 
 
 def _pyplot():
@@ -93,4 +100,70 @@ def plot_curves(
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_history(
+    history: list[dict[str, Any]], keys: list[str], path: str | Path, title: str = ""
+) -> Path:
+    """One panel per ``record[key]`` against the epoch (loss terms, temperature, metrics).
+
+    Keys absent from every record are skipped; with a ``phase`` key the
+    panels share one x axis over all phases and phase changes are marked.
+    """
+    plt = _pyplot()
+    keys = [k for k in keys if any(k in h for h in history)]
+    cols = min(3, len(keys))
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    steps = list(range(1, len(history) + 1))
+    changes = [
+        i + 1
+        for i in range(1, len(history))
+        if history[i].get("phase") != history[i - 1].get("phase")
+    ]
+    for ax, key in zip(axes.flat, keys, strict=False):
+        ax.plot(steps, [h.get(key, float("nan")) for h in history], color="C0")
+        for c in changes:
+            ax.axvline(c - 0.5, color="grey", ls=":", lw=0.8)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def embed_2d(z: Any, method: str = "tsne", seed: int = 0) -> Any:
+    """2-D picture coordinates of ``z``: scikit-learn t-SNE, or UMAP if ``umap-learn`` is there."""
+    import numpy as np
+
+    z = np.asarray(z, dtype=np.float32)
+    if method == "umap":
+        try:
+            import umap
+        except ImportError as err:
+            raise ImportError("method='umap' needs umap-learn: pip install umap-learn") from err
+        return umap.UMAP(random_state=seed).fit_transform(z)
+    if method != "tsne":
+        raise ValueError(f"method must be 'tsne' or 'umap', got {method!r}")
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(z) - 1) / 3)
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(z)
+
+
+def plot_embeddings(panels: dict[str, tuple[Any, Any]], path: str | Path) -> Path:
+    """Side-by-side 2-D scatter plots ``{title: (xy, labels)}``, coloured by label."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.2), squeeze=False)
+    for ax, (title, (xy, labels)) in zip(axes[0], panels.items(), strict=True):
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=4, alpha=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(sc, ax=axes[0].tolist(), shrink=0.8, label="label")
     return _save(fig, path)

@@ -40,26 +40,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _load(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """All samples of a data set (train and test: clustering uses every sample)."""
-    import torch
-
-    from lcc.data import load_dataset
-
-    split = load_dataset(data["name"], root=data["root"], download=data["download"])
-    xs, ys = [], []
-    image_shape = tuple(torch.as_tensor(split.train[0][0]).shape)
-    for part in (split.train, split.test):
-        for i in range(len(part)):
-            x, y = part[i]
-            xs.append(torch.as_tensor(x).flatten().numpy())
-            ys.append(int(y))
-    x = np.stack(xs).astype(np.float32)
-    if data["standardize"]:  # channel-wise z-transform (BRB paper, appendix C; greyscale)
-        x = (x - x.mean()) / x.std()
-    return x, np.asarray(ys), image_shape
-
-
 def run(config: dict[str, Any]) -> Path:
     from lcc import deep
     from lcc.plots import plot_curves
@@ -70,7 +50,9 @@ def run(config: dict[str, Any]) -> Path:
     run_dir = Path(config["output_dir"]) / f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=False)
     write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
-    x, y, image_shape = _load(config["data"])
+    from lcc.data import load_flat
+
+    x, y, image_shape = load_flat(**config["data"])
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features")
     rows, curves, summary = [], {}, []
     for algo in config["algorithms"]:
