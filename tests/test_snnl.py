@@ -173,3 +173,33 @@ def test_snnl_autoencoder_bad_input():
         SNNLAutoencoder(10, epochs=1).fit(x[:50], y[:40])
     with pytest.raises(ValueError, match="layers"):
         SNNLAutoencoder(10, layers="decoder").fit(x[:50], y[:50])
+
+
+def test_representation_pipeline_writes_metrics_pictures_and_table(tmp_path, capsys):
+    import csv
+
+    from lcc.cli import main
+
+    main(
+        [
+            "run",
+            "pipelines/configs/snnl5_mnist_subset.yaml",
+            f"output_dir={tmp_path}",
+            "data.name=digits",
+            "n_labelled=500",
+            "model.epochs=2",
+            "model.hidden=[64]",
+            "model.latent_dim=8",
+            "picture.samples=200",
+        ]
+    )
+    (run_dir,) = tmp_path.iterdir()
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"metrics.jsonl", "metrics.csv", "summary.csv", "history.png", "latent.png"} <= names
+    with open(run_dir / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 and {"snnl", "temperature", "silhouette", "acc"} <= set(rows[0])
+    assert (run_dir / "latent.png").read_bytes()[:4] == b"\x89PNG"
+    assert "davies_bouldin" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        main(["run", "pipelines/configs/snnl5_mnist_subset.yaml", "model.epochz=2"])
