@@ -89,17 +89,27 @@ def _mlp(sizes: Sequence[int], last_activation: nn.Module | None = None) -> nn.S
 
 
 class ConvAutoencoder(nn.Module):
-    """Small convolutional autoencoder for ``(C, H, W)`` images given as flat rows.
+    """Convolutional autoencoder for ``(C, H, W)`` images given as flat rows.
 
-    Encoder: one 3×3 stride-2 convolution + ReLU per entry of ``channels``
-    (each halves H and W, rounding up), then a linear embedding layer to
-    ``latent_dim``. Decoder: the mirror image with transposed convolutions,
-    whose ``output_padding`` is chosen so the reconstruction has exactly the
-    input's H × W (8 × 8, 28 × 28, 32 × 32 all round-trip).
+    Encoder: one 3×3 convolution (padding 1) per entry of ``channels``, with
+    the matching entry of ``strides`` (default 2 everywhere; each layer maps a
+    side of ``v`` pixels to ``ceil(v / stride)``), optional batch norm, ReLU;
+    then a linear embedding layer to ``latent_dim``. Decoder: the mirror image
+    with transposed convolutions whose ``output_padding`` makes the
+    reconstruction exactly the input's H × W (8 × 8, 28 × 28, 32 × 32 …).
+
+    The SSC paper's MNIST encoder (Table III) is ``channels=(32, 32, 64),
+    strides=(2, 1, 3), batch_norm=True, latent_dim=256``.
     """
 
     def __init__(
-        self, image_shape: Sequence[int], latent_dim: int, channels: Sequence[int] = (32, 64)
+        self,
+        image_shape: Sequence[int],
+        latent_dim: int,
+        channels: Sequence[int] = (32, 64),
+        *,
+        strides: Sequence[int] | None = None,
+        batch_norm: bool = False,
     ):
         super().__init__()
         if len(image_shape) != 3 or min(image_shape) < 1:
@@ -108,28 +118,44 @@ class ConvAutoencoder(nn.Module):
             )
         if not channels:
             raise ValueError("channels must name at least one convolution")
+        strides = tuple(strides) if strides is not None else (2,) * len(channels)
+        if len(strides) != len(channels) or min(strides) < 1:
+            raise ValueError(f"strides must be {len(channels)} positive ints, got {strides}")
         c, h, w = (int(v) for v in image_shape)
         sizes = [(h, w)]
-        for _ in channels:
-            sizes.append(tuple((v + 1) // 2 for v in sizes[-1]))
+        for s in strides:
+            sizes.append(tuple(-(-v // s) for v in sizes[-1]))
         chans = [c, *channels]
         flat = chans[-1] * sizes[-1][0] * sizes[-1][1]
 
+        def block(conv: nn.Module, out_channels: int, last: bool) -> list[nn.Module]:
+            if last:
+                return [conv]
+            norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []
+            return [conv, *norm, nn.ReLU()]
+
         enc: list[nn.Module] = [nn.Unflatten(1, (c, h, w))]
-        for a, b in itertools.pairwise(chans):
-            enc += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.ReLU()]
+        for (a, b), s in zip(itertools.pairwise(chans), strides, strict=True):
+            enc += block(nn.Conv2d(a, b, 3, stride=s, padding=1), b, last=False)
         enc += [nn.Flatten(), nn.Linear(flat, latent_dim)]
         self.encoder = nn.Sequential(*enc)
 
         dec: list[nn.Module] = [nn.Linear(latent_dim, flat), nn.ReLU()]
         dec.append(nn.Unflatten(1, (chans[-1], *sizes[-1])))
-        steps = list(zip(itertools.pairwise(chans[::-1]), sizes[:0:-1], sizes[-2::-1], strict=True))
-        for i, ((a, b), (ih, iw), (th, tw)) in enumerate(steps):
-            # ConvTranspose2d(k=3, s=2, p=1) gives 2·in − 1 + output_padding
-            pad = (th - (2 * ih - 1), tw - (2 * iw - 1))
-            dec.append(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=pad))
-            if i < len(steps) - 1:
-                dec.append(nn.ReLU())
+        steps = list(
+            zip(
+                itertools.pairwise(chans[::-1]),
+                strides[::-1],
+                sizes[:0:-1],
+                sizes[-2::-1],
+                strict=True,
+            )
+        )
+        for i, ((a, b), s, (ih, iw), (th, tw)) in enumerate(steps):
+            # ConvTranspose2d(k=3, stride s, padding 1) gives (in − 1)·s + 1 + output_padding
+            pad = (th - (ih - 1) * s - 1, tw - (iw - 1) * s - 1)
+            up = nn.ConvTranspose2d(a, b, 3, stride=s, padding=1, output_padding=pad)
+            dec += block(up, b, last=i == len(steps) - 1)
         dec.append(nn.Flatten())
         self.decoder = nn.Sequential(*dec)
 
