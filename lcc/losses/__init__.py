@@ -1,5 +1,6 @@
 """Training losses built on latent clusters (torch ``nn.Module``s and functions)."""
 
+from lcc.losses.cdc import affinity_loss, correlation_loss, pairwise_similarity
 from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
 from lcc.losses.lcc_loss import LCCLoss
 from lcc.losses.snnl import SNNLoss, annealed_temperature
@@ -7,9 +8,12 @@ from lcc.losses.snnl import SNNLoss, annealed_temperature
 __all__ = [
     "LCCLoss",
     "SNNLoss",
+    "affinity_loss",
     "annealed_temperature",
+    "correlation_loss",
     "dcn_loss",
     "dec_loss",
+    "pairwise_similarity",
     "soft_assignment",
     "target_distribution",
 ]

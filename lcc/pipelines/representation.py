@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
 }
 CURVES = {
     "snnl": ["loss", "reconstruction", "snnl", "temperature", "acc", "silhouette"],
-    "cdc": ["loss", "reconstruction", "correlation", "affinity", "clustering", "acc"],
+    "cdc": ["loss", "reconstruction", "correlation_x", "clustering", "affinity", "acc"],
 }
 FINAL = ("acc", "nmi", "ari", "silhouette", "calinski_harabasz", "davies_bouldin")
 

@@ -1,0 +1,463 @@
+"""CDC, "Correlation losses for Deep Clustering" (Trinh & Pham), as a scikit-learn estimator.
+
+Algorithm 1 of the paper:
+
+1. **Pre-training** (eq. 7): the autoencoder ``x → z = f_W(x) → x' = g_W'(z)``
+   minimises ``L_AE = λ [L_cr(Z, X) + L_cr(Z, X')] + L_r(X, X')``, where
+   ``L_cr(Z, X) = KL(C_Z ‖ C_X)`` compares the Student-t pairwise similarity
+   distributions of a mini-batch (eq. 5–6, :mod:`lcc.losses.cdc`).
+2. **Initialisation**: k-Means on the codes ``Z = f_W(X)``; its centres become
+   the cluster layer's weights μ.
+3. **Fine-tuning**, ``T`` iterations on random mini-batches of ``m`` samples;
+   every ``h`` iterations the DEC target ``P`` (eq. 10) is recomputed from the
+   soft assignments ``Q`` (eq. 8) of the *whole* data set. On each batch
+   (lines 12–14):
+
+   * the centres μ and the encoder W follow
+     ``L_DC = L_c + η L_a + β L_re`` (eq. 13) — for μ this is ``L_c + η L_a``,
+     since ``L_re`` does not involve μ — with ``L_c = KL(P ‖ Q)`` (eq. 9),
+     ``L_a = KL(C_Q ‖ C_Z)`` (eq. 11) and ``L_re = L_cr(Z, X) + L_cr(Z, X')``
+     (eq. 12);
+   * the decoder W' follows ``L_AE`` (eq. 7), i.e. it keeps reconstructing.
+
+   Both gradients come from one forward pass; one SGD step (momentum 0.9,
+   learning rate 0.01, as the paper) applies them.
+
+``labels_`` is the model's own assignment after fine-tuning: ``argmax_j q_ij``
+(eq. 8), which is also the nearest centre, since the Student-t kernel
+decreases with distance. ``init_labels_`` keeps the k-Means assignment of the
+pre-trained codes (the "AE + k-Means" rows of the paper's Table 3).
+
+Table 3's ablation is a matter of weights (0 switches a term off):
+``correlation_weight=0, clustering_iterations=0`` is AE + L_r then k-Means;
+``clustering_iterations=0`` alone is AE* (AE + L_AE) then k-Means;
+``affinity_weight=0, regularization_weight=0`` is AE* + L_c;
+``regularization_weight=0`` is AE* + L_c + L_a; the defaults are AE* + L_DC.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from lcc._validation import check_choice, check_positive_int
+from lcc.deep._input import check_input
+from lcc.deep.autoencoder import FeedForwardAutoencoder
+from lcc.losses.cdc import affinity_loss, correlation_loss
+from lcc.losses.dec import dec_loss, soft_assignment, target_distribution
+
+__all__ = ["CDC"]
+
+
+class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Correlation losses for Deep Clustering (Trinh & Pham); see the module docstring.
+
+    Defaults are the paper's settings where it gives them; where it is silent
+    the choice is marked *(paper silent)*.
+
+    Parameters
+    ----------
+    n_clusters : int, default 10
+        K.
+    hidden : sequence of int, default (500, 500, 2000)
+        Encoder widths (the decoder mirrors them): ``D-500-500-2000-d`` as DEC
+        (section 3.1). ReLU between layers, linear code and output layers,
+        PyTorch's default initialisation, which is DEC's
+        ``VarianceScaling(1/3, fan_in, uniform)``.
+    latent_dim : int, default 10
+        ``d`` (section 3.1).
+    pretrain_epochs : int, default 200
+        *(paper silent; the paper says its settings follow IDEC [10], which
+        pre-trains for 200 epochs.)* 0 skips pre-training.
+    pretrain_lr : float, default 1e-3
+        Adam's learning rate for pre-training *(paper silent; IDEC / DEC-keras
+        pre-train with Adam at its default 1e-3).*
+    clustering_iterations : int, default 5000
+        ``T`` of Algorithm 1 (section 3.4). 0 stops after the k-Means
+        initialisation.
+    clustering_epochs : int or None, default None
+        If given, overrides ``clustering_iterations`` with this many passes
+        over the data (``clustering_epochs × ⌈n / batch_size⌉`` iterations).
+    batch_size : int, default 64
+        ``m`` (section 3.4), used in both phases. A trailing batch of one
+        sample is merged into the previous one (a pairwise distribution needs
+        two points).
+    lr : float, default 0.01
+        Fine-tuning SGD learning rate (section 3.4).
+    momentum : float, default 0.9
+        Fine-tuning SGD momentum (section 3.4).
+    update_interval : int, default 50
+        ``h``: iterations between refreshes of the target P; the paper uses
+        ``h ∈ {50, 80}``.
+    correlation_weight : float, default 1e-3
+        λ of eq. 7 (0.001 for all data sets but CIFAR-10, section 4.4). 0 gives
+        plain reconstruction pre-training ("AE + L_r").
+    clustering_weight : float, default 1.0
+        Weight of ``L_c`` in eq. 13 (1 in the paper; 0 for ablations only).
+    affinity_weight : float, default 0.75
+        η of eq. 13 (section 4.4).
+    regularization_weight : float, default 1e-3
+        β of eq. 13 (section 4.4).
+    dof : float, default 1.0
+        Student-t degrees of freedom α for eq. 5 and eq. 8 (1 in the paper).
+    diagonal : {"exclude", "include"}, default "exclude"
+        Pairs ``i = i`` in the pairwise distributions; eq. 5 sums over ``k ≠ l``.
+    normalization : {"joint", "row"}, default "joint"
+        Eq. 5 normalises over all pairs of the batch ("joint"); "row" per row.
+    stop_gradient_target : bool, default False
+        Detach the target side of both KLs (``C_X'`` in ``L_cr(Z, X')``,
+        ``C_Q`` in ``L_a``). The paper detaches neither.
+    sharpen_affinity_target : bool, default True
+        Sharpen ``C_Q`` with eq. 10 ("computed in a similar manner to P").
+    sharpen_correlation : bool, default False
+        Sharpen ``C_Z`` with eq. 10 inside ``L_cr`` (not in the paper's eq. 6;
+        the authors' released code does it).
+    decoder_loss : {"ae", "dc"}, default "ae"
+        What the decoder follows during fine-tuning: ``L_AE`` (Algorithm 1,
+        line 13) or the single objective ``L_DC`` for all weights.
+    n_init : int, default 20
+        k-Means restarts for the centre initialisation *(paper silent; DEC uses 20).*
+    random_state : int or None, default None
+        Seeds torch (weights), the batch order and k-Means (``None`` → 0).
+    device : str or None, default None
+        Torch device; by default the input's (a CUDA tensor) or CUDA if
+        available, else CPU.
+    verbose : bool, default False
+        Print each epoch's record.
+
+    Attributes
+    ----------
+    labels_ : (n,) ndarray
+        ``argmax_j q_ij`` of the fitted model on the training data.
+    init_labels_ : (n,) ndarray
+        k-Means labels of the pre-trained codes (before fine-tuning).
+    cluster_centers_ : (K, latent_dim) ndarray
+        μ.
+    history_ : list of dict
+        One record per epoch, ``phase`` "pretrain" or "cluster", with the
+        unweighted terms (``reconstruction``, ``correlation_x`` = L_cr(Z, X),
+        ``correlation_xr`` = L_cr(Z, X'), and while clustering ``clustering``,
+        ``affinity``, ``regularization``), ``loss`` (L_AE while pre-training,
+        L_DC while clustering), ``loss_ae`` while clustering, and, when ``y`` is
+        passed to ``fit``, :func:`lcc.metrics.clustering_report` of the current
+        assignment (every clustering epoch, and the k-Means initialisation in
+        the last pre-training record — before k-Means there is no assignment).
+    n_iter_ : int
+        Fine-tuning iterations run.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        hidden: Sequence[int] = (500, 500, 2000),
+        latent_dim: int = 10,
+        pretrain_epochs: int = 200,
+        pretrain_lr: float = 1e-3,
+        clustering_iterations: int = 5000,
+        clustering_epochs: int | None = None,
+        batch_size: int = 64,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        update_interval: int = 50,
+        correlation_weight: float = 1e-3,
+        clustering_weight: float = 1.0,
+        affinity_weight: float = 0.75,
+        regularization_weight: float = 1e-3,
+        dof: float = 1.0,
+        diagonal: str = "exclude",
+        normalization: str = "joint",
+        stop_gradient_target: bool = False,
+        sharpen_affinity_target: bool = True,
+        sharpen_correlation: bool = False,
+        decoder_loss: str = "ae",
+        n_init: int = 20,
+        random_state: int | None = None,
+        device: str | None = None,
+        verbose: bool = False,
+    ):
+        self.n_clusters = n_clusters
+        self.hidden = hidden
+        self.latent_dim = latent_dim
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_lr = pretrain_lr
+        self.clustering_iterations = clustering_iterations
+        self.clustering_epochs = clustering_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.update_interval = update_interval
+        self.correlation_weight = correlation_weight
+        self.clustering_weight = clustering_weight
+        self.affinity_weight = affinity_weight
+        self.regularization_weight = regularization_weight
+        self.dof = dof
+        self.diagonal = diagonal
+        self.normalization = normalization
+        self.stop_gradient_target = stop_gradient_target
+        self.sharpen_affinity_target = sharpen_affinity_target
+        self.sharpen_correlation = sharpen_correlation
+        self.decoder_loss = decoder_loss
+        self.n_init = n_init
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ sklearn API
+    def fit(self, X: Any, y: Any = None) -> CDC:
+        """Pre-train with ``L_AE``, initialise μ by k-Means, fine-tune with ``L_DC``.
+
+        ``y`` is only used to log :func:`lcc.metrics.clustering_report` per epoch.
+        """
+        self._check_params()
+        x = self._check_input(X, reset=True)
+        if self.n_clusters > len(x):
+            raise ValueError(
+                f"n_clusters={self.n_clusters} exceeds the number of samples ({len(x)})"
+            )
+        if y is not None:
+            y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
+            type_of_target(y, input_name="y", raise_unknown=True)
+            if y.shape != (len(x),):
+                raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        torch.manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
+        self.model_ = FeedForwardAutoencoder(x.shape[1], self.latent_dim, tuple(self.hidden))
+        self.model_ = self.model_.to(x.device)
+        self.history_: list[dict[str, Any]] = []
+        self._pretrain(x)
+        self._init_clustering(x, y, seed)
+        self._cluster(x, y)
+        self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
+        self.cluster_centers_ = self._centers.detach().cpu().numpy()
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X, y).labels_``."""
+        return self.fit(X, y).labels_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``argmax_j q_ij`` (eq. 8) for the rows of ``X``."""
+        check_is_fitted(self, "cluster_centers_")
+        return self._assign(self.transform_tensor(self._check_input(X))).cpu().numpy()
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embeddings ``z = f_W(x)``, ``(n, latent_dim)`` numpy."""
+        check_is_fitted(self, "cluster_centers_")
+        return self.transform_tensor(self._check_input(X)).cpu().numpy()
+
+    @torch.no_grad()
+    def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings of an already validated tensor, in chunks, without gradients."""
+        self.model_.eval()
+        out = torch.cat([self.model_.encode(x[i : i + 4096]) for i in range(0, len(x), 4096)])
+        self.model_.train()
+        return out
+
+    # ---------------------------------------------------------------- validation
+    def _check_params(self) -> None:
+        check_positive_int(self.n_clusters, "n_clusters")
+        check_positive_int(self.latent_dim, "latent_dim")
+        if isinstance(self.hidden, str) or not isinstance(self.hidden, Sequence):
+            raise TypeError(f"hidden must be a sequence of ints, got {self.hidden!r}")
+        for width in self.hidden:
+            check_positive_int(width, "hidden")
+        check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
+        check_positive_int(self.clustering_iterations, "clustering_iterations", minimum=0)
+        if self.clustering_epochs is not None:
+            check_positive_int(self.clustering_epochs, "clustering_epochs", minimum=0)
+        check_positive_int(self.batch_size, "batch_size", minimum=2)
+        check_positive_int(self.update_interval, "update_interval")
+        check_positive_int(self.n_init, "n_init")
+        for name in ("pretrain_lr", "lr", "dof"):
+            value = getattr(self, name)
+            if not _is_real(value) or not value > 0 or not math.isfinite(value):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        weights = (
+            "momentum",
+            "correlation_weight",
+            "clustering_weight",
+            "affinity_weight",
+            "regularization_weight",
+        )
+        for name in weights:
+            value = getattr(self, name)
+            if not _is_real(value) or not value >= 0 or not math.isfinite(value):
+                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        check_choice(self.diagonal, "diagonal", ("exclude", "include"))
+        check_choice(self.normalization, "normalization", ("joint", "row"))
+        check_choice(self.decoder_loss, "decoder_loss", ("ae", "dc"))
+        for name in ("stop_gradient_target", "sharpen_affinity_target", "sharpen_correlation"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+
+    def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
+        return check_input(self, X, reset)
+
+    # ---------------------------------------------------------------- internals
+    def _batches(self, n: int) -> list[torch.Tensor]:
+        """A random permutation in batches of ``batch_size``; a trailing singleton joins the
+        previous batch (the pairwise distributions need two points)."""
+        order = torch.as_tensor(self._rng.permutation(n))
+        batches = list(order.split(self.batch_size))
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return batches
+
+    def _pair_options(self) -> dict[str, Any]:
+        return {
+            "dof": float(self.dof),
+            "diagonal": self.diagonal,
+            "normalization": self.normalization,
+            "stop_gradient_target": bool(self.stop_gradient_target),
+        }
+
+    def _ae_terms(self, xb: torch.Tensor, z: torch.Tensor, xr: torch.Tensor):
+        """``L_r`` (eq. 1), ``L_cr(Z, X)`` and ``L_cr(Z, X')`` (eq. 6) of one batch.
+
+        ``L_r`` is the mean squared error over features and samples (Keras'
+        ``mse``, what DEC / IDEC and the paper's DEC-keras base use) rather
+        than eq. 1's per-sample squared norm; λ and β were tuned against it.
+        """
+        opts = self._pair_options() | {"sharpen": bool(self.sharpen_correlation)}
+        rec = nn.functional.mse_loss(xr, xb)
+        cr_x = correlation_loss(z, xb, **opts)
+        cr_xr = correlation_loss(z, xr, **opts)
+        return rec, cr_x, cr_xr
+
+    def _pretrain(self, x: torch.Tensor) -> None:
+        """Eq. 7 with Adam, ``pretrain_epochs`` passes over the data."""
+        lam = float(self.correlation_weight)
+        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.pretrain_lr)
+        for epoch in range(self.pretrain_epochs):
+            start = time.perf_counter()
+            sums = dict.fromkeys(("loss", "reconstruction", "correlation_x", "correlation_xr"), 0.0)
+            for idx in self._batches(len(x)):
+                xb = x[idx.to(x.device)]
+                z, xr = self.model_(xb)
+                rec, cr_x, cr_xr = self._ae_terms(xb, z, xr)
+                loss = rec + lam * (cr_x + cr_xr) if lam > 0 else rec
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                for key, value in zip(sums, (loss, rec, cr_x, cr_xr), strict=True):
+                    sums[key] += float(value.detach()) * len(idx)
+            record: dict[str, Any] = {"phase": "pretrain", "epoch": epoch}
+            record |= {key: value / len(x) for key, value in sums.items()}
+            record["epoch_time_s"] = time.perf_counter() - start
+            self._log(record)
+
+    def _init_clustering(self, x: torch.Tensor, y: np.ndarray | None, seed: int) -> None:
+        """Algorithm 1, lines 2–4: k-Means on the codes gives the initial centres."""
+        import lcc
+
+        z = self.transform_tensor(x)
+        result = lcc.kmeans(lcc.to_backend(z), self.n_clusters, seed=seed, n_init=self.n_init)
+        self._centers = nn.Parameter(lcc.to_torch(result.centers).to(x.device).float().clone())
+        self.init_labels_ = np.asarray(result.labels).astype(np.int64)
+        if y is not None and self.history_:
+            self.history_[-1] |= self._report(z, self.init_labels_, y)
+
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        return soft_assignment(z, self._centers.detach(), float(self.dof)).argmax(dim=1)
+
+    def _report(self, z: torch.Tensor, labels: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        from lcc.metrics import clustering_report
+
+        return clustering_report(z.cpu().numpy(), labels, y)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history_.append(record)
+        if self.verbose:
+            print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
+
+    def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
+        """Algorithm 1, lines 5–15."""
+        n = len(x)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        if steps_per_epoch > 1 and n % self.batch_size == 1:
+            steps_per_epoch -= 1  # the trailing singleton joins the previous batch
+        if self.clustering_epochs is not None:
+            total_steps = self.clustering_epochs * steps_per_epoch
+        else:
+            total_steps = self.clustering_iterations
+        encoder = list(self.model_.encoder.parameters())
+        decoder = list(self.model_.decoder.parameters())
+        optimizer = torch.optim.SGD(
+            [*encoder, *decoder, self._centers], lr=self.lr, momentum=self.momentum
+        )
+        opts = self._pair_options() | {"sharpen_target": bool(self.sharpen_affinity_target)}
+        lam, beta = float(self.correlation_weight), float(self.regularization_weight)
+        w_c, eta = float(self.clustering_weight), float(self.affinity_weight)
+        previous = self._assign(self.transform_tensor(x)).cpu().numpy()
+        targets = None
+        step, epoch = 0, 0
+        keys = ("loss", "loss_ae", "clustering", "affinity", "regularization")
+        keys += ("reconstruction", "correlation_x", "correlation_xr")
+        while step < total_steps:
+            start = time.perf_counter()
+            sums, seen = dict.fromkeys(keys, 0.0), 0
+            for idx in self._batches(n):
+                if step >= total_steps:
+                    break
+                if step % self.update_interval == 0:  # lines 6–10: P from the whole data set
+                    with torch.no_grad():
+                        q_all = soft_assignment(self.transform_tensor(x), self._centers, self.dof)
+                        targets = target_distribution(q_all)
+                idx = idx.to(x.device)
+                xb = x[idx]
+                z, xr = self.model_(xb)
+                q = soft_assignment(z, self._centers, float(self.dof))
+                l_c = dec_loss(q, targets[idx])  # eq. 9
+                l_a = affinity_loss(q, z, **opts)  # eq. 11
+                rec, cr_x, cr_xr = self._ae_terms(xb, z, xr)
+                l_re = cr_x + cr_xr  # eq. 12
+                l_dc = w_c * l_c + eta * l_a + beta * l_re  # eq. 13
+                l_ae = rec + lam * l_re  # eq. 7
+                optimizer.zero_grad()
+                if self.decoder_loss == "ae":  # lines 12–14
+                    _set_grads([*encoder, self._centers], l_dc, retain_graph=True)
+                    _set_grads(decoder, l_ae)
+                else:
+                    l_dc.backward()
+                optimizer.step()
+                values = (l_dc, l_ae, l_c, l_a, l_re, rec, cr_x, cr_xr)
+                for key, value in zip(keys, values, strict=True):
+                    sums[key] += float(value.detach()) * len(idx)
+                seen += len(idx)
+                step += 1
+            z_all = self.transform_tensor(x)
+            labels = self._assign(z_all).cpu().numpy()
+            record: dict[str, Any] = {"phase": "cluster", "epoch": epoch, "iteration": step}
+            record |= {key: value / max(seen, 1) for key, value in sums.items()}
+            record["label_change"] = float(np.mean(labels != previous))
+            if y is not None:
+                record |= self._report(z_all, labels, y)
+            record["epoch_time_s"] = time.perf_counter() - start
+            self._log(record)
+            previous = labels
+            epoch += 1
+        self.n_iter_ = step
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _set_grads(params: list[torch.Tensor], loss: torch.Tensor, retain_graph: bool = False) -> None:
+    """``p.grad = ∂loss/∂p`` for ``params`` only (zero where ``loss`` does not reach ``p``)."""
+    grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+    for p, g in zip(params, grads, strict=True):
+        p.grad = torch.zeros_like(p) if g is None else g
