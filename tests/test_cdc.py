@@ -341,3 +341,22 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+def test_cdc_pipeline_runs_end_to_end(tmp_path):
+    from lcc.cli import main
+
+    main(
+        [
+            "run",
+            "pipelines/configs/cdc_digits.yaml",
+            f"output_dir={tmp_path}",
+            "model.pretrain_epochs=1",
+            "model.clustering_iterations=20",
+            "model.hidden=[32]",
+            "picture.samples=150",
+        ]
+    )
+    (run_dir,) = tmp_path.iterdir()
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"metrics.csv", "summary.csv", "history.png", "latent.png"} <= names
