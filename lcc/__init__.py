@@ -11,6 +11,7 @@ from lcc._backend import BACKEND_ENV_VAR, gpu_available
 from lcc.correction import CorrectionTargets, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
 from lcc.kmeans import KMeansResult, kmeans, minibatch_kmeans
+from lcc.landmarks import SSCResult, landmark_affinity, ssc_consensus
 from lcc.matching import Matching, match_clusters
 from lcc.neighbors import Neighbors, knn, knn_graph
 from lcc.spectral import SVDResult, truncated_svd
@@ -41,6 +42,7 @@ __all__ = [
     "LatentBuffer",
     "Matching",
     "Neighbors",
+    "SSCResult",
     "SVDResult",
     "conductance",
     "correction_targets",
@@ -49,6 +51,7 @@ __all__ = [
     "kmeans",
     "knn",
     "knn_graph",
+    "landmark_affinity",
     "leiden",
     "louvain",
     "match_clusters",
@@ -56,6 +59,7 @@ __all__ = [
     "minibatch_kmeans",
     "modularity",
     "peer_pressure",
+    "ssc_consensus",
     "to_backend",
     "to_torch",
     "truncated_svd",

@@ -166,6 +166,7 @@ GLUE_MODULES = [
     "metrics.py",
     "kmeans.py",
     "spectral.py",
+    "landmarks.py",
     "_validation.py",
     "_backend.py",
 ]

@@ -200,6 +200,32 @@ def _exact_knn(
     return dist, idx
 
 
+def knn_query_minkowski(
+    base: np.ndarray, queries: np.ndarray, k: int, *, p: float, chunk_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest rows of ``base`` for every row of ``queries`` in the ``p``-norm.
+
+    scikit-learn's brute-force ``NearestNeighbors`` (``p = 1`` runs as its
+    Manhattan distance). For ``p = 1``, SSC's default, it beat faiss's
+    ``METRIC_Lp`` 10× (2.1 s against 22 s for 20,000 × 256 queries and 350
+    landmarks, 2 shared cores); for ``p = 3`` faiss was faster (20 s against
+    48 s) but returns ``Σ|x − y|^p`` without the root. Returns the distances
+    ``‖x − y‖_p`` (float32, ascending per row) and int64 ids.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    model = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="minkowski", p=p)
+    model.fit(np.ascontiguousarray(base, dtype=np.float32))
+    n = queries.shape[0]
+    dist = np.empty((n, k), dtype=np.float32)
+    idx = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        chunk = np.ascontiguousarray(queries[start:stop], dtype=np.float32)
+        dist[start:stop], idx[start:stop] = model.kneighbors(chunk, n_neighbors=k)
+    return dist, idx
+
+
 # --------------------------------------------------------------------- communities
 def _igraph(adjacency: sp.csr_matrix):
     """Undirected weighted igraph Graph from a symmetric CSR matrix (upper triangle)."""

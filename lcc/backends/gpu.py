@@ -81,6 +81,30 @@ def knn_query(
     return _search_in_chunks(search, queries, k, chunk_size, progress)
 
 
+def knn_query_minkowski(
+    base: Any, queries: Any, k: int, *, p: float, chunk_size: int
+) -> tuple[Any, Any]:
+    """Exact ``k`` nearest rows of ``base`` for every row of ``queries`` in the ``p``-norm.
+
+    cuML's brute-force ``NearestNeighbors`` (cuVS ``LpUnexpanded``; ``p = 1``
+    runs as the Manhattan distance), the GPU twin of scikit-learn's estimator
+    the CPU backend uses. Returns the distances ``‖x − y‖_p`` and int64 ids.
+    """
+    import cupy as cp
+    from cuml.neighbors import NearestNeighbors
+
+    model = NearestNeighbors(
+        n_neighbors=k, algorithm="brute", metric="minkowski", p=p, output_type="cupy"
+    )
+    model.fit(cp.ascontiguousarray(base, dtype=cp.float32))
+
+    def search(q):
+        return model.kneighbors(q, n_neighbors=k)
+
+    queries = cp.ascontiguousarray(queries, dtype=cp.float32)
+    return _search_in_chunks(search, queries, k, chunk_size, False)
+
+
 # --------------------------------------------------------------------- communities
 def _cugraph(adjacency: Any):
     """Undirected weighted cuGraph Graph sharing the CSR arrays (already symmetric)."""
