@@ -51,51 +51,20 @@ import functools
 import platform
 import resource
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 import lcc
 import lcc.landmarks as landmarks_module
 from lcc.io import write_atomic, write_json
+from lcc.profiling import PeakRSS, rss
 
 GIB = 2**30
 MIB = 2**20
 TIMED_STAGES = {"_landmarks": "landmarks", "_member": "affinity", "_svd": "svd", "kmeans": "kmeans"}
-
-
-class PeakRSS:
-    """Highest RSS of this process seen by a thread sampling every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.002):
-        self.interval = interval
-        self.process = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = self.process.memory_info().rss
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-
-def rss() -> int:
-    return psutil.Process().memory_info().rss
 
 
 def max_rss() -> int:
@@ -206,7 +175,7 @@ def table(args: argparse.Namespace, configs: dict[str, dict[str, Any]], first: d
 
     mib = "{:,.0f} MiB".format
     lines = [
-        f"SSC consensus step, CPU backend — {platform.node()}, {psutil.cpu_count()} CPU cores "
+        f"SSC consensus step, CPU backend — {platform.node()}, {os.cpu_count()} CPU cores "
         f"(shared with other jobs), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
         f"embeddings: {args.members} × {n:,} × {args.d} float32 ({args.data}), "
         f"{first['inputs_bytes'] / MIB:,.0f} MiB; p = {args.p}, r = {args.r}, k = {args.k}, "
@@ -312,7 +281,7 @@ def main() -> None:
         "command": command,
         "machine": {
             "node": platform.node(),
-            "cpu_count": psutil.cpu_count(),
+            "cpu_count": os.cpu_count(),
             "shared_with_other_jobs": True,
             "load_average_at_end": os.getloadavg(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),

@@ -12,6 +12,7 @@ PIPELINES = {
     "lcc_finetune": "lcc.pipelines.lcc_finetune",
     "deep_clustering": "lcc.pipelines.deep_clustering",
     "representation": "lcc.pipelines.representation",
+    "ssc": "lcc.pipelines.ssc",
 }
 
 

@@ -50,7 +50,9 @@ from lcc.spectral import SVDResult, _flip_signs, truncated_svd
 __all__ = [
     "METRICS",
     "SSCResult",
+    "consensus_labels",
     "draw_metrics",
+    "ensemble_size_labels",
     "landmark_affinity",
     "scott_bandwidth",
     "ssc_consensus",
@@ -571,8 +573,7 @@ def ssc_consensus(
     )
     del weights, indices
     svd = _svd(stacked, k, solver, seed)
-    labels = kmeans(svd.U, k, seed=seed, n_init=n_init).labels
-    labels = move(labels, given)
+    labels = move(kmeans(svd.U, k, seed=seed, n_init=n_init).labels, given)
     if not return_details:
         return labels
     return SSCResult(
@@ -583,3 +584,42 @@ def ssc_consensus(
         bandwidths=tuple(sigmas),
         landmarks=[move(lm, given) for lm in all_landmarks],
     )
+
+
+def consensus_labels(
+    affinity: Any,
+    n_clusters: int,
+    *,
+    seed: int = 0,
+    n_init: int = 10,
+    svd_solver: Literal["auto", "gram", "arpack"] = "auto",
+) -> Any:
+    """k-Means on the ``k`` leading left singular vectors of a landmark affinity (Alg. 1, 4–5).
+
+    The last two steps of :func:`ssc_consensus`, for an affinity it returned
+    (``return_details=True``) or a slice of one.
+    """
+    k = check_positive_int(n_clusters, "n_clusters")
+    solver = check_choice(svd_solver, "svd_solver", ("auto", "gram", "arpack"))
+    svd = _svd(affinity, k, solver, seed)
+    return kmeans(svd.U, k, seed=seed, n_init=check_positive_int(n_init, "n_init")).labels
+
+
+def ensemble_size_labels(
+    result: SSCResult, n_clusters: int, *, seed: int = 0, n_init: int = 10
+) -> list[Any]:
+    """The consensus of the first ``1, 2, …, m`` members of an ensemble (the SSC paper's Fig. 3).
+
+    Cheap: no landmark or affinity is recomputed. The first ``i`` members'
+    blocks of ``result.affinity`` are ``√(i/m) ·`` what :func:`ssc_consensus`
+    builds for them alone (each member's columns are scaled by its own
+    ``D^(−1/2)``), so each prefix is rescaled to ``1/√i`` and only its SVD and
+    k-Means are run. The last entry reproduces ``result.labels``.
+    """
+    m = len(result.metrics)
+    p = result.affinity.shape[1] // m
+    labels = []
+    for i in range(1, m + 1):
+        prefix = result.affinity[:, : i * p] * math.sqrt(m / i)
+        labels.append(consensus_labels(prefix, n_clusters, seed=seed, n_init=n_init))
+    return labels

@@ -294,3 +294,21 @@ def test_landmark_glue_calls_exist_in_cupy():
         contract._check_call(f"lcc/landmarks.py:{line}", text, func, keywords)
     gpu_calls = {text for text, *_ in contract.GPU_CALLS}
     assert {"NearestNeighbors", "model.kneighbors", "model.fit"} <= gpu_calls
+
+
+def test_ensemble_size_labels_equal_the_consensus_of_each_prefix():
+    from sklearn.datasets import make_blobs
+    from sklearn.metrics import adjusted_rand_score
+
+    from lcc.landmarks import ensemble_size_labels
+
+    x, _ = make_blobs(400, 6, centers=4, cluster_std=3.0, random_state=0)
+    rng = np.random.default_rng(0)
+    members = [(x @ rng.normal(size=(6, 5))).astype(np.float32) for _ in range(3)]
+    full = lcc.ssc_consensus(members, 4, 40, 3, metrics="random", seed=1, return_details=True)
+    prefixes = ensemble_size_labels(full, 4, seed=1)
+    assert len(prefixes) == 3
+    np.testing.assert_array_equal(prefixes[-1], full.labels)
+    for i in (1, 2):
+        alone = lcc.ssc_consensus(members[:i], 4, 40, 3, metrics="random", seed=1)
+        assert adjusted_rand_score(alone, prefixes[i - 1]) == pytest.approx(1.0)

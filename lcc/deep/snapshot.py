@@ -36,7 +36,7 @@ from torch import nn
 from lcc.deep._input import check_input
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 
-__all__ = ["SnapshotSpectralClustering", "cosine_cyclic_lr"]
+__all__ = ["SnapshotSpectralClustering", "cosine_cyclic_lr", "train_denoising_autoencoder"]
 
 
 def cosine_cyclic_lr(t: int, lr_max: float, total_iterations: int, n_cycles: int) -> float:
@@ -51,6 +51,57 @@ def cosine_cyclic_lr(t: int, lr_max: float, total_iterations: int, n_cycles: int
         raise ValueError(f"n_cycles must be >= 1, got {n_cycles}")
     cycle = math.ceil(total_iterations / n_cycles)
     return lr_max / 2 * (math.cos(math.pi * ((t - 1) % cycle) / cycle) + 1)
+
+
+def train_denoising_autoencoder(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    noise_std: float = 0.2,
+    patience: int = 10,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """The paper's DAE baselines: Adam with early stopping on a held-out reconstruction loss.
+
+    Trains ``model`` (``forward(x) → (z, reconstruction)``) to reconstruct
+    ``x`` from ``x + N(0, noise_std²)`` for at most ``epochs`` epochs and
+    returns it with the weights of its best validation epoch, plus the
+    per-epoch ``train_loss`` / ``val_loss`` history. ``x`` keeps its order.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x))
+    n_val = max(1, int(validation_fraction * len(x)))
+    val, train = (torch.as_tensor(a, device=x.device) for a in (order[:n_val], order[n_val:]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    best, best_state, waited, history = math.inf, None, 0, []
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for idx in torch.split(train[torch.as_tensor(rng.permutation(len(train)))], batch_size):
+            xb = x[idx]
+            loss = nn.functional.mse_loss(model(xb + noise_std * torch.randn_like(xb))[1], xb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(nn.functional.mse_loss(model(x[val])[1], x[val]))
+        history.append({"epoch": epoch, "train_loss": total / len(train), "val_loss": val_loss})
+        if val_loss < best:
+            best, waited = val_loss, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model.eval(), history
 
 
 class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
@@ -83,7 +134,10 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         One dict per epoch (``loss``, ``lr``); epochs that end a cycle also carry
         ``snapshot`` (its number) and, when ``y`` is given, ``acc`` / ``nmi`` /
         ``ari`` of the consensus of the snapshots so far — the ensemble-size
-        curve of the paper's Fig. 3.
+        curve of the paper's Fig. 3 (:func:`lcc.landmarks.ensemble_size_labels`).
+    consensus_:
+        The :class:`lcc.landmarks.SSCResult` of the final consensus (affinity,
+        SVD, metrics drawn, bandwidths, landmarks).
     """
 
     def __init__(
@@ -130,6 +184,8 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
 
         ``y`` only feeds the ensemble-size curve in ``history_``.
         """
+        import lcc
+
         for name in ("n_snapshots", "cycle_epochs", "batch_size", "latent_dim"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
@@ -143,7 +199,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        model = self._build_model(x.shape[1]).to(x.device)
+        model = self.build_model(x.shape[1]).to(x.device)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
         n_batches = math.ceil(len(x) / self.batch_size)
         epochs = self.n_snapshots * self.cycle_epochs
@@ -172,20 +228,30 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
             if (epoch + 1) % self.cycle_epochs == 0:
                 self._take_snapshot(model, x)
                 record["snapshot"] = len(self.snapshots_)
-                if y is not None:
-                    record |= self._score(y, seed)
             record["epoch_time_s"] = time.perf_counter() - start
             self.history_.append(record)
             if self.verbose:
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
-        self.labels_ = self._consensus(self.embeddings_, seed)
+        self.consensus_ = self._consensus(seed)
+        self.labels_ = np.asarray(lcc.to_torch(self.consensus_.labels).cpu())
+        if y is not None:  # the ensemble-size curve, on the snapshot records
+            from lcc.landmarks import ensemble_size_labels
+            from lcc.metrics import ari, clustering_accuracy, nmi
+
+            records = [h for h in self.history_ if "snapshot" in h]
+            prefixes = ensemble_size_labels(self.consensus_, self.n_clusters, seed=seed)
+            for record, labels in zip(records, prefixes, strict=True):
+                labels = np.asarray(lcc.to_torch(labels).cpu())
+                record |= {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels)}
+                record["ari"] = ari(y, labels)
         return self
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         return self.fit(X, y).labels_
 
     # ---------------------------------------------------------------- internals
-    def _build_model(self, n_features: int) -> nn.Module:
+    def build_model(self, n_features: int) -> nn.Module:
+        """The (untrained) autoencoder this estimator trains, also for the DAE baselines."""
         if self.image_shape is None:
             return FeedForwardAutoencoder(n_features, self.latent_dim)
         shape = tuple(self.image_shape)
@@ -206,21 +272,15 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         self.snapshots_.append(encoder)
         self.embeddings_.append(lcc.to_backend(z.contiguous()))
 
-    def _consensus(self, embeddings: list[Any], seed: int) -> np.ndarray:
+    def _consensus(self, seed: int):
         import lcc
 
-        metrics = "random" if self.metric == "random" else [self.metric] * len(embeddings)
-        labels = lcc.ssc_consensus(
-            embeddings, self.n_clusters, self.n_landmarks, self.r, metrics=metrics, seed=seed
+        return lcc.ssc_consensus(
+            self.embeddings_,
+            self.n_clusters,
+            self.n_landmarks,
+            self.r,
+            metrics=self.metric,
+            seed=seed,
+            return_details=True,
         )
-        return np.asarray(lcc.to_torch(labels).cpu())
-
-    def _score(self, y: np.ndarray, seed: int) -> dict[str, float]:
-        from lcc import metrics
-
-        labels = self._consensus(self.embeddings_, seed)
-        return {
-            "acc": metrics.clustering_accuracy(y, labels),
-            "nmi": metrics.nmi(y, labels),
-            "ari": metrics.ari(y, labels),
-        }

@@ -1,0 +1,249 @@
+"""Snapshot Spectral Clustering against its baselines (the SSC paper's Table I) as a pipeline.
+
+``lcc run pipelines/configs/ssc_mnist_subset.yaml`` runs, for each seed, the
+six models of Table I on the same data:
+
+1. ``kmeans`` — k-Means on the raw pixels;
+2. ``dae_kmeans`` — k-Means on the codes of a denoising autoencoder trained
+   with Adam and early stopping (same network and epoch budget as SSC);
+3. ``lsc`` — landmark spectral clustering (:func:`lcc.ssc_consensus` with one
+   member) on the raw pixels;
+4. ``dae_lsc`` — the same on the DAE's codes;
+5. ``ssc`` — the snapshot ensemble's consensus (Algorithm 1);
+6. ``ssc_rm`` — the same snapshots, a random metric per member (Algorithm 2).
+
+Defaults are the paper's MNIST column of Table II. Writes to
+``<output_dir>/<name>-<time>/``: ``metrics.csv`` (one row per seed × model:
+ACC, NMI, ARI, seconds), ``summary.csv``, ``ensemble_size.png`` (NMI and ACC
+of the consensus of the first 1 … m snapshots, the paper's Fig. 3),
+``consensus.json`` (time and peak memory of the final consensus step, and what
+a dense n × n affinity would need), and the final table.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from lcc.io import write_atomic, write_csv, write_json
+
+__all__ = ["DEFAULTS", "MODELS", "run"]
+
+MODELS = ("kmeans", "dae_kmeans", "lsc", "dae_lsc", "ssc", "ssc_rm")
+DEFAULTS: dict[str, Any] = {
+    "name": "ssc",
+    "output_dir": "runs",
+    "seeds": [0],
+    "data": {"name": "mnist_subset", "root": None, "download": False},
+    "models": list(MODELS),
+    "n_snapshots": 6,
+    "cycle_epochs": 20,
+    "lr": 0.01,
+    "latent_dim": 256,
+    "noise_std": 0.2,
+    "batch_size": 256,
+    "n_landmarks": 350,
+    "r": 3,
+    "metric": "euclidean",
+    "dae": {"lr": 1e-3, "patience": 10},
+}
+
+
+def run(config: dict[str, Any]) -> Path:
+    import torch
+
+    from lcc.data import load_flat
+    from lcc.deep import SnapshotSpectralClustering
+
+    unknown = set(config["models"]) - set(MODELS)
+    if unknown:
+        raise ValueError(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
+    run_dir = Path(config["output_dir"]) / f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+    x, y, image_shape = load_flat(**config["data"])
+    k = len(np.unique(y))
+    print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, k = {k}")
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, list[list[dict[str, float]]]] = {"SSC": [], "SSC-RM": []}
+    consensus: dict[str, Any] = {}
+    for seed in config["seeds"]:
+        estimator = SnapshotSpectralClustering(
+            k,
+            n_snapshots=config["n_snapshots"],
+            cycle_epochs=config["cycle_epochs"],
+            lr=config["lr"],
+            latent_dim=config["latent_dim"],
+            noise_std=config["noise_std"],
+            batch_size=config["batch_size"],
+            image_shape=image_shape,
+            n_landmarks=config["n_landmarks"],
+            r=config["r"],
+            metric=config["metric"],
+            random_state=seed,
+        )
+        results = _models(config, estimator, x, y, k, seed, torch.from_numpy(x))
+        for model, (labels, seconds) in results["labels"].items():
+            rows.append({"seed": seed, "model": model} | _scores(y, labels) | {"time_s": seconds})
+        for name, curve in results["curves"].items():
+            curves[name].append(curve)
+        consensus = results["consensus"] or consensus
+        mine = [r for r in rows if r["seed"] == seed]
+        print(f"seed {seed} NMI: " + ", ".join(f"{r['model']} {r['nmi']:.3f}" for r in mine))
+    write_csv(run_dir / "metrics.csv", rows)
+    summary = _summarise(rows, config["models"])
+    write_csv(run_dir / "summary.csv", summary)
+    if consensus:
+        write_json(run_dir / "consensus.json", consensus)
+    if any(curves.values()):
+        _plot_ensemble_size(curves, summary, run_dir / "ensemble_size.png")
+    _print_table(summary, consensus)
+    return run_dir
+
+
+def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
+    """Labels (and seconds) of every requested model for one seed."""
+    import torch
+
+    import lcc
+    from lcc.deep.snapshot import train_denoising_autoencoder
+    from lcc.profiling import PeakRSS
+
+    wanted = config["models"]
+    p, r, metric = config["n_landmarks"], config["r"], config["metric"]
+    out: dict[str, Any] = {"labels": {}, "curves": {}, "consensus": {}}
+
+    def timed(name: str, fn) -> None:
+        start = time.perf_counter()
+        labels = fn()
+        out["labels"][name] = (np.asarray(labels), time.perf_counter() - start)
+
+    if "kmeans" in wanted:
+        timed("kmeans", lambda: lcc.kmeans(x, k, seed=seed, n_init=10).labels)
+    if "lsc" in wanted:
+        timed("lsc", lambda: lcc.ssc_consensus([x], k, p, r, metrics=metric, seed=seed))
+    if {"dae_kmeans", "dae_lsc"} & set(wanted):
+        start = time.perf_counter()
+        epochs = config["n_snapshots"] * config["cycle_epochs"]
+        dae, _ = train_denoising_autoencoder(
+            estimator.build_model(x.shape[1]),
+            x_tensor,
+            epochs=epochs,
+            lr=config["dae"]["lr"],
+            batch_size=config["batch_size"],
+            noise_std=config["noise_std"],
+            patience=config["dae"]["patience"],
+            seed=seed,
+        )
+        with torch.no_grad():
+            z = dae.encode(x_tensor).numpy()
+        train_s = time.perf_counter() - start
+        if "dae_kmeans" in wanted:
+            timed("dae_kmeans", lambda: lcc.kmeans(z, k, seed=seed, n_init=10).labels)
+        if "dae_lsc" in wanted:
+            timed("dae_lsc", lambda: lcc.ssc_consensus([z], k, p, r, metrics=metric, seed=seed))
+        for name in ("dae_kmeans", "dae_lsc"):
+            if name in out["labels"]:
+                labels, seconds = out["labels"][name]
+                out["labels"][name] = (labels, seconds + train_s)
+    if {"ssc", "ssc_rm"} & set(wanted):
+        from lcc.landmarks import ensemble_size_labels
+
+        start = time.perf_counter()
+        estimator.fit(x)
+        train_s = time.perf_counter() - start
+        members = estimator.embeddings_
+        for name, metrics in (("ssc", metric), ("ssc_rm", "random")):
+            if name not in wanted:
+                continue
+            with PeakRSS() as peak:  # the consensus step alone, on the snapshots' embeddings
+                before = peak.peak
+                start = time.perf_counter()
+                details = lcc.ssc_consensus(
+                    members, k, p, r, metrics=metrics, seed=seed, return_details=True
+                )
+                seconds = time.perf_counter() - start
+            out["labels"][name] = (np.asarray(details.labels), seconds + train_s)
+            prefixes = ensemble_size_labels(details, k, seed=seed)
+            out["curves"]["SSC" if name == "ssc" else "SSC-RM"] = [_scores(y, a) for a in prefixes]
+            out["consensus"][name] = {
+                "seconds": seconds,
+                "peak_rss_increase_mib": (peak.peak - before) / 2**20,
+                "n_samples": len(x),
+                "members": len(members),
+                "metrics": list(details.metrics),
+                "dense_affinity_gib_float32": len(x) ** 2 * 4 / 2**30,
+            }
+    return out
+
+
+def _scores(y: np.ndarray, labels: Any) -> dict[str, float]:
+    from lcc import metrics
+
+    labels = np.asarray(labels)
+    return {
+        "acc": metrics.clustering_accuracy(y, labels),
+        "nmi": metrics.nmi(y, labels),
+        "ari": metrics.ari(y, labels),
+    }
+
+
+def _summarise(rows: list[dict[str, Any]], models: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for model in models:
+        runs = [r for r in rows if r["model"] == model]
+        entry: dict[str, Any] = {"model": model, "seeds": len(runs)}
+        for key in ("nmi", "acc", "ari", "time_s"):
+            values = [r[key] for r in runs]
+            entry[f"{key}_mean"] = statistics.mean(values)
+            entry[f"{key}_std"] = statistics.pstdev(values)
+        out.append(entry)
+    return out
+
+
+def _plot_ensemble_size(curves, summary, path: Path) -> None:
+    from lcc.plots import _pyplot, _save
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    reference = {s["model"]: s for s in summary}
+    for ax, key in zip(axes, ("nmi", "acc"), strict=True):
+        for i, (name, per_seed) in enumerate(curves.items()):
+            if not per_seed:
+                continue
+            values = np.array([[point[key] for point in curve] for curve in per_seed])
+            sizes = np.arange(1, values.shape[1] + 1)
+            ax.errorbar(
+                sizes, values.mean(0), yerr=values.std(0), color=f"C{i}", label=name, capsize=3
+            )
+        if "dae_lsc" in reference:
+            ax.axhline(
+                reference["dae_lsc"][f"{key}_mean"], color="grey", ls="--", label="DAE + LSC"
+            )
+        ax.set(xlabel="ensemble size (snapshots)", ylabel=key.upper())
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Consensus of the first m snapshots (SSC paper, Fig. 3)", fontsize=10)
+    _save(fig, path)
+
+
+def _print_table(summary: list[dict[str, Any]], consensus: dict[str, Any]) -> None:
+    print(f"\n{'model':<12}{'NMI':>14}{'ACC':>14}{'ARI':>14}{'seconds':>10}")
+    for s in summary:
+        cells = "".join(
+            f"{100 * s[f'{k}_mean']:8.1f} ±{100 * s[f'{k}_std']:4.1f}"
+            for k in ("nmi", "acc", "ari")
+        )
+        print(f"{s['model']:<12}{cells}{s['time_s_mean']:10.1f}")
+    for name, c in consensus.items():
+        dense = c["dense_affinity_gib_float32"]
+        print(
+            f"{name} consensus step: {c['seconds']:.2f} s, peak memory "
+            f"+{c['peak_rss_increase_mib']:.0f} MiB (a dense {c['n_samples']:,}² affinity: "
+            f"{dense:.2f} GiB float32)"
+        )
