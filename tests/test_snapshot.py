@@ -86,3 +86,36 @@ def test_ssc_bad_input():
         SnapshotSpectralClustering(n_snapshots=0).fit(x)
     with pytest.raises(ValueError, match="y must"):
         SnapshotSpectralClustering(n_snapshots=1, cycle_epochs=1).fit(x, np.zeros(3))
+
+
+def test_ssc_pipeline_writes_the_table_curve_and_consensus_costs(tmp_path, capsys):
+    import csv
+    import json
+
+    from lcc.cli import main
+
+    main(
+        [
+            "run",
+            "pipelines/configs/ssc_mnist_subset.yaml",
+            f"output_dir={tmp_path}",
+            "data.name=digits",
+            "n_snapshots=2",
+            "cycle_epochs=1",
+            "latent_dim=16",
+            "n_landmarks=40",
+            "models=[kmeans, dae_lsc, ssc, ssc_rm]",
+            "dae.patience=1",
+        ]
+    )
+    (run_dir,) = tmp_path.iterdir()
+    with open(run_dir / "summary.csv") as fh:
+        models = [row["model"] for row in csv.DictReader(fh)]
+    assert models == ["kmeans", "dae_lsc", "ssc", "ssc_rm"]
+    consensus = json.loads((run_dir / "consensus.json").read_text())
+    assert consensus["ssc_rm"]["members"] == 2 and consensus["ssc"]["seconds"] > 0
+    assert len(set(consensus["ssc_rm"]["metrics"])) == 2  # a different metric per member
+    assert (run_dir / "ensemble_size.png").read_bytes()[:4] == b"\x89PNG"
+    assert "consensus step" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown models"):
+        main(["run", "pipelines/configs/ssc_mnist_subset.yaml", "models=[spectral]"])
