@@ -182,18 +182,22 @@ def scott_bandwidth(dist: Any, n_features: int) -> float:
     ``σ = s · n^(−1/(d+4))``: Scott's factor ``n^(−1/(d+4))`` for a Gaussian
     kernel density estimate from ``n`` samples in ``d`` dimensions (Scott 2015;
     scipy's ``gaussian_kde`` uses the same factor), times a scale ``s``. The
-    paper names the rule but not the scale; here ``s`` is the standard
-    deviation of the ``n · r`` point–landmark distances in the metric's own
-    units, so that one rule serves euclidean, cosine and minkowski distances
-    alike. When all distances are equal (``s = 0``) any σ gives the same
-    uniform weights; 1 is returned.
+    paper names the rule but not the scale; here ``s`` is the *mean* of the
+    ``n · r`` point–landmark distances in the metric's own units (LSC's own
+    bandwidth), so that one rule serves euclidean, cosine and minkowski
+    distances alike. A spread-based scale (their standard deviation, which is
+    small against their size in high dimension) makes each row's weights so
+    peaked that the landmark graph falls apart into near-disconnected pieces:
+    on the MNIST subset's raw pixels (p = 350, r = 3) every top singular value
+    was 1 and the consensus NMI 0.004; with the mean it is a working affinity.
+    When all distances are 0, 1 is returned (the weights are uniform anyway).
     """
     xp = array_module(backend_of(dist))
     n = dist.shape[0]
-    spread = float(xp.std(dist))
-    if not (math.isfinite(spread) and spread > 0):
+    scale = float(xp.mean(dist))
+    if not (math.isfinite(scale) and scale > 0):
         return 1.0
-    return spread * n ** (-1.0 / (n_features + 4))
+    return scale * n ** (-1.0 / (n_features + 4))
 
 
 def _kernel_weights(dist: Any, sigma: float) -> Any:
@@ -347,7 +351,7 @@ def landmark_affinity(
         metric.
     bandwidth : "scott" or float, default "scott"
         The kernel width σ. ``"scott"`` is Scott's rule, the paper's footnote 2:
-        ``σ = s · n^(−1/(d+4))`` with ``s`` the standard deviation of the
+        ``σ = s · n^(−1/(d+4))`` with ``s`` the mean of the
         ``n · r`` point–landmark distances, ``n = n_samples`` and
         ``d = n_features`` (see :func:`scott_bandwidth`). A float fixes σ.
     seed : int, default 0

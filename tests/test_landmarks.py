@@ -39,8 +39,8 @@ def reference_affinity(z, landmarks, r, metric, p, bandwidth):
     d = reference_distances(z, landmarks, metric, p)
     idx = np.argsort(d, axis=1, kind="stable")[:, :r]
     near = np.take_along_axis(d, idx, axis=1)
-    if bandwidth == "scott":  # σ = std(point–landmark distances) · n^(−1/(d+4))
-        bandwidth = near.std() * z.shape[0] ** (-1 / (z.shape[1] + 4))
+    if bandwidth == "scott":  # σ = mean(point–landmark distances) · n^(−1/(d+4))
+        bandwidth = near.mean() * z.shape[0] ** (-1 / (z.shape[1] + 4))
     k = np.exp(-(near**2) / (2 * bandwidth**2))
     dense = np.zeros_like(d)
     np.put_along_axis(dense, idx, k / k.sum(axis=1, keepdims=True), axis=1)
