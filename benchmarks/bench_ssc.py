@@ -4,10 +4,10 @@ Runs the ``ssc`` pipeline (lcc/pipelines/ssc.py) for 3 seeds with an ensemble
 of 6: k-Means, DAE + k-Means, LSC, DAE + LSC, SSC, SSC-RM, NMI / ACC / ARI
 side by side, the ensemble-size curve (Fig. 3) and the consensus step's time
 and memory. Hyperparameters are Table II's MNIST defaults except the cycle
-length: 5 epochs instead of 20 (and batch 128), so that 3 seeds × 2 networks
-× 30 epochs fit in about half an hour on 2 CPU cores.
+length: 4 epochs instead of 20 (and batch 128), so that 3 seeds × 2 networks
+× 24 epochs fit in about half an hour on 2 CPU cores.
 
-    python benchmarks/bench_ssc.py                    # 3 seeds, cycles of 5 epochs
+    python benchmarks/bench_ssc.py                    # 3 seeds, cycles of 4 epochs
     python benchmarks/bench_ssc.py --seeds 0 --cycle-epochs 20
 
 Writes benchmarks/results/ssc.json, ssc.txt (the printed table) and ssc_ensemble_size.png.
@@ -31,7 +31,7 @@ from lcc.pipelines import ssc
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--cycle-epochs", type=int, default=5)
+    parser.add_argument("--cycle-epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
