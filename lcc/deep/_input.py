@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
-__all__ = ["check_input"]
+__all__ = ["check_input", "check_labels"]
 
 
 def check_input(estimator: Any, X: Any, reset: bool = False) -> torch.Tensor:
@@ -39,3 +40,12 @@ def check_input(estimator: Any, X: Any, reset: bool = False) -> torch.Tensor:
     device = estimator.device or (str(x.device) if x.is_cuda else None)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return x.to(device)
+
+
+def check_labels(y: Any, n: int, name: str = "y") -> np.ndarray:
+    """``y`` as a 1-D numpy array of ``n`` class labels (numpy, list or torch input)."""
+    y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
+    type_of_target(y, input_name=name, raise_unknown=True)
+    if y.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {y.shape}")
+    return y

@@ -45,12 +45,11 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from lcc._validation import check_choice, check_positive_int
-from lcc.deep._input import check_input
+from lcc.deep._input import check_input, check_labels
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.cdc import affinity_loss, correlation_loss
 from lcc.losses.dec import dec_loss, soft_assignment, target_distribution
@@ -225,10 +224,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"n_clusters={self.n_clusters} exceeds the number of samples ({len(x)})"
             )
         if y is not None:
-            y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
-            type_of_target(y, input_name="y", raise_unknown=True)
-            if y.shape != (len(x),):
-                raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
+            y = check_labels(y, len(x))
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         self._rng = np.random.default_rng(seed)

@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from lcc.deep._input import check_input
+from lcc.deep._input import check_input, check_labels
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
 
@@ -111,10 +110,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(self.n_clusters, int | np.integer) or not 1 <= self.n_clusters <= len(x):
             raise ValueError(f"n_clusters must be an int in [1, n_samples], got {self.n_clusters}")
         if y is not None:
-            y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
-            type_of_target(y, input_name="y", raise_unknown=True)
-            if y.shape != (len(x),):
-                raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
+            y = check_labels(y, len(x))
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         self._rng = np.random.default_rng(seed)

@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.utils.multiclass import type_of_target
 from torch import nn
 
-from lcc.deep._input import check_input
+from lcc.deep._input import check_input, check_labels
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 
 __all__ = ["SnapshotSpectralClustering", "cosine_cyclic_lr", "train_denoising_autoencoder"]
@@ -192,10 +191,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         x = check_input(self, X, reset=True)
         if y is not None:
-            y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
-            type_of_target(y, input_name="y", raise_unknown=True)
-            if y.shape != (len(x),):
-                raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
+            y = check_labels(y, len(x))
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)

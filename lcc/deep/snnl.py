@@ -35,11 +35,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from lcc.deep._input import check_input
+from lcc.deep._input import check_input, check_labels
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.snnl import SNNLoss, annealed_temperature
 
@@ -212,11 +211,7 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _check_labels(y: Any, n: int, name: str) -> np.ndarray:
-        y = np.asarray(y.cpu() if torch.is_tensor(y) else y)
-        type_of_target(y, input_name=name, raise_unknown=True)
-        if y.shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},), got {y.shape}")
-        return np.unique(y, return_inverse=True)[1]
+        return np.unique(check_labels(y, n, name), return_inverse=True)[1]
 
     @torch.no_grad()
     def _codes(self, x: torch.Tensor) -> torch.Tensor:
