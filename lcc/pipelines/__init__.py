@@ -1,1 +1,26 @@
 """Batch pipelines run by the ``lcc`` command (configs in the repository's ``pipelines/``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["new_run_dir"]
+
+
+def new_run_dir(config: dict[str, Any]) -> Path:
+    """``<output_dir>/<name>-<time>[-n]``, created fresh, holding the resolved ``config.yaml``."""
+    import yaml
+
+    from lcc.io import write_atomic
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+    return run_dir

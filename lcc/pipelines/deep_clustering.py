@@ -11,14 +11,13 @@ reset happened), ``summary.csv``, ``accuracy.png`` and ``cl_change.png``
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from lcc.io import append_jsonl, write_atomic, write_csv
+from lcc.io import append_jsonl, write_csv
+from lcc.pipelines import new_run_dir
 
 __all__ = ["DEFAULTS", "run"]
 
@@ -47,9 +46,7 @@ def run(config: dict[str, Any]) -> Path:
     unknown = set(config["algorithms"]) - {"DEC", "IDEC", "DCN"}
     if unknown:
         raise ValueError(f"unknown algorithms {sorted(unknown)}; choose DEC, IDEC, DCN")
-    run_dir = Path(config["output_dir"]) / f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+    run_dir = new_run_dir(config)
     from lcc.data import load_flat
 
     x, y, image_shape = load_flat(**config["data"])

@@ -10,14 +10,13 @@ run and epoch), ``model.safetensors`` (the LCC model), ``baseline.safetensors``,
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from lcc.io import append_jsonl, write_atomic, write_csv, write_safetensors
+from lcc.io import append_jsonl, write_csv, write_safetensors
+from lcc.pipelines import new_run_dir
 
 __all__ = ["DEFAULTS", "run"]
 
@@ -64,14 +63,7 @@ def run(config: dict[str, Any]) -> Path:
     from lcc.training import LCCCallback, evaluate, train
 
     device = _device(config["device"])
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}"
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}-{suffix}"
-    run_dir.mkdir(parents=True)
-    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+    run_dir = new_run_dir(config)
 
     data = load_dataset(
         config["data"]["name"],

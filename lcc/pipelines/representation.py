@@ -20,14 +20,13 @@ the estimator's keyword arguments (e.g. ``{configuration: SNNL-5, epochs: 50}``)
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from lcc.io import append_jsonl, write_atomic, write_csv
+from lcc.io import append_jsonl, write_csv
+from lcc.pipelines import new_run_dir
 
 __all__ = ["DEFAULTS", "run"]
 
@@ -70,9 +69,7 @@ def run(config: dict[str, Any]) -> Path:
 
     method = config["method"]
     _estimator(method, 2, 0, config["model"])  # fail on a bad config before loading data
-    run_dir = Path(config["output_dir"]) / f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+    run_dir = new_run_dir(config)
     x, y, _ = load_flat(**config["data"])
     n_clusters = len(np.unique(y))
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, {method}")

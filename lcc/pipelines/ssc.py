@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from lcc.io import write_atomic, write_csv, write_json
+from lcc.io import write_csv, write_json
+from lcc.pipelines import new_run_dir
 
 __all__ = ["DEFAULTS", "MODELS", "run"]
 
@@ -63,9 +63,7 @@ def run(config: dict[str, Any]) -> Path:
     unknown = set(config["models"]) - set(MODELS)
     if unknown:
         raise ValueError(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
-    run_dir = Path(config["output_dir"]) / f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
+    run_dir = new_run_dir(config)
     x, y, image_shape = load_flat(**config["data"])
     k = len(np.unique(y))
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, k = {k}")
