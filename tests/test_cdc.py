@@ -264,6 +264,26 @@ def test_no_finetuning_gives_kmeans_of_codes(digits):
     np.testing.assert_array_equal(model.labels_, model.init_labels_)
 
 
+def test_warm_start_fine_tunes_the_pretrained_autoencoder(digits):
+    """Table 3's fine-tuning columns from one AE*: warm start skips pre-training, so
+    the k-Means initialisation is that of the pre-trained codes and no epoch repeats."""
+    import copy
+
+    x = digits[0][:300]
+    pretrained = CDC(10, pretrain_epochs=2, clustering_iterations=0, **SMALL).fit(x)
+    variant = copy.deepcopy(pretrained).set_params(
+        warm_start=True, clustering_iterations=15, affinity_weight=0.0
+    )
+    variant.fit(x)
+    np.testing.assert_array_equal(variant.init_labels_, pretrained.init_labels_)
+    assert [r["phase"] for r in variant.history_].count("pretrain") == 2
+    assert variant.n_iter_ == 15
+    cold = CDC(10, pretrain_epochs=2, clustering_iterations=15, **SMALL).fit(x)
+    np.testing.assert_array_equal(cold.init_labels_, pretrained.init_labels_)
+    with pytest.raises(ValueError, match="features"):
+        variant.fit(x[:, :10])
+
+
 def test_decoder_follows_l_ae_not_l_dc(digits):
     """Algorithm 1: the decoder is trained with L_AE (line 13), not L_DC; with β = 0
     and ``decoder_loss="dc"`` no term of L_DC reaches it, so it must not move."""

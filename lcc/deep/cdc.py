@@ -127,6 +127,11 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         k-Means restarts for the centre initialisation *(paper silent; DEC uses 20).*
     random_state : int or None, default None
         Seeds torch (weights), the batch order and k-Means (``None`` → 0).
+    warm_start : bool, default False
+        Reuse the autoencoder of the previous ``fit`` and skip pre-training:
+        the k-Means initialisation and the fine-tuning run again on it. With a
+        ``clustering_iterations=0`` fit first, this runs several fine-tuning
+        variants (Table 3's columns) from one pre-trained AE*.
     device : str or None, default None
         Torch device; by default the input's (a CUDA tensor) or CUDA if
         available, else CPU.
@@ -181,6 +186,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         decoder_loss: str = "ae",
         n_init: int = 20,
         random_state: int | None = None,
+        warm_start: bool = False,
         device: str | None = None,
         verbose: bool = False,
     ):
@@ -208,6 +214,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.decoder_loss = decoder_loss
         self.n_init = n_init
         self.random_state = random_state
+        self.warm_start = warm_start
         self.device = device
         self.verbose = verbose
 
@@ -218,7 +225,8 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         ``y`` is only used to log :func:`lcc.metrics.clustering_report` per epoch.
         """
         self._check_params()
-        x = self._check_input(X, reset=True)
+        warm = bool(self.warm_start) and hasattr(self, "model_")
+        x = self._check_input(X, reset=not warm)
         if self.n_clusters > len(x):
             raise ValueError(
                 f"n_clusters={self.n_clusters} exceeds the number of samples ({len(x)})"
@@ -228,10 +236,11 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         self._rng = np.random.default_rng(seed)
-        self.model_ = FeedForwardAutoencoder(x.shape[1], self.latent_dim, tuple(self.hidden))
-        self.model_ = self.model_.to(x.device)
-        self.history_: list[dict[str, Any]] = []
-        self._pretrain(x)
+        if not warm:
+            model = FeedForwardAutoencoder(x.shape[1], self.latent_dim, tuple(self.hidden))
+            self.model_ = model.to(x.device)
+            self.history_: list[dict[str, Any]] = []
+            self._pretrain(x)
         self._init_clustering(x, y, seed)
         self._cluster(x, y)
         self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
@@ -295,7 +304,12 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         check_choice(self.diagonal, "diagonal", ("exclude", "include"))
         check_choice(self.normalization, "normalization", ("joint", "row"))
         check_choice(self.decoder_loss, "decoder_loss", ("ae", "dc"))
-        for name in ("stop_gradient_target", "sharpen_affinity_target", "sharpen_correlation"):
+        for name in (
+            "stop_gradient_target",
+            "sharpen_affinity_target",
+            "sharpen_correlation",
+            "warm_start",
+        ):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
 
