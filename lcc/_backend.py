@@ -59,6 +59,11 @@ def is_gpu_array(x: Any) -> bool:
     return module.startswith(("cupy", "cupyx"))
 
 
+def is_dask_array(x: Any) -> bool:
+    """True for a ``dask.array.Array`` (checked without importing dask)."""
+    return type(x).__module__.startswith("dask.array") and type(x).__name__ == "Array"
+
+
 def backend_of(x: Any) -> Backend:
     """The backend an array or sparse matrix lives on: ``"gpu"`` for cupy, else ``"cpu"``."""
     return "gpu" if is_gpu_array(x) else "cpu"

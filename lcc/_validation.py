@@ -62,6 +62,32 @@ def check_latents(z: Any, name: str = "z", *, min_samples: int = 2) -> Any:
     return z
 
 
+def check_dask_latents(z: Any, name: str = "z", *, min_samples: int = 2) -> Any:
+    """:func:`check_latents` for a Dask array (the finiteness check is one distributed pass)."""
+    import numpy as np
+
+    if z.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D (n_samples, n_features) array, got shape {tuple(z.shape)}"
+        )
+    n, d = z.shape
+    if any(np.isnan(s) for s in (n, d)):
+        raise ValueError(f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes()")
+    if n < min_samples:
+        raise ValueError(f"{name} has {n} sample(s); at least {min_samples} are needed")
+    if d == 0:
+        raise ValueError(f"{name} has 0 features")
+    if z.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must hold real numbers, got dtype {z.dtype}")
+    if z.dtype.kind != "f" or z.dtype.itemsize < 4:
+        z = z.astype(np.float32)
+    import dask.array as da
+
+    if not bool(da.isfinite(z).all().compute()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return z
+
+
 def check_k(k: Any, n: int, name: str = "k") -> int:
     """``k`` neighbours among ``n`` samples, self excluded: 1 ≤ k ≤ n − 1."""
     if isinstance(k, bool) or not isinstance(k, int | _np_integer()):

@@ -12,8 +12,14 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, move, resolve
-from lcc._validation import check_choice, check_labels, check_latents, check_positive_int
+from lcc._backend import array_module, is_dask_array, move, resolve
+from lcc._validation import (
+    check_choice,
+    check_dask_latents,
+    check_labels,
+    check_latents,
+    check_positive_int,
+)
 from lcc.matching import match_clusters
 from lcc.neighbors import _drop_self
 
@@ -53,8 +59,13 @@ def correction_targets(
 
     Parameters
     ----------
-    z : (n_samples, n_features) numpy or cupy array
-        Latents, indexed by dataset index.
+    z : (n_samples, n_features) numpy, cupy or Dask array
+        Latents, indexed by dataset index. A Dask array (e.g. read from the
+        on-disk latent store) runs on the cluster and gives Dask results
+        chunked like ``z``: the matching gathers the labels, the exact mode
+        gives every worker the correctly clustered samples once and shards the
+        misclustered ones, the orthogonal mode gathers ``z`` to this process.
+        The labels may be Dask or local arrays.
     y_true, y_clst : (n_samples,) int arrays
         True labels and cluster ids (e.g. from :func:`lcc.leiden`).
     k : int, default 5
@@ -88,7 +99,13 @@ def correction_targets(
     CorrectionTargets
         ``(targets, correctible)`` of the input's kind.
     """
-    z = check_latents(z)
+    if is_dask_array(z):
+        from lcc.backends import dask as dask_backend
+
+        z = check_dask_latents(z)
+        y_true, y_clst = (dask_backend.gather_labels(y) for y in (y_true, y_clst))
+    else:
+        z = check_latents(z)
     n = z.shape[0]
     y_true = check_labels(y_true, "y_true", n)
     y_clst = check_labels(y_clst, "y_clst", n)
@@ -98,6 +115,12 @@ def correction_targets(
     if not 0 < tangent_variance < 1:
         raise ValueError(f"tangent_variance must be in (0, 1), got {tangent_variance}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    if is_dask_array(z):
+        options = {"k": k, "k_prime": k_prime, "tangent_variance": tangent_variance}
+        options |= {"seed": seed, "chunk_size": chunk_size}
+        return CorrectionTargets(
+            *dask_backend.correction_targets(z, y_true, y_clst, mode=mode, **options)
+        )
     given, target = resolve(z, backend)
     z, y_true, y_clst = (move(a, target) for a in (z, y_true, y_clst))
 
@@ -132,28 +155,41 @@ def _exact(z, y_true, misclustered, k, chunk_size, backend):
 def _approximate(z, y_true, y_clst, cluster_to_label, misclustered, seed, backend):
     """Eq. (13)–(14): nearest random CC representative among clusters matched to y."""
     xp = array_module(backend)
-    rng = xp.random.default_rng(seed)
-    n_clusters = cluster_to_label.shape[0]
-    cc = xp.flatnonzero(~misclustered)
-    # a random CC member per cluster: the CC sample with the largest random key
-    key = rng.random(cc.shape[0])
-    order = xp.lexsort(xp.stack([key, y_clst[cc].astype(xp.float64)]))
-    last_of_cluster = xp.flatnonzero(xp.diff(y_clst[cc][order], append=n_clusters) != 0)
-    reps = cc[order[last_of_cluster]]
-    rep_labels = y_true[reps]  # = cluster_to_label of the representative's cluster (CC)
+    reps = _representatives(y_true, y_clst, cluster_to_label, misclustered, seed, backend)
     targets = z.copy()
     correctible = xp.zeros(z.shape[0], dtype=bool)
     queries = xp.flatnonzero(misclustered)
     if queries.shape[0] == 0 or reps.shape[0] == 0:
         return targets, correctible
-    zq, zr = z[queries], z[reps]
-    d2 = (zr * zr).sum(axis=1)[None, :] - 2 * zq @ zr.T  # + ‖zq‖², constant per row
-    d2 = xp.where(rep_labels[None, :] == y_true[queries][:, None], d2, xp.inf)
-    best = xp.argmin(d2, axis=1)
-    has = xp.isfinite(d2[xp.arange(queries.shape[0]), best])
-    targets[queries[has]] = zr[best[has]]
+    best, has = _nearest_representative(z[queries], y_true[queries], z[reps], y_true[reps], xp)
+    targets[queries[has]] = z[reps][best[has]]
     correctible[queries[has]] = True
     return targets, correctible
+
+
+def _representatives(y_true, y_clst, cluster_to_label, misclustered, seed, backend):
+    """Eq. (13): one random CC member per cluster (the CC sample with the largest key)."""
+    xp = array_module(backend)
+    rng = xp.random.default_rng(seed)
+    n_clusters = cluster_to_label.shape[0]
+    cc = xp.flatnonzero(~misclustered)
+    key = rng.random(cc.shape[0])
+    order = xp.lexsort(xp.stack([key, y_clst[cc].astype(xp.float64)]))
+    last_of_cluster = xp.flatnonzero(xp.diff(y_clst[cc][order], append=n_clusters) != 0)
+    return cc[order[last_of_cluster]]
+
+
+def _nearest_representative(zq, yq, zr, rep_labels, xp):
+    """Eq. (14): per query, the nearest representative of its own label (``has``: one exists).
+
+    ``rep_labels`` = ``cluster_to_label`` of each representative's cluster,
+    which is its true label since representatives are CC.
+    """
+    d2 = (zr * zr).sum(axis=1)[None, :] - 2 * zq @ zr.T  # + ‖zq‖², constant per row
+    d2 = xp.where(rep_labels[None, :] == yq[:, None], d2, xp.inf)
+    best = xp.argmin(d2, axis=1)
+    has = xp.isfinite(d2[xp.arange(zq.shape[0]), best])
+    return best, has
 
 
 def _orthogonal(z, targets, correctible, k_prime, tangent_variance, chunk_size, backend):

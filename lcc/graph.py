@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from lcc import backends
-from lcc._backend import array_module, backend_of, move, resolve, sparse_module
+from lcc._backend import (
+    array_module,
+    backend_of,
+    is_dask_array,
+    move,
+    resolve,
+    sparse_module,
+)
 from lcc._validation import check_labels, check_positive_int
 
 __all__ = ["conductance", "leiden", "louvain", "modularity", "peer_pressure"]
@@ -112,8 +119,27 @@ def leiden(
     Returns
     -------
     labels : (n,) int64 array, values ``0..C-1``, of the input's kind.
+        For a Dask graph (from :func:`lcc.knn_graph` on Dask latents), a Dask
+        array chunked like its rows: on CPU workers the graph is gathered to
+        this process for igraph, on GPU workers ``cugraph.dask.leiden`` runs
+        on the cluster.
     """
+    if is_dask_array(adjacency):
+        from lcc.backends import dask as dask_backend
+
+        _check_dask_adjacency(adjacency)
+        resolution = _check_resolution(resolution)
+        seed = check_positive_int(seed, "seed", minimum=0)
+        n_runs = check_positive_int(n_runs, "n_runs")
+        return dask_backend.leiden(adjacency, resolution=resolution, seed=seed, n_runs=n_runs)
     return _communities("leiden", adjacency, resolution, seed, n_runs, backend)
+
+
+def _check_dask_adjacency(adjacency: Any) -> None:
+    if adjacency.ndim != 2 or adjacency.shape[0] != adjacency.shape[1]:
+        raise ValueError(f"adjacency must be square, got shape {adjacency.shape}")
+    if adjacency.shape[0] < 2:
+        raise ValueError(f"adjacency has {adjacency.shape[0]} node(s); at least 2 are needed")
 
 
 def louvain(
@@ -141,8 +167,14 @@ def modularity(adjacency: Any, labels: Any, *, resolution: float = 1.0) -> float
 
     ``Q = Σ_c [ in_c / 2m − γ (vol_c / 2m)² ]`` where ``in_c`` sums ``A_ij``
     over ordered pairs inside community ``c``, ``vol_c`` its weighted degrees
-    and ``2m`` the total weight ``Σ_ij A_ij``.
+    and ``2m`` the total weight ``Σ_ij A_ij``. Dask input is gathered here.
     """
+    if is_dask_array(adjacency) or is_dask_array(labels):
+        from lcc.backends import dask as dask_backend
+
+        if is_dask_array(adjacency):
+            adjacency = dask_backend.gather_graph(adjacency)
+        labels = dask_backend.gather_labels(labels)
     a = check_adjacency(adjacency)
     resolution = _check_resolution(resolution)
     backend = backend_of(a)

@@ -14,8 +14,8 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 from lcc import backends
-from lcc._backend import move, resolve
-from lcc._validation import check_latents, check_positive_int
+from lcc._backend import is_dask_array, move, resolve
+from lcc._validation import check_dask_latents, check_latents, check_positive_int
 
 __all__ = ["KMeansResult", "kmeans", "minibatch_kmeans", "minibatch_kmeans_xp"]
 
@@ -49,7 +49,10 @@ def kmeans(
 
     Parameters
     ----------
-    z : (n_samples, n_features) numpy or cupy array
+    z : (n_samples, n_features) numpy, cupy or Dask array
+        Dask input: ``cuml.dask.cluster.KMeans`` on GPU workers; on CPU workers
+        the latents are gathered to this process (scikit-learn). The labels
+        come back as a Dask array chunked like ``z``.
     n_clusters : int
     seed : int, default 0
     n_init : int, default 1
@@ -63,6 +66,22 @@ def kmeans(
     KMeansResult
         ``(labels, centers)`` of the input's kind.
     """
+    if is_dask_array(z):
+        from lcc.backends import dask as dask_backend
+
+        z = check_dask_latents(z, min_samples=1)
+        n_clusters = check_positive_int(n_clusters, "n_clusters")
+        if n_clusters > z.shape[0]:
+            raise ValueError(f"n_clusters={n_clusters} exceeds the number of samples")
+        labels, centers = dask_backend.kmeans(
+            z,
+            n_clusters,
+            seed=check_positive_int(seed, "seed", minimum=0),
+            n_init=check_positive_int(n_init, "n_init"),
+            max_iter=check_positive_int(max_iter, "max_iter"),
+            tol=float(tol),
+        )
+        return KMeansResult(labels, centers)
     z, n_clusters, seed = _check(z, n_clusters, seed)
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")

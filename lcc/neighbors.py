@@ -10,8 +10,21 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, backend_of, move, resolve, sparse_module
-from lcc._validation import check_choice, check_k, check_latents, check_positive_int
+from lcc._backend import (
+    array_module,
+    backend_of,
+    is_dask_array,
+    move,
+    resolve,
+    sparse_module,
+)
+from lcc._validation import (
+    check_choice,
+    check_dask_latents,
+    check_k,
+    check_latents,
+    check_positive_int,
+)
 
 __all__ = ["Neighbors", "knn", "knn_graph"]
 
@@ -40,8 +53,11 @@ def knn(
 
     Parameters
     ----------
-    z : (n_samples, n_features) numpy or cupy array
-        Latent vectors; cast to float32 (what faiss and cuVS search in).
+    z : (n_samples, n_features) numpy, cupy or Dask array
+        Latent vectors; cast to float32 (what faiss and cuVS search in). A Dask
+        array sharded by samples runs on the cluster (:mod:`lcc.backends.dask`:
+        every worker holds the latents once, the queries are sharded) and
+        gives Dask results chunked like ``z``.
     k : int
         Neighbours per sample, ``1 <= k < n_samples``.
     exact : bool, default True
@@ -66,6 +82,14 @@ def knn(
         Duplicate points are kept as neighbours at distance 0; only the query
         row itself is removed.
     """
+    if is_dask_array(z):
+        from lcc.backends import dask as dask_backend
+
+        z = check_dask_latents(z)
+        k, chunk_size = check_k(k, z.shape[0]), check_positive_int(chunk_size, "chunk_size")
+        if exact and method is not None:
+            raise ValueError("method= selects an approximate index; pass exact=False with it")
+        return Neighbors(*dask_backend.knn(z, k, exact=exact, method=method, chunk_size=chunk_size))
     z = check_latents(z)
     n = z.shape[0]
     k = check_k(k, n)
@@ -152,7 +176,9 @@ def knn_graph(
     -------
     scipy.sparse.csr_matrix or cupyx.scipy.sparse.csr_matrix
         ``(n_samples, n_samples)`` float32, symmetric, zero diagonal, sorted
-        indices. Between ``n·k/2`` and ``n·k`` undirected edges.
+        indices. Between ``n·k/2`` and ``n·k`` undirected edges. For a Dask
+        ``z``: a Dask array of CSR row blocks chunked like ``z``, symmetrised
+        on the workers block pair by block pair.
     """
     if not (bandwidth is None or bandwidth == "median"):
         if isinstance(bandwidth, bool) or not isinstance(bandwidth, int | float):
@@ -161,6 +187,14 @@ def knn_graph(
             )
         if not bandwidth > 0:
             raise ValueError(f"bandwidth must be positive, got {bandwidth}")
+    if is_dask_array(z):
+        from lcc.backends import dask as dask_backend
+
+        z = check_dask_latents(z)
+        k, chunk_size = check_k(k, z.shape[0]), check_positive_int(chunk_size, "chunk_size")
+        return dask_backend.knn_graph(
+            z, k, bandwidth=bandwidth, exact=exact, method=method, chunk_size=chunk_size
+        )
     dist, idx = knn(
         z,
         k,
@@ -175,29 +209,60 @@ def knn_graph(
 
 def _graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any, backend: str) -> Any:
     xp = array_module(backend)
-    sparse = sparse_module(backend)
-    n, k = idx.shape
-    if bandwidth == "median":
-        sigma = float(xp.median(dist[:, -1]))
-        if sigma == 0.0:  # more than half the points have k exact duplicates
-            positive = dist[dist > 0]
-            sigma = float(xp.median(positive)) if positive.size else 1.0
-    else:
-        sigma = 1.0 if bandwidth is None else float(bandwidth)
-    weights = xp.exp(-((dist.astype(xp.float64) / sigma) ** 2)).astype(xp.float32)
-    rows = xp.repeat(xp.arange(n, dtype=xp.int64), k)
-    directed = sparse.csr_matrix((weights.ravel(), (rows, idx.ravel())), shape=(n, n))
+    sigma = _bandwidth(dist[:, -1], dist, bandwidth)
+    weights = _edge_weights(dist, sigma)
+    directed = _directed_rows(dist, idx, sigma, idx.shape[0], weights)
     # either direction links: the max of the two (equal) weights, present in either
     adjacency = directed.maximum(directed.T.tocsr()).tocsr()
     adjacency.sort_indices()
-    underflow = float(xp.mean(weights == 0))
-    if underflow > 0.01:
+    _warn_underflow(float(xp.mean(weights == 0)))
+    return adjacency
+
+
+def _bandwidth(kth: Any, dist: Any, bandwidth: Any) -> float:
+    """σ: the median distance to the k-th neighbour (``kth``), a given float, or 1 (None).
+
+    If more than half the points have k exact duplicates the median is 0; then
+    the median positive distance of ``dist`` (a local array) is used.
+    """
+    if bandwidth is None:
+        return 1.0
+    if bandwidth != "median":
+        return float(bandwidth)
+    xp = array_module(backend_of(kth))
+    sigma = float(xp.median(kth))
+    if sigma == 0.0:
+        positive = dist[dist > 0]
+        if hasattr(positive, "compute"):  # a Dask array
+            positive = positive.compute()
+        sigma = float(xp.median(positive)) if positive.size else 1.0
+    return sigma
+
+
+def _edge_weights(dist: Any, sigma: float) -> Any:
+    """The Gaussian weights ``exp(−d² / σ²)`` as float32 (computed in float64)."""
+    xp = array_module(backend_of(dist))
+    return xp.exp(-((dist.astype(xp.float64) / sigma) ** 2)).astype(xp.float32)
+
+
+def _directed_rows(dist: Any, idx: Any, sigma: float, n_cols: int, weights: Any = None) -> Any:
+    """CSR ``(rows, n_cols)``: row ``i`` links to its ``k`` neighbours ``idx[i]``."""
+    backend = backend_of(dist)
+    xp, sparse = array_module(backend), sparse_module(backend)
+    n, k = idx.shape
+    if weights is None:
+        weights = _edge_weights(dist, sigma)
+    rows = xp.repeat(xp.arange(n, dtype=xp.int64), k)
+    return sparse.csr_matrix((weights.ravel(), (rows, idx.ravel())), shape=(n, n_cols))
+
+
+def _warn_underflow(fraction: float) -> None:
+    if fraction > 0.01:
         import warnings
 
         warnings.warn(
-            f"{underflow:.0%} of the k-NN edge weights exp(-d²/σ²) underflowed to 0 and were "
+            f"{fraction:.0%} of the k-NN edge weights exp(-d²/σ²) underflowed to 0 and were "
             "dropped: the latents are too far apart for this bandwidth; use "
             "bandwidth='median'",
-            stacklevel=3,
+            stacklevel=4,
         )
-    return adjacency

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, backend_of, move, resolve, sparse_module
+from lcc._backend import (
+    array_module,
+    backend_of,
+    is_dask_array,
+    move,
+    resolve,
+    sparse_module,
+)
 from lcc._validation import check_positive_int
 
 __all__ = ["SVDResult", "truncated_svd"]
@@ -30,7 +37,9 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
 
     Parameters
     ----------
-    matrix : (m, n) numpy / cupy array or scipy / cupyx sparse matrix
+    matrix : (m, n) numpy / cupy array, scipy / cupyx sparse matrix or dense Dask array
+        A Dask array (sharded by rows) runs ``dask.array.linalg.svd_compressed``
+        on the cluster (randomised, 4 power iterations) and gives Dask ``U``.
     k : int
         Number of triplets, ``1 <= k < min(m, n)``.
     seed : int, default 0
@@ -41,6 +50,16 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
     SVDResult
         ``(U, S, Vt)`` of the input's kind (dense arrays even for sparse input).
     """
+    if is_dask_array(matrix):
+        from lcc._validation import check_dask_latents
+        from lcc.backends import dask as dask_backend
+
+        matrix = check_dask_latents(matrix, "matrix")
+        k = check_positive_int(k, "k")
+        if k >= min(matrix.shape):
+            raise ValueError(f"k={k} must be smaller than min(matrix.shape) = {min(matrix.shape)}")
+        seed = check_positive_int(seed, "seed", minimum=0)
+        return SVDResult(*dask_backend.truncated_svd(matrix, k, seed=seed))
     xp = array_module(backend_of(matrix))
     sparse = sparse_module(backend_of(matrix))
     if not (sparse.issparse(matrix) or (hasattr(matrix, "ndim") and hasattr(matrix, "dtype"))):
