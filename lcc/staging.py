@@ -4,11 +4,17 @@ A CUDA tensor becomes a cupy array on the same device and a CPU tensor a numpy
 array, sharing memory (``to_backend``); engine results go back the same way
 (``to_torch``). :class:`LatentBuffer` collects per-sample latents by dataset
 index so that shuffled loaders, ``drop_last`` or DDP sharding can never
-misalign them with labels.
+misalign them with labels. When a latent matrix would not fit in memory,
+:func:`latent_buffer` gives a :class:`LatentStore` instead: the same writes go
+to an on-disk zarr array, read back as a Dask array by the engine's Dask
+backend.
 """
 
 from __future__ import annotations
 
+import logging
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +24,9 @@ from lcc._backend import is_gpu_array, requested_backend, require_gpu
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LatentBuffer", "to_backend", "to_torch"]
+__all__ = ["LatentBuffer", "LatentStore", "latent_buffer", "to_backend", "to_torch"]
+
+log = logging.getLogger(__name__)
 
 
 def to_backend(tensor: torch.Tensor, backend: str | None = None) -> Any:
@@ -117,14 +125,8 @@ class LatentBuffer:
         """Store ``latents`` (batch, ...) flattened, at rows ``indices`` (batch,)."""
         import torch
 
-        idx = torch.as_tensor(indices, device=self.data.device, dtype=torch.long).reshape(-1)
-        z = latents.detach().reshape(latents.shape[0], -1)
-        if z.shape[0] != idx.shape[0]:
-            raise ValueError(f"{z.shape[0]} latents but {idx.shape[0]} indices")
-        if z.shape[1] != self.data.shape[1]:
-            raise ValueError(f"latents have {z.shape[1]} features, the buffer {self.data.shape[1]}")
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.data.shape[0]):
-            raise ValueError(f"indices must lie in [0, {self.data.shape[0]})")
+        idx = torch.as_tensor(indices, device=self.data.device, dtype=torch.long)
+        idx, z = _check_writes(idx, latents.detach(), *self.data.shape)
         self.data[idx] = z.to(self.data.dtype)
         self.filled[idx] = True
 
@@ -141,3 +143,134 @@ class LatentBuffer:
                 "capture pass over the whole data set (without drop_last) first"
             )
         return to_backend(self.data, backend)
+
+
+def _check_writes(indices: Any, latents: Any, n: int, dim: int) -> tuple[Any, Any]:
+    """``(indices, latents)`` flattened to ``(batch,)`` / ``(batch, dim)``, checked."""
+    idx = indices.reshape(-1)
+    z = latents.reshape(latents.shape[0], -1)
+    if z.shape[0] != idx.shape[0]:
+        raise ValueError(f"{z.shape[0]} latents but {idx.shape[0]} indices")
+    if z.shape[1] != dim:
+        raise ValueError(f"latents have {z.shape[1]} features, the buffer {dim}")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise ValueError(f"indices must lie in [0, {n})")
+    return idx, z
+
+
+class LatentStore:
+    """An ``(n_samples, dim)`` latent matrix on disk (zarr), written by dataset index.
+
+    The out-of-core twin of :class:`LatentBuffer`: same ``write`` /
+    ``complete``, but rows go to a zarr array in ``path`` (chunks of
+    ``chunk_rows`` samples) and :meth:`to_dask` reads it back as a Dask array
+    sharded by the same chunks, which the engine's Dask backend clusters
+    without loading it whole. Rows written in one call are sorted by index
+    first, so a sequential capture pass writes whole chunks.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        n_samples: int,
+        dim: int,
+        *,
+        chunk_rows: int = 65536,
+        dtype: Any = np.float32,
+    ):
+        import zarr
+
+        if n_samples < 1 or dim < 1:
+            raise ValueError(f"n_samples and dim must be positive, got {n_samples}, {dim}")
+        self.path = Path(path)
+        self.array = zarr.open_array(
+            str(self.path),
+            mode="w",
+            shape=(n_samples, dim),
+            chunks=(min(chunk_rows, n_samples), dim),
+            dtype=dtype,
+        )
+        self.filled = np.zeros(n_samples, dtype=bool)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    def write(self, indices: Any, latents: torch.Tensor) -> None:
+        """Store ``latents`` (batch, ...) flattened, at rows ``indices`` (batch,)."""
+        import torch
+
+        idx = torch.as_tensor(indices).reshape(-1).cpu()
+        idx, z = _check_writes(idx, latents.detach(), *self.shape)
+        order = torch.argsort(idx)
+        rows = idx[order].numpy()
+        values = z[order].float().cpu().numpy()
+        if rows.size and np.all(np.diff(rows) == 1):  # one contiguous run: a plain slice
+            self.array[int(rows[0]) : int(rows[-1]) + 1] = values
+        else:
+            self.array.oindex[rows] = values
+        self.filled[rows] = True
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.filled.all())
+
+    def to_dask(self) -> Any:
+        """The stored matrix as a Dask array chunked like the zarr array (every row written)."""
+        import dask.array as da
+
+        if not self.complete:
+            missing = int((~self.filled).sum())
+            raise ValueError(f"{missing} of {self.filled.size} samples were never written")
+        return da.from_zarr(self.array)
+
+
+def latent_buffer(
+    n_samples: int,
+    dim: int,
+    *,
+    device: Any = "cpu",
+    max_in_memory_bytes: int | None = None,
+    store_dir: str | Path | None = None,
+    name: str = "latents",
+) -> LatentBuffer | LatentStore:
+    """An in-memory :class:`LatentBuffer` if the latents fit, else an on-disk :class:`LatentStore`.
+
+    ``max_in_memory_bytes`` is the largest float32 matrix kept in memory
+    (default: half the free memory of ``device`` — CUDA's free memory, or the
+    host's available RAM). The choice is logged. The store goes to
+    ``store_dir/name.zarr`` (default: a fresh temporary directory).
+    """
+    import torch
+
+    nbytes = n_samples * dim * 4
+    device = torch.device(device)
+    if max_in_memory_bytes is None:
+        if device.type == "cuda":
+            max_in_memory_bytes = torch.cuda.mem_get_info(device)[0] // 2
+        else:
+            import psutil
+
+            max_in_memory_bytes = psutil.virtual_memory().available // 2
+    if nbytes <= max_in_memory_bytes:
+        log.info(
+            "%s: %d × %d latents (%.1f MiB) in memory on %s",
+            name,
+            n_samples,
+            dim,
+            nbytes / 2**20,
+            device,
+        )
+        return LatentBuffer(n_samples, dim, device=device)
+    root = Path(store_dir) if store_dir is not None else Path(tempfile.mkdtemp(prefix="lcc-"))
+    path = root / f"{name}.zarr"
+    log.info(
+        "%s: %d × %d latents (%.1f MiB) exceed max_in_memory_bytes=%d: written to %s",
+        name,
+        n_samples,
+        dim,
+        nbytes / 2**20,
+        max_in_memory_bytes,
+        path,
+    )
+    return LatentStore(path, n_samples, dim)

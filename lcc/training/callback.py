@@ -21,6 +21,7 @@ epochs the last targets are reused, as in the paper.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -69,6 +70,18 @@ class LCCCallback:
     backend : {"auto", "cpu", "gpu"}, optional
         Engine backend; default follows the model's device.
     progress : bool, default False
+    scheduler : str, optional
+        Run the correction step on a Dask cluster (:func:`lcc.distributed.cluster`:
+        ``"local"``, ``"local-cuda"`` — one worker per GPU —, ``"auto"`` or a
+        scheduler address), started on the first correction epoch and closed
+        by :meth:`close`. The latents are sharded by samples across it.
+    max_in_memory_bytes : int, optional
+        Latents of a layer larger than this are captured to an on-disk zarr
+        store and clustered from there as a Dask array (on the cluster if
+        ``scheduler`` is set, else in this process); default: half the free
+        memory of the model's device. The targets then stay in host memory.
+    store_dir : str or Path, optional
+        Where the on-disk stores go (default: a temporary directory).
     """
 
     def __init__(
@@ -89,6 +102,9 @@ class LCCCallback:
         seed: int = 0,
         backend: str | None = None,
         progress: bool = False,
+        scheduler: str | None = None,
+        max_in_memory_bytes: int | None = None,
+        store_dir: Any = None,
     ):
         check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
         check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
@@ -106,6 +122,14 @@ class LCCCallback:
             backend,
             progress,
         )
+        if scheduler is not None:
+            from lcc.distributed import resolve_scheduler
+
+            resolve_scheduler(scheduler)  # a bad name fails here, not epochs later
+        self.scheduler, self.store_dir = scheduler, store_dir
+        self.max_in_memory_bytes = max_in_memory_bytes
+        self._cluster = contextlib.ExitStack()
+        self._client: Any = None
         self.capture = LatentCapture(model, layers)
         self.criterion = LCCLoss()
         self.targets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -124,29 +148,49 @@ class LCCCallback:
         if not self.is_correction_epoch(epoch):
             return {}
         import lcc
+        from lcc.backends.dask import gather_graph
+        from lcc.distributed import as_dask, cluster
+        from lcc.staging import LatentStore
 
         start = time.perf_counter()
+        if self.scheduler is not None and self._client is None:
+            self._client = self._cluster.enter_context(cluster(self.scheduler))
         buffers, labels, predictions = self.capture.collect(
-            self.model, self.train_set, batch_size=self.batch_size, progress=self.progress
+            self.model,
+            self.train_set,
+            batch_size=self.batch_size,
+            progress=self.progress,
+            max_in_memory_bytes=self.max_in_memory_bytes,
+            store_dir=self.store_dir,
         )
         y = lcc.to_backend(labels, self.backend)
         y_model = lcc.to_backend(predictions, self.backend)
         stats: dict[str, Any] = {}
         for name, buffer in buffers.items():
-            z = buffer.to_backend(self.backend)
+            on_disk = isinstance(buffer, LatentStore)
+            if on_disk:
+                z = buffer.to_dask()
+            else:
+                z = buffer.to_backend(self.backend)
+                if self._client is not None:
+                    z = as_dask(z)
+            sharded = on_disk or self._client is not None
             adjacency = lcc.knn_graph(z, self.k, exact=self.exact_knn)
+            if sharded and self.method != "leiden":  # Louvain / k-NN pressure: one process
+                adjacency = gather_graph(adjacency)
             detect = getattr(lcc, self.method)
             options = (
                 {"seed": self.seed}
                 if self.method == "peer_pressure"
                 else {"seed": self.seed, "resolution": self.resolution}
             )
-            clusters = detect(adjacency, **options)
+            clusters = _local(detect(adjacency, **options))  # n ints: gathered when sharded
             matching = lcc.match_clusters(y, clusters)
-            targets, correctible = lcc.correction_targets(
-                z, y, clusters, k=self.k, mode=self.mode, seed=self.seed
+            targets, correctible = map(
+                _local,
+                lcc.correction_targets(z, y, clusters, k=self.k, mode=self.mode, seed=self.seed),
             )
-            device = buffer.data.device
+            device = torch.device("cpu") if on_disk else buffer.data.device
             self.targets[name] = (
                 lcc.to_torch(targets).to(device),
                 lcc.to_torch(correctible).to(device),
@@ -176,12 +220,20 @@ class LCCCallback:
         for name, (targets, correctible) in self.targets.items():
             z = self.capture.outputs[name]
             index = indices.to(targets.device)
-            total = total + self.criterion(z, targets[index], correctible[index])
+            target, mask = targets[index].to(z.device), correctible[index].to(z.device)
+            total = total + self.criterion(z, target, mask)
         return self.weight * total
 
     def close(self) -> None:
-        """Remove the forward hooks from the model."""
+        """Remove the forward hooks from the model and close a cluster this callback started."""
         self.capture.remove()
+        self._cluster.close()
+        self._client = None
+
+
+def _local(a: Any) -> Any:
+    """A Dask result computed into this process; local arrays pass through."""
+    return a.compute() if hasattr(a, "compute") else a
 
 
 def _device_of(model: nn.Module) -> torch.device:

@@ -99,24 +99,29 @@ class LatentCapture:
         device: torch.device | str | None = None,
         num_workers: int = 0,
         progress: bool = False,
+        max_in_memory_bytes: int | None = None,
+        store_dir: Any = None,
     ) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
         """One pass over ``dataset`` in eval mode: latents, labels and predictions.
 
         Returns ``(buffers, labels, predictions)``: a :class:`lcc.LatentBuffer`
         per layer on the model's device, and ``(n,)`` label / argmax-prediction
         tensors, all indexed by dataset index. The model's train/eval mode is
-        restored afterwards.
+        restored afterwards. A layer whose latents exceed
+        ``max_in_memory_bytes`` (default: half the device's free memory) is
+        written chunk by chunk to an on-disk :class:`lcc.staging.LatentStore`
+        in ``store_dir`` instead (see :func:`lcc.staging.latent_buffer`).
         """
         from tqdm.auto import tqdm
 
-        from lcc.staging import LatentBuffer
+        from lcc.staging import latent_buffer
 
         device = torch.device(device) if device else next(model.parameters()).device
         n = len(dataset)  # type: ignore[arg-type]
         loader = DataLoader(
             IndexedDataset(dataset), batch_size=batch_size, shuffle=False, num_workers=num_workers
         )
-        buffers: dict[str, LatentBuffer] = {}
+        buffers: dict[str, Any] = {}
         labels = torch.full((n,), -1, dtype=torch.long, device=device)
         predictions = torch.full((n,), -1, dtype=torch.long, device=device)
         was_training = model.training
@@ -129,7 +134,14 @@ class LatentCapture:
                 for name in self.layers:
                     z = self.outputs[name].reshape(x.shape[0], -1)
                     if name not in buffers:
-                        buffers[name] = LatentBuffer(n, z.shape[1], device=device)
+                        buffers[name] = latent_buffer(
+                            n,
+                            z.shape[1],
+                            device=device,
+                            max_in_memory_bytes=max_in_memory_bytes,
+                            store_dir=store_dir,
+                            name=name,
+                        )
                     buffers[name].write(index, z.float())
                 labels[index] = torch.as_tensor(y, device=device).long()
                 predictions[index] = logits.argmax(dim=1)
