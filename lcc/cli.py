@@ -1,4 +1,9 @@
-"""The ``lcc`` command: ``lcc run CONFIG.yaml [key=value ...]``."""
+"""The ``lcc`` command: ``lcc run CONFIG.yaml [key=value ...] [--scheduler WHERE]``.
+
+``--scheduler`` runs the LCC correction step on a Dask cluster: ``local``
+(CPU worker processes), ``local-cuda`` (one worker per GPU), ``auto`` (GPUs if
+present) or the address of a running scheduler (``tcp://host:8786``).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a pipeline config")
     run.add_argument("config", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml")
     run.add_argument("overrides", nargs="*", help="dotted overrides, e.g. finetune.epochs=2")
+    run.add_argument(
+        "--scheduler",
+        metavar="WHERE",
+        help="Dask cluster for the correction step: local | local-cuda | auto | ADDRESS",
+    )
     args = parser.parse_args(argv)
 
     import importlib
@@ -36,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = (yaml.safe_load(fh) or {}).get("pipeline", "lcc_finetune")
     if pipeline not in PIPELINES:
         parser.error(f"unknown pipeline {pipeline!r}; known: {sorted(PIPELINES)}")
+    if args.scheduler is not None:
+        from lcc.distributed import resolve_scheduler
+
+        if pipeline != "lcc_finetune":
+            parser.error(f"--scheduler applies to the lcc_finetune pipeline, not {pipeline!r}")
+        try:
+            resolve_scheduler(args.scheduler)
+        except (TypeError, ValueError) as err:
+            parser.error(str(err))
+        args.overrides.append(f"lcc.scheduler={args.scheduler}")
     module = importlib.import_module(PIPELINES[pipeline])
     defaults = {"pipeline": pipeline} | module.DEFAULTS
     try:

@@ -88,3 +88,27 @@ def test_correction_from_the_disk_store_gives_identical_targets(tmp_path, schedu
 def test_a_bad_scheduler_fails_at_construction():
     with pytest.raises(ValueError, match="scheduler"):
         LCCCallback(SmallCNN(), ["fc1"], digits_subset(20), scheduler="nowhere")
+
+
+def test_cli_scheduler_runs_the_correction_on_a_cluster_from_disk(tmp_path, capsys):
+    from lcc.cli import main
+
+    args = ["run", "pipelines/configs/lcc_demo.yaml", f"output_dir={tmp_path}", "progress=false"]
+    args += ["pretrain.epochs=1", "finetune.epochs=1", "lcc.warmup=0"]
+    args += ["lcc.max_in_memory_bytes=1", "lcc.track_baseline=false", "--scheduler", "local"]
+    main(args)
+    run_dir = tmp_path / capsys.readouterr().out.strip().splitlines()[-1].split("/")[-1]
+    assert (run_dir / "latents" / "fc1.zarr").is_dir()
+    assert "scheduler: local" in (run_dir / "config.yaml").read_text()
+    assert (run_dir / "model.safetensors").stat().st_size > 0
+
+
+def test_cli_scheduler_errors(capsys):
+    from lcc.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "pipelines/configs/lcc_demo.yaml", "--scheduler", "nowhere"])
+    assert "neither" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "pipelines/configs/cdc_digits.yaml", "--scheduler", "local"])
+    assert "applies to the lcc_finetune pipeline" in capsys.readouterr().err

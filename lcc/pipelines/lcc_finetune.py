@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
         "resolution": 1.0,
         "exact_knn": True,
         "track_baseline": True,  # CC / MC statistics for the baseline too (weight 0)
+        # the correction step on a Dask cluster: null | local | local-cuda | auto | address
+        "scheduler": None,
+        "max_in_memory_bytes": None,  # larger latents go to an on-disk zarr store
     },
 }
 
@@ -119,6 +122,9 @@ def run(config: dict[str, Any]) -> Path:
                 resolution=opts["resolution"],
                 exact_knn=opts["exact_knn"],
                 seed=config["seed"],
+                scheduler=opts["scheduler"],
+                max_in_memory_bytes=opts["max_in_memory_bytes"],
+                store_dir=run_dir / "latents" if opts["max_in_memory_bytes"] is not None else None,
             )
         print(f"fine-tuning: {run_name}")
         ft = config["finetune"]
