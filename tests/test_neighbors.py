@@ -62,6 +62,28 @@ def test_approximate_knn_recall(method, dim):
     assert not np.any(approx == np.arange(6000)[:, None])
 
 
+@pytest.mark.parametrize("dim", [32, 160])  # the IVF index and the IVF self-join
+def test_nprobe_trades_recall_for_work(dim):
+    from sklearn.datasets import make_blobs
+
+    z, _ = make_blobs(n_samples=6000, n_features=dim, centers=8, cluster_std=3, random_state=0)
+    z = z.astype(np.float32)
+    _, exact = lcc.knn(z, 10)
+
+    def recall(nprobe):
+        _, approx = lcc.knn(z, 10, exact=False, nprobe=nprobe)
+        return np.mean([np.intersect1d(a, b).size for a, b in zip(exact, approx, strict=True)])
+
+    assert recall(3) < recall(12) < recall(10_000)
+    assert recall(10_000) > 9.99  # every list probed: exact up to float ties
+    with pytest.raises(ValueError, match="nprobe= applies"):
+        lcc.knn(z, 10, nprobe=4)
+    with pytest.raises(ValueError, match="nprobe= applies"):
+        lcc.knn(z, 10, exact=False, method="hnsw", nprobe=4)
+    with pytest.raises(ValueError, match="nprobe must be at least 1"):
+        lcc.knn(z, 10, exact=False, nprobe=0)
+
+
 def test_knn_graph_is_symmetric_union_with_gaussian_weights(backend):
     rng = np.random.default_rng(0)
     z = rng.normal(size=(300, 5)).astype(np.float32)

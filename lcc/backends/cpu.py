@@ -33,7 +33,14 @@ BASE_TILE = 2048 * 4
 
 # --------------------------------------------------------------------------- k-NN
 def knn_search(
-    z: np.ndarray, k: int, *, exact: bool, method: str | None, chunk_size: int, progress: bool
+    z: np.ndarray,
+    k: int,
+    *,
+    exact: bool,
+    method: str | None,
+    chunk_size: int,
+    progress: bool,
+    nprobe: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids."""
     import faiss
@@ -49,11 +56,11 @@ def knn_search(
         index.add(z)
         return _search_in_chunks(index, z, k, chunk_size, progress)
     if d >= IVF_JOIN_MIN_DIM:
-        return _ivf_join(z, k, progress=progress)
+        return _ivf_join(z, k, progress=progress, nprobe=nprobe)
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, _n_lists(n, 2.0))
     index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
     index.train(z)
-    index.nprobe = _n_probes(index.nlist)
+    index.nprobe = min(index.nlist, nprobe) if nprobe else _n_probes(index.nlist)
     index.add(z)
     return _search_in_chunks(index, z, k, chunk_size, progress)
 
@@ -76,7 +83,9 @@ def _search_in_chunks(index: Any, z: np.ndarray, k: int, chunk_size: int, progre
     return dist, idx
 
 
-def _ivf_join(z: np.ndarray, k: int, *, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def _ivf_join(
+    z: np.ndarray, k: int, *, progress: bool, nprobe: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Approximate all-k-NN of ``z`` by an inverted-file self-join.
 
     faiss k-Means splits the rows into ``√n`` lists; every list is joined,
@@ -92,7 +101,7 @@ def _ivf_join(z: np.ndarray, k: int, *, progress: bool) -> tuple[np.ndarray, np.
 
     n, d = z.shape
     nlist = _n_lists(n, 1.0)
-    nprobe = _n_probes(nlist)
+    nprobe = min(nlist, nprobe) if nprobe else _n_probes(nlist)
     kmeans = faiss.Kmeans(
         d, nlist, niter=10, seed=1234, max_points_per_centroid=IVF_TRAIN_POINTS_PER_LIST
     )

@@ -247,7 +247,7 @@ def _knn_block(block: np.ndarray, start: int, token: str, k: int, chunk_size: in
     return _drop_self(sq, idx, k, "cpu", query_ids=ids)
 
 
-def _trained_ivf(z: Any, seed: int = 1234) -> tuple[np.ndarray, int]:
+def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarray, int]:
     """An empty IVF-Flat index trained on a sample of ``z`` (serialized), and its nprobe.
 
     The same list and probe counts as the single-process approximate search
@@ -265,15 +265,17 @@ def _trained_ivf(z: Any, seed: int = 1234) -> tuple[np.ndarray, int]:
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
     index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
     index.train(sample)
-    return faiss.serialize_index(index), _n_probes(nlist)
+    return faiss.serialize_index(index), min(nlist, nprobe) if nprobe else _n_probes(nlist)
 
 
-def knn(z: Any, k: int, *, exact: bool, method: str | None, chunk_size: int) -> tuple[Any, Any]:
+def knn(
+    z: Any, k: int, *, exact: bool, method: str | None, nprobe: int | None, chunk_size: int
+) -> tuple[Any, Any]:
     """``(distances, indices)`` Dask arrays, chunked like ``z``; see the module docstring."""
     client = client_or_none()
     z = by_rows(z).astype(np.float32)
     if client is None:
-        return _local(z, lambda a: _single_knn(a, k, exact, method, chunk_size))
+        return _local(z, lambda a: _single_knn(a, k, exact, method, nprobe, chunk_size))
     if on_gpu(z):
         return _knn_gpu(client, z, k)
     if not exact and method not in (None, "ivf"):
@@ -286,7 +288,7 @@ def knn(z: Any, k: int, *, exact: bool, method: str | None, chunk_size: int) -> 
     if exact:
         token, workers = broadcast(client, z, DenseRows, n, d)
     else:
-        token, workers = broadcast(client, z, IVFIndex, *_trained_ivf(z))
+        token, workers = broadcast(client, z, IVFIndex, *_trained_ivf(z, nprobe))
     try:
         outputs = [((k,), np.float32), ((k,), np.int64)]
         dist, idx = map_rows(client, workers, _knn_block, [z], outputs, token, k, chunk_size)
@@ -295,10 +297,10 @@ def knn(z: Any, k: int, *, exact: bool, method: str | None, chunk_size: int) -> 
     return dist, idx
 
 
-def _single_knn(z, k, exact, method, chunk_size):
+def _single_knn(z, k, exact, method, nprobe, chunk_size):
     from lcc.neighbors import knn as single
 
-    return tuple(single(z, k, exact=exact, method=method, chunk_size=chunk_size))
+    return tuple(single(z, k, exact=exact, method=method, nprobe=nprobe, chunk_size=chunk_size))
 
 
 def _local(z: Any, fn: Any) -> Any:
@@ -356,8 +358,16 @@ def _symmetric_block(w: Any, *transposed_pieces: Any) -> Any:
     return out
 
 
-def knn_graph(z: Any, k: int, *, bandwidth: Any, exact: bool, method: Any, chunk_size: int):
+def knn_graph(
+    z: Any, k: int, *, bandwidth: Any, exact: bool, method: Any, nprobe: Any, chunk_size: int
+):
     """The symmetric k-NN graph as a Dask array of CSR row blocks (``n × n``)."""
+    dist, idx = knn(z, k, exact=exact, method=method, nprobe=nprobe, chunk_size=chunk_size)
+    return graph_from_neighbors(dist, idx, bandwidth)
+
+
+def graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any) -> Any:
+    """:func:`knn_graph`'s second half, from the Dask ``(distances, indices)`` of :func:`knn`."""
     import dask
     import dask.array as da
 
@@ -365,7 +375,6 @@ def knn_graph(z: Any, k: int, *, bandwidth: Any, exact: bool, method: Any, chunk
     from lcc.neighbors import _bandwidth, _edge_weights, _warn_underflow
 
     client = client_or_none()
-    dist, idx = knn(z, k, exact=exact, method=method, chunk_size=chunk_size)
     n = dist.shape[0]
     kth = dist[:, -1].compute()  # n floats to the client, for σ
     sigma = _bandwidth(kth, dist, bandwidth)

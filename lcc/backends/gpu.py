@@ -21,7 +21,14 @@ IVF_MIN_PROBES = 16
 
 # --------------------------------------------------------------------------- k-NN
 def knn_search(
-    z: Any, k: int, *, exact: bool, method: str | None, chunk_size: int, progress: bool
+    z: Any,
+    k: int,
+    *,
+    exact: bool,
+    method: str | None,
+    chunk_size: int,
+    progress: bool,
+    nprobe: int | None = None,
 ) -> tuple[Any, Any]:
     """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids."""
     import cupy as cp
@@ -42,6 +49,7 @@ def knn_search(
         n_lists = max(1, min(int(2 * n**0.5), n // 39))
         index = ivf_flat.build(ivf_flat.IndexParams(n_lists=n_lists, metric="sqeuclidean"), z)
         n_probes = min(n_lists, max(IVF_MIN_PROBES, int(n_lists * IVF_PROBE_FRACTION + 0.999)))
+        n_probes = min(n_lists, nprobe) if nprobe else n_probes
         params = ivf_flat.SearchParams(n_probes=n_probes)
 
         def search(q):

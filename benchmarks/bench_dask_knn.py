@@ -1,0 +1,151 @@
+"""k-NN graph of 1,000,000 × 64 latents through the Dask backend on a 2-worker CPU LocalCluster.
+
+The latents are generated on the workers (100 Gaussian clusters in 64-d, the
+shape of a classifier's penultimate layer), sharded by samples. Timed:
+``lcc.knn`` (approximate: every worker fills its own faiss IVF-Flat index
+block by block, then searches its share of the query blocks) and the graph
+step (Gaussian weights, symmetrisation by block pairs) — together what
+``lcc.knn_graph(z, k, exact=False)`` does. Reported: wall time of each step,
+recall@k of the approximate neighbours against exact search on a random
+sample of queries, and each worker's peak RSS (sampled every 10 ms by a thread
+in the worker) next to the size of the dense latent matrix, to show that no
+worker holds it more than once.
+
+    python benchmarks/bench_dask_knn.py                      # 1,000,000 × 64, k = 10
+    python benchmarks/bench_dask_knn.py --n 100000           # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import lcc
+from lcc.io import write_json
+
+
+def blob_block(block_info=None, *, dim: int, centers: np.ndarray, std: float, seed: int):
+    """Rows of one chunk: a random center each plus Gaussian noise (seeded per chunk)."""
+    (start, stop), _ = block_info[None]["array-location"]
+    rng = np.random.default_rng([seed, start])
+    labels = rng.integers(0, len(centers), stop - start)
+    noise = rng.standard_normal((stop - start, dim), dtype=np.float32)
+    return centers[labels] + std * noise
+
+
+def start_sampler(dask_worker) -> int:
+    """Start a peak-RSS sampling thread in a worker process (kept on the worker object)."""
+    from lcc.profiling import PeakRSS
+
+    dask_worker.lcc_peak_rss = PeakRSS(interval=0.01).__enter__()
+    return dask_worker.lcc_peak_rss.peak
+
+
+def stop_sampler(dask_worker) -> int:
+    sampler = dask_worker.lcc_peak_rss
+    sampler.__exit__(None, None, None)
+    return sampler.peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunks", type=int, default=16, help="row chunks of the latents")
+    parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dask_knn.json"))
+    args = parser.parse_args(argv)
+
+    import dask
+    import dask.array as da
+    from distributed import wait
+
+    from lcc.backends import dask as dask_backend
+    from lcc.backends.cpu import knn_query
+    from lcc.distributed import cluster
+    from lcc.neighbors import _drop_self
+
+    n, dim, k = args.n, args.dim, args.k
+    matrix_mib = n * dim * 4 / 2**20
+    centers = np.random.default_rng(1).normal(0, 1.5, (100, dim)).astype(np.float32)
+    rows = -(-n // args.chunks)
+    with cluster("local", n_workers=args.workers, threads_per_worker=1, memory_limit="10GiB") as c:
+        z = da.map_blocks(
+            blob_block,
+            dim=dim,
+            centers=centers,
+            std=1.0,
+            seed=0,
+            chunks=((rows,) * (n // rows) + ((n % rows,) if n % rows else ()), (dim,)),
+            dtype=np.float32,
+        )
+        z = c.persist(z)
+        wait(z)
+        print(f"latents: {n:,} × {dim} float32 ({matrix_mib:.0f} MiB), {len(z.chunks[0])} chunks")
+        print(f"cluster: {args.workers} worker processes × 1 thread")
+        before = c.run(start_sampler)
+        start = time.perf_counter()
+        dist, idx = lcc.knn(z, k, exact=False)
+        t_knn = time.perf_counter() - start
+        graph = dask_backend.graph_from_neighbors(dist, idx, "median")
+        wait(graph)
+        t_total = time.perf_counter() - start
+        peaks = c.run(stop_sampler)
+        blocks = graph.to_delayed().ravel()
+        nnz = int(sum(dask.compute(*[dask.delayed(lambda b: b.nnz)(b) for b in blocks])))
+        # recall@k on a random sample of queries, against exact search (on this process)
+        queries = np.sort(np.random.default_rng(2).choice(n, args.queries, replace=False))
+        found = idx[queries].compute()
+        full = z.compute()
+        sq, exact = knn_query(full, full[queries], k + 1, chunk_size=2048)
+        _, exact = _drop_self(sq, exact, k, "cpu", query_ids=queries)
+        recall = float(
+            np.mean([len(set(a) & set(b)) / k for a, b in zip(found, exact, strict=True)])
+        )
+
+    workers = {
+        w: {
+            "baseline_mib": before[w] / 2**20,
+            "peak_mib": peaks[w] / 2**20,
+            "increase_mib": (peaks[w] - before[w]) / 2**20,
+        }
+        for w in peaks
+    }
+    print(f"\nk-NN graph, k = {k}: {nnz:,} stored edges (symmetric)")
+    print(f"  k-NN search (IVF, sharded queries) {t_knn:8.1f} s")
+    print(f"  graph (weights + symmetrisation)   {t_total - t_knn:8.1f} s")
+    print(f"  total                              {t_total:8.1f} s")
+    print(f"  recall@{k} on {args.queries:,} queries: {recall:.4f}")
+    print(f"dense latent matrix: {matrix_mib:.0f} MiB")
+    print(f"{'worker':<28}{'before MiB':>12}{'peak MiB':>10}{'increase':>10}{'× matrix':>10}")
+    for w, m in workers.items():
+        ratio = m["peak_mib"] / matrix_mib
+        print(
+            f"{w:<28}{m['baseline_mib']:12.0f}{m['peak_mib']:10.0f}"
+            f"{m['increase_mib']:10.0f}{ratio:10.2f}"
+        )
+    write_json(
+        args.out,
+        {
+            "args": vars(args) | {"out": str(args.out)},
+            "matrix_mib": matrix_mib,
+            "knn_s": t_knn,
+            "graph_s": t_total - t_knn,
+            "total_s": t_total,
+            "recall_at_k": recall,
+            "edges": nnz,
+            "workers": workers,
+        },
+    )
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
