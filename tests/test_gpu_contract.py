@@ -28,7 +28,17 @@ pytest.importorskip("cugraph", reason="the gpu extra (RAPIDS) is not installed")
 pytest.importorskip("cuvs", reason="the gpu extra (RAPIDS) is not installed")
 
 LCC = Path(__file__).resolve().parents[1] / "lcc"
-GPU_ROOTS = {"cupy", "cupyx", "cuml", "cugraph", "cudf", "cuvs", "pylibraft", "dask_cuda"}
+GPU_ROOTS = {
+    "cupy",
+    "cupyx",
+    "cuml",
+    "cugraph",
+    "cudf",
+    "cuvs",
+    "pylibraft",
+    "dask_cuda",
+    "dask_cudf",
+}
 # The glue's stand-in names and the cupy objects they stand for on the GPU.
 GLUE_NAMES = {"xp": "cupy", "sparse": "cupyx.scipy.sparse", "cp": "cupy"}
 
@@ -159,6 +169,10 @@ def collect(module: str, glue: bool) -> list[tuple[str, Any, list[str], int]]:
 
 
 GPU_CALLS = collect("backends/gpu.py", glue=False)
+# the Dask backend's RAPIDS calls (multi-GPU estimators) and LocalCUDACluster
+DASK_CALLS = [
+    (m, *call) for m in ("backends/dask.py", "distributed.py") for call in collect(m, glue=False)
+]
 GLUE_MODULES = [
     "graph.py",
     "neighbors.py",
@@ -214,6 +228,33 @@ def test_the_gpu_backend_makes_the_expected_rapids_calls():
 )
 def test_rapids_call_matches_installed_api(text, func, keywords, line):
     _check_call(f"lcc/backends/gpu.py:{line}", text, func, keywords)
+
+
+def test_the_dask_backend_makes_the_expected_rapids_calls():
+    called = {text for _, text, *_ in DASK_CALLS}
+    for expected in [
+        "NearestNeighbors",
+        "model.kneighbors",
+        "KMeans",
+        "model.predict",
+        "cugraph.Graph",
+        "graph.from_dask_cudf_edgelist",
+        "dask_leiden",
+        "comms.initialize",
+        "comms.is_initialized",
+        "dask_cudf.from_delayed",
+        "LocalCUDACluster",
+    ]:
+        assert expected in called, f"{expected} is no longer called: update this test"
+
+
+@pytest.mark.parametrize(
+    ("module", "text", "func", "keywords", "line"),
+    DASK_CALLS,
+    ids=[f"{c[0]}:{c[4]}:{c[1][:40]}" for c in DASK_CALLS],
+)
+def test_dask_rapids_call_matches_installed_api(module, text, func, keywords, line):
+    _check_call(f"lcc/{module}:{line}", text, func, keywords)
 
 
 @pytest.mark.parametrize(

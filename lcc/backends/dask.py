@@ -317,7 +317,8 @@ def _knn_gpu(client: Any, z: Any, k: int) -> tuple[Any, Any]:
     from cuml.dask.neighbors import NearestNeighbors
 
     z = client.persist(z)
-    model = NearestNeighbors(client=client, n_neighbors=k + 1).fit(z)
+    model = NearestNeighbors(client=client, n_neighbors=k + 1)
+    model.fit(z)
     dist, idx = model.kneighbors(z, n_neighbors=k + 1)
     sq = (dist.astype(cp.float32) ** 2).rechunk({0: z.chunks[0]})
     idx = idx.astype(cp.int64).rechunk({0: z.chunks[0]})
@@ -491,7 +492,8 @@ def kmeans(z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, to
             tol=tol,
             random_state=seed,
             init="scalable-k-means++",
-        ).fit(z)
+        )
+        model.fit(z)
         labels = model.predict(z).astype("int64").rechunk({0: z.chunks[0]})
         return client.persist(labels), model.cluster_centers_
     result = single(z.compute(), n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=tol)
