@@ -3,7 +3,8 @@
 One engine, two backends: numpy / scipy input runs on the CPU (faiss, igraph,
 scikit-learn), cupy / cupyx input on the GPU (cuVS, cuGraph, cuML). Results
 come back as the kind of array that went in. ``import lcc`` needs only the CPU
-dependencies; RAPIDS is imported on first GPU use.
+dependencies; RAPIDS is imported on first GPU use. Dask arrays sharded by
+samples run on a Dask cluster (:mod:`lcc.distributed`, :mod:`lcc.backends.dask`).
 """
 
 from lcc import metrics
@@ -15,12 +16,17 @@ from lcc.landmarks import SSCResult, landmark_affinity, ssc_consensus
 from lcc.matching import Matching, match_clusters
 from lcc.neighbors import Neighbors, knn, knn_graph
 from lcc.spectral import SVDResult, truncated_svd
-from lcc.staging import LatentBuffer, to_backend, to_torch
+from lcc.staging import LatentBuffer, LatentStore, to_backend, to_torch
 
 __version__ = "0.1.0"
 
 # torch-based names, imported on first use so that `import lcc` stays light
-_LAZY = {"LCCLoss": "lcc.losses", "LCCCallback": "lcc.training", "data": None}
+_LAZY = {
+    "LCCLoss": "lcc.losses",
+    "LCCCallback": "lcc.training",
+    "data": None,
+    "distributed": None,
+}
 
 
 def __getattr__(name: str):
@@ -40,6 +46,7 @@ __all__ = [
     "LCCCallback",
     "LCCLoss",
     "LatentBuffer",
+    "LatentStore",
     "Matching",
     "Neighbors",
     "SSCResult",
@@ -47,6 +54,7 @@ __all__ = [
     "conductance",
     "correction_targets",
     "data",
+    "distributed",
     "gpu_available",
     "kmeans",
     "knn",
