@@ -6,18 +6,23 @@ shape of a classifier's penultimate layer), sharded by samples. Timed:
 block by block, then searches its share of the query blocks) and the graph
 step (Gaussian weights, symmetrisation by block pairs) — together what
 ``lcc.knn_graph(z, k, exact=False)`` does. Reported: wall time of each step,
-recall@k of the approximate neighbours against exact search on a random
+recall@k of the approximate neighbours (IVF, ``--nprobe`` lists of ``2√n``
+searched per query) against exact search on a random
 sample of queries, and each worker's peak RSS (sampled every 10 ms by a thread
 in the worker) next to the size of the dense latent matrix, to show that no
-worker holds it more than once.
+worker holds it more than once: above its own shard, a worker holds its IVF
+index (the one full copy: vectors + ids), its half of the neighbours and of
+the graph, and about one block in flight.
 
     python benchmarks/bench_dask_knn.py                      # 1,000,000 × 64, k = 10
     python benchmarks/bench_dask_knn.py --n 100000           # a quick run
+    python benchmarks/bench_dask_knn.py --report benchmarks/results/dask_knn.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -51,16 +56,42 @@ def stop_sampler(dask_worker) -> int:
     return sampler.peak
 
 
+def report(r: dict) -> None:
+    """The result table (also printed by ``--report`` from a saved JSON)."""
+    a, matrix = r["args"], r["matrix_mib"]
+    print(f"latents: {a['n']:,} × {a['dim']} float32 ({matrix:.0f} MiB), {a['chunks']} chunks")
+    print(f"cluster: {a['workers']} worker processes × 1 thread")
+    print(f"\nk-NN graph, k = {a['k']}: {r['edges']:,} stored edges (symmetric)")
+    print(f"  k-NN search (IVF, nprobe {a['nprobe']:>3})     {r['knn_s']:8.1f} s")
+    print(f"  graph (weights + symmetrisation)   {r['graph_s']:8.1f} s")
+    print(f"  total                              {r['total_s']:8.1f} s")
+    print(f"  recall@{a['k']} on {a['queries']:,} queries: {r['recall_at_k']:.4f}")
+    print("\npeak RSS per worker; 'before' already holds the worker's own shard of the latents")
+    print(
+        f"{'worker':<24}{'before MiB':>11}{'peak MiB':>10}{'increase':>10}{'increase / matrix':>19}"
+    )
+    for w, m in r["workers"].items():
+        print(
+            f"{w:<24}{m['baseline_mib']:11.0f}{m['peak_mib']:10.0f}"
+            f"{m['increase_mib']:10.0f}{m['increase_mib'] / matrix:19.2f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query")
     parser.add_argument("--chunks", type=int, default=16, help="row chunks of the latents")
     parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dask_knn.json"))
+    parser.add_argument("--report", type=Path, help="print the table of a saved JSON and exit")
     args = parser.parse_args(argv)
+    if args.report is not None:
+        report(json.loads(args.report.read_text()))
+        return 0
 
     import dask
     import dask.array as da
@@ -87,11 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         z = c.persist(z)
         wait(z)
-        print(f"latents: {n:,} × {dim} float32 ({matrix_mib:.0f} MiB), {len(z.chunks[0])} chunks")
-        print(f"cluster: {args.workers} worker processes × 1 thread")
         before = c.run(start_sampler)
         start = time.perf_counter()
-        dist, idx = lcc.knn(z, k, exact=False)
+        dist, idx = lcc.knn(z, k, exact=False, nprobe=args.nprobe)
         t_knn = time.perf_counter() - start
         graph = dask_backend.graph_from_neighbors(dist, idx, "median")
         wait(graph)
@@ -117,32 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         for w in peaks
     }
-    print(f"\nk-NN graph, k = {k}: {nnz:,} stored edges (symmetric)")
-    print(f"  k-NN search (IVF, sharded queries) {t_knn:8.1f} s")
-    print(f"  graph (weights + symmetrisation)   {t_total - t_knn:8.1f} s")
-    print(f"  total                              {t_total:8.1f} s")
-    print(f"  recall@{k} on {args.queries:,} queries: {recall:.4f}")
-    print(f"dense latent matrix: {matrix_mib:.0f} MiB")
-    print(f"{'worker':<28}{'before MiB':>12}{'peak MiB':>10}{'increase':>10}{'× matrix':>10}")
-    for w, m in workers.items():
-        ratio = m["peak_mib"] / matrix_mib
-        print(
-            f"{w:<28}{m['baseline_mib']:12.0f}{m['peak_mib']:10.0f}"
-            f"{m['increase_mib']:10.0f}{ratio:10.2f}"
-        )
-    write_json(
-        args.out,
-        {
-            "args": vars(args) | {"out": str(args.out)},
-            "matrix_mib": matrix_mib,
-            "knn_s": t_knn,
-            "graph_s": t_total - t_knn,
-            "total_s": t_total,
-            "recall_at_k": recall,
-            "edges": nnz,
-            "workers": workers,
-        },
-    )
+    results = {
+        "args": vars(args) | {"out": str(args.out)},
+        "matrix_mib": matrix_mib,
+        "knn_s": t_knn,
+        "graph_s": t_total - t_knn,
+        "total_s": t_total,
+        "recall_at_k": recall,
+        "edges": nnz,
+        "workers": workers,
+    }
+    write_json(args.out, results)
+    report(results)
     print(f"written: {args.out}")
     return 0
 
