@@ -130,7 +130,11 @@ def broadcast(client: Any, z: Any, factory: Any, *args: Any) -> tuple[str, list[
                 block = client.submit(_copy, block, step, workers=list(owners[key]), **pinned)
             step = client.submit(_add, token, block, start, step, workers=[w], **pinned)
         ends.append(step)
-    client.gather(ends)  # raises what a worker raised
+    try:
+        client.gather(ends)  # raises what a worker raised
+    except BaseException:
+        release(client, token)
+        raise
     return token, workers
 
 
