@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycle-epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.1, help="maximal SGD learning rate α0")
+    parser.add_argument(
+        "--metric",
+        default="euclidean",
+        choices=["euclidean", "cosine", "minkowski"],
+        help="LSC / SSC distance (SSC-RM draws its own per member)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
 
@@ -43,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     config |= {"name": "bench_ssc", "seeds": args.seeds, "cycle_epochs": args.cycle_epochs}
     config["batch_size"] = args.batch_size
     config["lr"] = args.lr
+    config["metric"] = args.metric
     with tempfile.TemporaryDirectory() as tmp:
         config["output_dir"] = tmp
         printed = io.StringIO()
