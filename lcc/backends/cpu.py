@@ -60,7 +60,7 @@ def knn_search(
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, _n_lists(n, 2.0))
     index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
     index.train(z)
-    index.nprobe = min(index.nlist, nprobe) if nprobe else _n_probes(index.nlist)
+    index.nprobe = _n_probes(index.nlist, nprobe)
     index.add(z)
     return _search_in_chunks(index, z, k, chunk_size, progress)
 
@@ -69,7 +69,10 @@ def _n_lists(n: int, per_sqrt_n: float) -> int:
     return max(1, min(int(per_sqrt_n * np.sqrt(n)), n // 39))
 
 
-def _n_probes(n_lists: int) -> int:
+def _n_probes(n_lists: int, nprobe: int | None = None) -> int:
+    """Lists probed per query: ``nprobe`` if given, else a fixed fraction (≥ 16) of them."""
+    if nprobe:
+        return min(n_lists, nprobe)
     return min(n_lists, max(IVF_MIN_PROBES, int(np.ceil(n_lists * IVF_PROBE_FRACTION))))
 
 
@@ -101,7 +104,7 @@ def _ivf_join(
 
     n, d = z.shape
     nlist = _n_lists(n, 1.0)
-    nprobe = min(nlist, nprobe) if nprobe else _n_probes(nlist)
+    nprobe = _n_probes(nlist, nprobe)
     kmeans = faiss.Kmeans(
         d, nlist, niter=10, seed=1234, max_points_per_centroid=IVF_TRAIN_POINTS_PER_LIST
     )

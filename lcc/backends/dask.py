@@ -269,7 +269,7 @@ def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarr
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
     index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
     index.train(sample)
-    return faiss.serialize_index(index), min(nlist, nprobe) if nprobe else _n_probes(nlist)
+    return faiss.serialize_index(index), _n_probes(nlist, nprobe)
 
 
 def knn(
