@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lcc._backend import array_module, backend_of, is_gpu_array
+from lcc._backend import array_module, backend_of, is_dask_array, is_gpu_array
 
 
 def _xp(x: Any):
@@ -36,42 +36,22 @@ def _check_kind(x: Any, name: str) -> None:
 def check_latents(z: Any, name: str = "z", *, min_samples: int = 2) -> Any:
     """Validate an ``(N, d)`` matrix of latent vectors and return it as floating point.
 
-    Integer input is converted to float32; float16 is promoted to float32 (the
-    k-NN libraries do not take it). Raises ``ValueError`` for NaN/inf values,
-    a wrong number of dimensions, or fewer than ``min_samples`` rows.
+    numpy, cupy or Dask arrays (for Dask the finiteness check is one pass on
+    the cluster). Integer input is converted to float32; float16 is promoted
+    to float32 (the k-NN libraries do not take it). Raises ``ValueError`` for
+    NaN/inf values, a wrong number of dimensions, or fewer than
+    ``min_samples`` rows.
     """
-    _check_kind(z, name)
-    xp = _xp(z)
+    sharded = is_dask_array(z)
+    if not sharded:
+        _check_kind(z, name)
     if z.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D (n_samples, n_features) array, got {z.ndim}-D with "
             f"shape {tuple(z.shape)}; reshape 1-D data with {name}.reshape(-1, 1)"
         )
     n, d = z.shape
-    if n < min_samples:
-        raise ValueError(f"{name} has {n} sample(s); at least {min_samples} are needed")
-    if d == 0:
-        raise ValueError(f"{name} has 0 features")
-    if z.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must hold real numbers, got dtype {z.dtype}")
-    if z.dtype.kind != "f" or z.dtype.itemsize < 4:
-        z = z.astype(xp.float32)
-    if not bool(xp.all(xp.isfinite(z))):
-        bad = int(xp.sum(~xp.all(xp.isfinite(z), axis=1)))
-        raise ValueError(f"{name} contains NaN or infinite values in {bad} row(s)")
-    return z
-
-
-def check_dask_latents(z: Any, name: str = "z", *, min_samples: int = 2) -> Any:
-    """:func:`check_latents` for a Dask array (the finiteness check is one distributed pass)."""
-    import numpy as np
-
-    if z.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D (n_samples, n_features) array, got shape {tuple(z.shape)}"
-        )
-    n, d = z.shape
-    if any(np.isnan(s) for s in (n, d)):
+    if n != n or d != d:  # NaN: a Dask array of unknown chunk sizes
         raise ValueError(f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes()")
     if n < min_samples:
         raise ValueError(f"{name} has {n} sample(s); at least {min_samples} are needed")
@@ -80,11 +60,17 @@ def check_dask_latents(z: Any, name: str = "z", *, min_samples: int = 2) -> Any:
     if z.dtype.kind not in "fiu":
         raise ValueError(f"{name} must hold real numbers, got dtype {z.dtype}")
     if z.dtype.kind != "f" or z.dtype.itemsize < 4:
-        z = z.astype(np.float32)
-    import dask.array as da
+        z = z.astype("float32")
+    if sharded:
+        import dask.array as da
 
-    if not bool(da.isfinite(z).all().compute()):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        if not bool(da.isfinite(z).all().compute()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return z
+    xp = _xp(z)
+    if not bool(xp.all(xp.isfinite(z))):
+        bad = int(xp.sum(~xp.all(xp.isfinite(z), axis=1)))
+        raise ValueError(f"{name} contains NaN or infinite values in {bad} row(s)")
     return z
 
 

@@ -15,7 +15,6 @@ from lcc import backends
 from lcc._backend import array_module, is_dask_array, move, resolve
 from lcc._validation import (
     check_choice,
-    check_dask_latents,
     check_labels,
     check_latents,
     check_positive_int,
@@ -102,7 +101,7 @@ def correction_targets(
     if is_dask_array(z):
         from lcc.backends import dask as dask_backend
 
-        z = check_dask_latents(z)
+        z = check_latents(z)
         y_true, y_clst = (dask_backend.gather_labels(y) for y in (y_true, y_clst))
     else:
         z = check_latents(z)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from lcc import backends
 from lcc._backend import is_dask_array, move, resolve
-from lcc._validation import check_dask_latents, check_latents, check_positive_int
+from lcc._validation import check_latents, check_positive_int
 
 __all__ = ["KMeansResult", "kmeans", "minibatch_kmeans", "minibatch_kmeans_xp"]
 
@@ -69,7 +69,7 @@ def kmeans(
     if is_dask_array(z):
         from lcc.backends import dask as dask_backend
 
-        z = check_dask_latents(z, min_samples=1)
+        z = check_latents(z, min_samples=1)
         n_clusters = check_positive_int(n_clusters, "n_clusters")
         if n_clusters > z.shape[0]:
             raise ValueError(f"n_clusters={n_clusters} exceeds the number of samples")

@@ -20,7 +20,6 @@ from lcc._backend import (
 )
 from lcc._validation import (
     check_choice,
-    check_dask_latents,
     check_k,
     check_latents,
     check_positive_int,
@@ -92,7 +91,7 @@ def knn(
     if is_dask_array(z):
         from lcc.backends import dask as dask_backend
 
-        z = check_dask_latents(z)
+        z = check_latents(z)
         k, chunk_size = check_k(k, z.shape[0]), check_positive_int(chunk_size, "chunk_size")
         _check_search(exact, method, nprobe, "ivf")
         return Neighbors(
@@ -214,7 +213,7 @@ def knn_graph(
     if is_dask_array(z):
         from lcc.backends import dask as dask_backend
 
-        z = check_dask_latents(z)
+        z = check_latents(z)
         k, chunk_size = check_k(k, z.shape[0]), check_positive_int(chunk_size, "chunk_size")
         _check_search(exact, method, nprobe, "ivf")
         return dask_backend.knn_graph(

@@ -19,7 +19,7 @@ from lcc._backend import (
     resolve,
     sparse_module,
 )
-from lcc._validation import check_positive_int
+from lcc._validation import check_latents, check_positive_int
 
 __all__ = ["SVDResult", "truncated_svd"]
 
@@ -51,10 +51,9 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
         ``(U, S, Vt)`` of the input's kind (dense arrays even for sparse input).
     """
     if is_dask_array(matrix):
-        from lcc._validation import check_dask_latents
         from lcc.backends import dask as dask_backend
 
-        matrix = check_dask_latents(matrix, "matrix")
+        matrix = check_latents(matrix, "matrix")
         k = check_positive_int(k, "k")
         if k >= min(matrix.shape):
             raise ValueError(f"k={k} must be smaller than min(matrix.shape) = {min(matrix.shape)}")
