@@ -106,7 +106,9 @@ def test_workers_hold_no_copy_afterwards(client, latents):
     """The per-worker search structures are dropped once the results are persisted."""
     from lcc.backends import dask as dask_backend
 
-    lcc.knn(as_dask(latents[0]), 5)
+    z = as_dask(latents[0])
+    lcc.knn(z, 5)
+    lcc.knn(z, 5, exact=False)
     sizes = client.run(lambda: len(dask_backend._STORE))
     assert set(sizes.values()) == {0}
 

@@ -181,11 +181,14 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
     starts = row_starts(rows)
     blocks = zip(*(a.to_delayed().ravel() for a in arrays), strict=True)
     meta = arrays[0]._meta
-    with dask.annotate(workers=workers, allow_other_workers=False):
-        parts = [
-            dask.delayed(fn, nout=len(outputs), pure=False)(*bs, int(start), *args)
-            for bs, start in zip(blocks, starts[:-1], strict=True)
-        ]
+    # each block's task runs where its latents already are (a persisted array), so no
+    # worker receives, and keeps, a replica of another worker's block
+    owners = client.who_has(arrays[0])
+    parts = []
+    for key, bs, start in zip(_block_keys(arrays[0]), blocks, starts[:-1], strict=True):
+        near = [w for w in owners.get(key, ()) if w in workers] or workers
+        with dask.annotate(workers=near, allow_other_workers=False):
+            parts.append(dask.delayed(fn, nout=len(outputs), pure=False)(*bs, int(start), *args))
     results = []
     for j, (trailing, dtype) in enumerate(outputs):
         pieces = [
