@@ -98,13 +98,11 @@ def correction_targets(
     CorrectionTargets
         ``(targets, correctible)`` of the input's kind.
     """
+    z = check_latents(z)
     if is_dask_array(z):
         from lcc.backends import dask as dask_backend
 
-        z = check_latents(z)
         y_true, y_clst = (dask_backend.gather_labels(y) for y in (y_true, y_clst))
-    else:
-        z = check_latents(z)
     n = z.shape[0]
     y_true = check_labels(y_true, "y_true", n)
     y_clst = check_labels(y_clst, "y_clst", n)
@@ -139,29 +137,41 @@ def _exact(z, y_true, misclustered, k, chunk_size, backend):
     impl = backends.get(backend)
     targets = z.copy()
     correctible = xp.zeros(z.shape[0], dtype=bool)
-    for label in xp.unique(y_true[misclustered]).tolist():
-        of_label = y_true == label
-        base = xp.flatnonzero(of_label & ~misclustered)
-        queries = xp.flatnonzero(of_label & misclustered)
-        if base.shape[0] < k:
-            continue  # fewer than k CC samples: these MC samples are not correctible
+    for label, base in _label_bases(y_true, misclustered, k, xp).items():
+        queries = xp.flatnonzero((y_true == label) & misclustered)
         _, nearest = impl.knn_query(z[base], z[queries], k, chunk_size=chunk_size)
         targets[queries] = z[base[nearest]].mean(axis=1)
         correctible[queries] = True
     return targets, correctible
 
 
+def _label_bases(y_true, misclustered, k, xp) -> dict[int, Any]:
+    """Eq. (7)'s bases: for every label with MC samples and at least ``k`` CC samples,
+    the ids of its CC samples (fewer than ``k``: its MC samples are not correctible)."""
+    bases = {}
+    for label in xp.unique(y_true[misclustered]).tolist():
+        base = xp.flatnonzero((y_true == label) & ~misclustered)
+        if base.shape[0] >= k:
+            bases[label] = base
+    return bases
+
+
 def _approximate(z, y_true, y_clst, cluster_to_label, misclustered, seed, backend):
     """Eq. (13)–(14): nearest random CC representative among clusters matched to y."""
     xp = array_module(backend)
     reps = _representatives(y_true, y_clst, cluster_to_label, misclustered, seed, backend)
+    return _targets_from_representatives(z, y_true, misclustered, z[reps], y_true[reps], xp)
+
+
+def _targets_from_representatives(z, y_true, misclustered, zr, rep_labels, xp):
+    """Eq. (14) for the MC rows of ``z``: the nearest representative ``zr`` of its label."""
     targets = z.copy()
     correctible = xp.zeros(z.shape[0], dtype=bool)
     queries = xp.flatnonzero(misclustered)
-    if queries.shape[0] == 0 or reps.shape[0] == 0:
+    if queries.shape[0] == 0 or zr.shape[0] == 0:
         return targets, correctible
-    best, has = _nearest_representative(z[queries], y_true[queries], z[reps], y_true[reps], xp)
-    targets[queries[has]] = z[reps][best[has]]
+    best, has = _nearest_representative(z[queries], y_true[queries], zr, rep_labels, xp)
+    targets[queries[has]] = zr[best[has]]
     correctible[queries[has]] = True
     return targets, correctible
 

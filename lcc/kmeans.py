@@ -66,25 +66,14 @@ def kmeans(
     KMeansResult
         ``(labels, centers)`` of the input's kind.
     """
-    if is_dask_array(z):
-        from lcc.backends import dask as dask_backend
-
-        z = check_latents(z, min_samples=1)
-        n_clusters = check_positive_int(n_clusters, "n_clusters")
-        if n_clusters > z.shape[0]:
-            raise ValueError(f"n_clusters={n_clusters} exceeds the number of samples")
-        labels, centers = dask_backend.kmeans(
-            z,
-            n_clusters,
-            seed=check_positive_int(seed, "seed", minimum=0),
-            n_init=check_positive_int(n_init, "n_init"),
-            max_iter=check_positive_int(max_iter, "max_iter"),
-            tol=float(tol),
-        )
-        return KMeansResult(labels, centers)
     z, n_clusters, seed = _check(z, n_clusters, seed)
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")
+    if is_dask_array(z):
+        from lcc.backends import dask as dask_backend
+
+        options = {"seed": seed, "n_init": n_init, "max_iter": max_iter, "tol": float(tol)}
+        return KMeansResult(*dask_backend.kmeans(z, n_clusters, **options))
     given, target = resolve(z, backend)
     labels, centers = backends.get(target).kmeans(
         move(z, target), n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=float(tol)

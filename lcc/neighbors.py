@@ -88,21 +88,18 @@ def knn(
         Duplicate points are kept as neighbours at distance 0; only the query
         row itself is removed.
     """
+    z = check_latents(z)
+    k = check_k(k, z.shape[0])
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     if is_dask_array(z):
         from lcc.backends import dask as dask_backend
 
-        z = check_latents(z)
-        k, chunk_size = check_k(k, z.shape[0]), check_positive_int(chunk_size, "chunk_size")
         _check_search(exact, method, nprobe, "ivf")
         return Neighbors(
             *dask_backend.knn(
                 z, k, exact=exact, method=method, nprobe=nprobe, chunk_size=chunk_size
             )
         )
-    z = check_latents(z)
-    n = z.shape[0]
-    k = check_k(k, n)
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
     given, target = resolve(z, backend)
     if not exact:
         method = method or ("cagra" if target == "gpu" else "ivf")
@@ -210,21 +207,6 @@ def knn_graph(
             )
         if not bandwidth > 0:
             raise ValueError(f"bandwidth must be positive, got {bandwidth}")
-    if is_dask_array(z):
-        from lcc.backends import dask as dask_backend
-
-        z = check_latents(z)
-        k, chunk_size = check_k(k, z.shape[0]), check_positive_int(chunk_size, "chunk_size")
-        _check_search(exact, method, nprobe, "ivf")
-        return dask_backend.knn_graph(
-            z,
-            k,
-            bandwidth=bandwidth,
-            exact=exact,
-            method=method,
-            nprobe=nprobe,
-            chunk_size=chunk_size,
-        )
     dist, idx = knn(
         z,
         k,
@@ -235,6 +217,10 @@ def knn_graph(
         progress=progress,
         backend=backend,
     )
+    if is_dask_array(dist):
+        from lcc.backends import dask as dask_backend
+
+        return dask_backend.graph_from_neighbors(dist, idx, bandwidth)
     return _graph_from_neighbors(dist, idx, bandwidth, backend_of(dist))
 
 

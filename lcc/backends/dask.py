@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from lcc._backend import is_gpu_array
+from lcc._backend import is_gpu_array, move
 
 _STORE: dict[str, Any] = {}
 _STORE_LOCK = threading.Lock()
@@ -343,12 +343,6 @@ def _drop_self_block(sq: Any, idx: Any, start: int, k: int):
 
 
 # --------------------------------------------------------------------- k-NN graph
-def _directed_block(dist: Any, idx: Any, start: int, sigma: float, n: int):
-    from lcc.neighbors import _directed_rows
-
-    return (_directed_rows(dist, idx, sigma, n),)
-
-
 def _transpose_block(w: Any) -> Any:
     return w.T.tocsr()
 
@@ -366,21 +360,14 @@ def _symmetric_block(w: Any, *transposed_pieces: Any) -> Any:
     return out
 
 
-def knn_graph(
-    z: Any, k: int, *, bandwidth: Any, exact: bool, method: Any, nprobe: Any, chunk_size: int
-):
-    """The symmetric k-NN graph as a Dask array of CSR row blocks (``n × n``)."""
-    dist, idx = knn(z, k, exact=exact, method=method, nprobe=nprobe, chunk_size=chunk_size)
-    return graph_from_neighbors(dist, idx, bandwidth)
-
-
 def graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any) -> Any:
-    """:func:`knn_graph`'s second half, from the Dask ``(distances, indices)`` of :func:`knn`."""
+    """The symmetric k-NN graph, as a Dask array of CSR row blocks (``n × n``), from the
+    Dask ``(distances, indices)`` of :func:`knn`: :func:`lcc.knn_graph`'s second half."""
     import dask
     import dask.array as da
 
     from lcc._backend import backend_of, sparse_module
-    from lcc.neighbors import _bandwidth, _edge_weights, _warn_underflow
+    from lcc.neighbors import _bandwidth, _directed_rows, _edge_weights, _warn_underflow
 
     client = client_or_none()
     n = dist.shape[0]
@@ -390,10 +377,8 @@ def graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any) -> Any:
     _warn_underflow(float(zero.mean().compute()))
     starts = row_starts(dist.chunks[0])
     directed = [
-        dask.delayed(_directed_block, nout=1, pure=True)(d, i, int(s), sigma, n)[0]
-        for d, i, s in zip(
-            dist.to_delayed().ravel(), idx.to_delayed().ravel(), starts[:-1], strict=True
-        )
+        dask.delayed(_directed_rows, pure=True)(d, i, sigma, n)
+        for d, i in zip(dist.to_delayed().ravel(), idx.to_delayed().ravel(), strict=True)
     ]
     transposed = [dask.delayed(_transpose_block, pure=True)(w) for w in directed]
     blocks = []
@@ -519,17 +504,11 @@ def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
     if client is not None:
         u, s, vt = client.persist([u, s, vt])
     s, vt = s.compute(), vt.compute()
-    column = abs(u).argmax(axis=0).compute()
-    signs = np.sign(np.asarray([float(u[int(r), j].compute()) for j, r in enumerate(column)]))
-    signs[signs == 0] = 1
-    signs = signs.astype(s.dtype) if not is_gpu_array(s) else _to_gpu(signs)
+    # the sign convention of lcc.spectral._flip_signs: largest-|·| entry of each U column > 0
+    column = move(abs(u).argmax(axis=0).compute(), "cpu")  # k ints: vindex wants numpy
+    largest = u.vindex[column, np.arange(k)].compute()
+    signs = np.where(largest < 0, -1, 1).astype(largest.dtype)
     return u * signs[None, :], s, vt * signs[:, None]
-
-
-def _to_gpu(a: np.ndarray) -> Any:
-    import cupy as cp
-
-    return cp.asarray(a)
 
 
 # ---------------------------------------------------------------- matching, targets
@@ -583,23 +562,15 @@ def _exact_block(zb, yb, mb, start: int, token: str, k: int, chunk_size: int):
 def _approximate_block(zb, yb, mb, start: int, zr, rep_labels):
     """Eq. (14) for the MC rows of one block."""
     from lcc._backend import array_module, backend_of
-    from lcc.correction import _nearest_representative
+    from lcc.correction import _targets_from_representatives
 
-    xp = array_module(backend_of(zb))
-    targets = zb.copy()
-    correctible = xp.zeros(zb.shape[0], dtype=bool)
-    queries = xp.flatnonzero(mb)
-    if queries.shape[0] and zr.shape[0]:
-        best, has = _nearest_representative(zb[queries], yb[queries], zr, rep_labels, xp)
-        targets[queries[has]] = zr[best[has]]
-        correctible[queries[has]] = True
-    return targets, correctible
+    return _targets_from_representatives(zb, yb, mb, zr, rep_labels, array_module(backend_of(zb)))
 
 
 def correction_targets(z: Any, y_true: Any, y_clst: Any, *, mode: str, **options: Any):
     """``(targets, correctible)`` Dask arrays chunked like ``z``; see the module docstring."""
     from lcc._backend import array_module, backend_of
-    from lcc.correction import _representatives
+    from lcc.correction import _label_bases, _representatives
     from lcc.correction import correction_targets as single
     from lcc.matching import match_clusters as match
 
@@ -624,11 +595,7 @@ def correction_targets(z: Any, y_true: Any, y_clst: Any, *, mode: str, **options
         args = (zr, y_true[reps])
         fn, workers = _approximate_block, workers_of(client)
         return tuple(map_rows(client, workers, fn, [z, labels_d, mis_d], outputs, *args))
-    groups = {}
-    for label in np.unique(y_true[misclustered]).tolist():
-        rows = np.flatnonzero((y_true == label) & ~misclustered)
-        if rows.shape[0] >= k:  # fewer than k CC samples: not correctible
-            groups[label] = rows
+    groups = _label_bases(y_true, misclustered, k, np)
     token, workers = broadcast(client, z, LabelRows, groups, d)
     try:
         arrays = [z, labels_d, mis_d]
