@@ -1,7 +1,9 @@
-"""Shared fixtures: every conformance test runs once per available backend.
+"""Shared fixtures: every conformance test runs once per backend.
 
-The ``gpu`` parameter carries the ``gpu`` marker and is skipped, visibly, where
-``cupy.is_available()`` is false; there the CPU run exercises the shared glue.
+``backend`` is ``"cpu"``, ``"gpu"`` on a real CUDA device (marker ``gpu``,
+skipped visibly where ``cupy.is_available()`` is false) and ``"gpu"`` on the
+strict RAPIDS emulation (marker ``emulated_gpu``, id ``emulated_gpu``; see
+``tests/emulation``), which runs the GPU code path everywhere.
 """
 
 from __future__ import annotations
@@ -12,19 +14,58 @@ import pytest
 from lcc._backend import gpu_available
 
 GPU_REASON = "no usable CUDA device (cupy.is_available() is False)"
+RAPIDS_REASON = "RAPIDS (cuML, cuGraph, cuVS) is not installed"
+
+
+def rapids_installed() -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(m) is not None for m in ("cuml", "cugraph", "cuvs", "cudf"))
+
+
+def real_gpu() -> list:
+    """Marks of a test that needs a CUDA device (torch + cupy) and RAPIDS."""
+    return [
+        pytest.mark.gpu,
+        pytest.mark.rapids,
+        pytest.mark.skipif(not gpu_available(), reason=GPU_REASON),
+        pytest.mark.skipif(not rapids_installed(), reason=RAPIDS_REASON),
+    ]
+
 
 BACKENDS = [
     "cpu",
-    pytest.param(
-        "gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason=GPU_REASON)]
-    ),
+    pytest.param("gpu", id="gpu", marks=real_gpu()),
+    pytest.param("gpu", id="emulated_gpu", marks=pytest.mark.emulated_gpu),
 ]
+
+
+@pytest.fixture
+def emulated_gpu(monkeypatch):
+    """The strict RAPIDS emulation in place of cupy / cuVS / cuML / cuGraph for one test."""
+    import emulation
+
+    from lcc import _backend
+
+    emulation.install(monkeypatch)
+    monkeypatch.delenv("LCC_BACKEND", raising=False)
+    yield emulation
+    _backend.gpu_available.cache_clear()
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """The backend name; ``helpers.on(backend, x)`` / ``helpers.host(x)`` move test data."""
+    if request.node.get_closest_marker("emulated_gpu"):
+        request.getfixturevalue("emulated_gpu")
     return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the ``emulated_gpu`` fixture directly carry its marker too."""
+    for item in items:
+        if "emulated_gpu" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.emulated_gpu)
 
 
 @pytest.fixture

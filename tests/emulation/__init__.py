@@ -1,0 +1,52 @@
+"""Strict RAPIDS emulation for the tests: the GPU code path, run without a GPU.
+
+:func:`install` puts a numpy-backed ``cupy`` / ``cupyx`` (:mod:`.fake_cupy`,
+:mod:`.fake_sparse`) and thin cuVS / cuML / cuGraph / cuDF / Dask-RAPIDS fakes
+(:mod:`.fake_rapids`, :mod:`.fake_dask_rapids`) in ``sys.modules`` for one
+test, hiding any real RAPIDS, so that ``lcc``'s lazy ``import cupy`` inside
+the GPU backend gets the emulation. Never imported by the package.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from . import fake_cupy, fake_dask_rapids, fake_rapids
+
+ROOTS = ("cupy", "cupyx", "cuml", "cugraph", "cudf", "cuvs", "dask_cudf", "pylibraft", "rmm",
+         "dask_cuda", "raft_dask")  # fmt: skip
+
+
+def modules() -> dict[str, Any]:
+    """Every fake module, keyed by the name ``import`` looks up."""
+    tree = {
+        "cupy": fake_cupy,
+        "cupy.random": fake_cupy.random,
+        "cupy.cuda": fake_cupy.cuda,
+        "cupy.linalg": fake_cupy.linalg,
+    }
+    tree |= fake_rapids.sparse_tree()
+    tree |= fake_rapids.module_tree()
+    tree |= fake_dask_rapids.module_tree()
+    return tree
+
+
+def install(monkeypatch: Any) -> None:
+    """Swap the emulation in for the rest of the test (``monkeypatch`` undoes it)."""
+    from lcc import _backend
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in ROOTS:
+            monkeypatch.delitem(sys.modules, name)
+    for name, module in modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    _backend.gpu_available.cache_clear()
+    monkeypatch.setattr(_backend, "gpu_available", _emulated_gpu_available)
+
+
+def _emulated_gpu_available() -> bool:
+    return True
+
+
+_emulated_gpu_available.cache_clear = lambda: None  # type: ignore[attr-defined]

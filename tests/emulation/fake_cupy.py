@@ -1,0 +1,400 @@
+"""A numpy-backed ``cupy`` that keeps cupy's rules (tests only, never imported by ``lcc``).
+
+Arrays live in host memory but behave like device arrays of the *oldest*
+cupy the ``gpu`` extra admits (cupy-cuda13x 14.0):
+
+* implicit host conversion is refused exactly as cupy does it:
+  ``numpy.asarray(x)`` calls ``ndarray.__array__``, which raises
+  ``TypeError("Implicit conversion to a NumPy array is not allowed. Please use
+  `.get()` to construct a NumPy array explicitly.")`` (cupy ``_core/core.pyx``,
+  ``ndarray.__array__``); ``.get()``, ``cupy.asnumpy`` and DLPack work;
+* cupy functions and ufuncs refuse numpy arrays as operands (cupy raises
+  ``TypeError: Unsupported type <class 'numpy.ndarray'>`` from its ufunc
+  argument preprocessing), so a host array leaking into device glue fails;
+* reductions and scalar indexing return 0-d device arrays, never numpy scalars;
+* ``cupy.repeat`` refuses an array as ``repeats`` ("cupy.ndarray cannot be
+  specified as `repeats` argument.", cupy ``_manipulation/tiling.py``, 14.0);
+* ``cupy.random.default_rng`` gives a ``Generator`` with cupy's method set only
+  (cupy ``random/_generator_api.pyx``: no ``choice`` / ``permutation`` /
+  ``shuffle`` / ``normal``).
+
+numpy functions called on these arrays dispatch to the fake through
+``__array_function__`` / ``__array_ufunc__``, as they do for real cupy.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+IMPLICIT = (
+    "Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct "
+    "a NumPy array explicitly."
+)
+
+
+def _refuse_host(value: Any) -> None:
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        raise TypeError(f"Unsupported type {type(value)}")
+
+
+def unwrap(value: Any, *, strict: bool = True) -> Any:
+    """Device values → their numpy storage; numpy arrays refused when ``strict``."""
+    if isinstance(value, ndarray):
+        return value._a
+    if strict:
+        _refuse_host(value)
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        return type(value)(unwrap(v, strict=strict) for v in value)
+    if isinstance(value, dict):
+        return {k: unwrap(v, strict=strict) for k, v in value.items()}
+    if getattr(type(value), "_emulated_sparse", False):
+        return value._m
+    return value
+
+
+def wrap(value: Any) -> Any:
+    """numpy results → device arrays (numpy scalars become 0-d arrays, as in cupy)."""
+    if isinstance(value, np.ndarray):
+        return ndarray._of(value)
+    if isinstance(value, np.generic):
+        return ndarray._of(np.asarray(value))
+    if isinstance(value, tuple):
+        return tuple(wrap(v) for v in value)
+    if isinstance(value, list):
+        return [wrap(v) for v in value]
+    return value
+
+
+class ndarray(NDArrayOperatorsMixin):
+    """A device array: numpy storage behind cupy's interface and rules."""
+
+    __slots__ = ("_a",)
+    __module__ = "cupy"
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, shape: Any, dtype: Any = float, order: str = "C"):
+        self._a = np.empty(shape, dtype=dtype, order=order)
+
+    @classmethod
+    def _of(cls, a: np.ndarray) -> ndarray:
+        out = cls.__new__(cls)
+        out._a = a
+        return out
+
+    # -- refusing implicit host copies (cupy's __array__)
+    def __array__(self, *args: Any, **kwargs: Any):
+        raise TypeError(IMPLICIT)
+
+    def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
+        return np.array(self._a, order=order, copy=True)
+
+    # -- numpy protocol dispatch, as cupy implements it
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        args = [unwrap(x) for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(unwrap(o) for o in kwargs["out"])
+        return wrap(getattr(ufunc, method)(*args, **kwargs))
+
+    def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
+        name = func.__name__
+        module = linalg if "linalg" in func.__module__ else sys.modules[__name__]
+        impl = getattr(module, name, None)
+        if impl is None or not callable(impl):
+            return NotImplemented
+        return impl(*args, **kwargs)
+
+    # -- attributes and methods
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+    nbytes = property(lambda self: self._a.nbytes)
+    itemsize = property(lambda self: self._a.itemsize)
+    strides = property(lambda self: self._a.strides)
+    flags = property(lambda self: self._a.flags)
+    T = property(lambda self: ndarray._of(self._a.T))
+    data = property(lambda self: _MemoryPointer(self._a))
+    device = property(lambda self: Device(0))
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._a, name)  # AttributeError for what numpy lacks
+        if name in _HOST_METHODS:
+            raise AttributeError(f"cupy.ndarray has no attribute {name!r}")
+        if not callable(attr):
+            return wrap(attr)
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return wrap(attr(*unwrap(args), **unwrap(kwargs)))
+
+        return method
+
+    def __getitem__(self, key: Any) -> Any:
+        return wrap(self._a[unwrap(key, strict=False)])
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._a[unwrap(key, strict=False)] = unwrap(value, strict=False)
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    def __iter__(self):
+        return (wrap(v) for v in self._a)
+
+    def __bool__(self) -> bool:
+        return bool(self._a)
+
+    def __int__(self) -> int:
+        return int(self._a)
+
+    def __float__(self) -> float:
+        return float(self._a)
+
+    def __index__(self) -> int:
+        return self._a.__index__()
+
+    def __repr__(self) -> str:
+        return repr(self._a).replace("array", "emulated_cupy.array", 1)
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        return self._a.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> Any:
+        return self._a.__dlpack_device__()
+
+    def __copy__(self) -> ndarray:
+        return ndarray._of(self._a.copy())
+
+    def tolist(self) -> Any:
+        return self._a.tolist()
+
+    def item(self, *args: Any) -> Any:
+        return self._a.item(*args)
+
+
+# numpy methods cupy does not have: using them on a device array is a bug
+_HOST_METHODS = {"tofile", "dump", "dumps", "tobytes", "setflags", "getfield", "itemset"}
+
+
+class _MemoryPointer:
+    """``ndarray.data``: cupy gives a device pointer, never the host buffer."""
+
+    def __init__(self, a: np.ndarray):
+        self.ptr = a.__array_interface__["data"][0]
+        self.mem = types.SimpleNamespace(size=a.nbytes)
+
+
+# ---------------------------------------------------------------- module functions
+def _device_function(name: str) -> Any:
+    func = getattr(np, name)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return wrap(func(*unwrap(args), **unwrap(kwargs)))
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"cupy.{name}, emulated on numpy."
+    return call
+
+
+def asarray(a: Any, dtype: Any = None, order: Any = None, *, blocking: bool = False) -> ndarray:
+    """Copies host data to the device (cupy.asarray); device arrays pass through."""
+    if isinstance(a, ndarray):
+        return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+    if hasattr(type(a), "__cuda_array_interface__"):  # device_ndarray, cuDF columns: no copy
+        return asarray(ndarray._of(a._a), dtype=dtype)
+    if getattr(type(a), "_emulated_sparse", False):
+        raise TypeError("cupy.asarray does not take sparse matrices; use .toarray()")
+    return ndarray._of(np.array(a, dtype=dtype, order=order or "K", copy=True))
+
+
+def array(obj: Any, dtype: Any = None, copy: bool = True, order: str = "K", **_: Any) -> ndarray:
+    if isinstance(obj, ndarray):
+        return ndarray._of(np.array(obj._a, dtype=dtype, copy=copy, order=order))
+    return asarray(obj, dtype=dtype, order=order)
+
+
+def ascontiguousarray(a: Any, dtype: Any = None) -> ndarray:
+    if not isinstance(a, ndarray):
+        if not hasattr(type(a), "__cuda_array_interface__"):
+            _refuse_host(a)
+        return asarray(a, dtype=dtype)
+    return ndarray._of(np.ascontiguousarray(a._a, dtype=dtype))
+
+
+def asnumpy(a: Any, stream: Any = None, order: str = "C", out: Any = None, **_: Any) -> np.ndarray:
+    return a.get() if isinstance(a, ndarray) else np.asarray(a, order=order)
+
+
+def from_dlpack(array: Any, *, device: Any = None, copy: Any = None) -> ndarray:
+    return ndarray._of(np.from_dlpack(array))
+
+
+def repeat(a: Any, repeats: Any, axis: Any = None) -> ndarray:
+    """cupy 14.0: ``repeats`` must be an int or a list of ints, never an array."""
+    if isinstance(repeats, ndarray | np.ndarray):
+        raise ValueError("cupy.ndarray cannot be specified as `repeats` argument.")
+    return wrap(np.repeat(unwrap(a), repeats, axis=axis))
+
+
+def get_array_module(*args: Any) -> Any:
+    return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else np
+
+
+def is_available() -> bool:
+    return True
+
+
+# ------------------------------------------------------------------------- random
+_GENERATOR_METHODS = (
+    "beta binomial chisquare dirichlet exponential f gamma geometric hypergeometric "
+    "integers logseries poisson power random standard_exponential standard_gamma "
+    "standard_normal uniform"
+).split()
+
+
+class Generator:
+    """cupy.random.Generator: cuRAND-backed, with a subset of numpy's methods."""
+
+    __module__ = "cupy.random"
+
+    def __init__(self, seed: Any = None):
+        self._rng = np.random.default_rng(seed)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _GENERATOR_METHODS:
+            raise AttributeError(f"'cupy.random.Generator' object has no attribute {name!r}")
+        method = getattr(self._rng, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return wrap(method(*unwrap(args), **unwrap(kwargs)))
+
+        return call
+
+
+def _random_module() -> types.ModuleType:
+    random = types.ModuleType("cupy.random")
+    random.default_rng = lambda seed=None: Generator(seed)
+    random.Generator = Generator
+    state = {"rng": np.random.RandomState(0)}
+    random.seed = lambda seed=None: state.update(rng=np.random.RandomState(seed))
+    for name in ("rand", "randn", "random", "randint", "uniform", "normal", "permutation"):
+        random.__dict__[name] = (lambda n: lambda *a, **k: wrap(getattr(state["rng"], n)(*a, **k)))(
+            name
+        )
+    return random
+
+
+# --------------------------------------------------------------------- cupy.cuda
+class Device:
+    __module__ = "cupy.cuda"
+
+    def __init__(self, device: int | None = None):
+        self.id = 0 if device is None else int(device)
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def use(self) -> None:
+        return None
+
+    @property
+    def mem_info(self) -> tuple[int, int]:
+        return (64 << 30, 80 << 30)
+
+    def synchronize(self) -> None:
+        return None
+
+
+class MemoryPool:
+    """cupy's caching pool: counts what it caches so tests can see it released."""
+
+    def __init__(self, allocator: Any = None):
+        self.cached = 0
+
+    def used_bytes(self) -> int:
+        return 0
+
+    def total_bytes(self) -> int:
+        return self.cached
+
+    def free_all_blocks(self, stream: Any = None) -> None:
+        self.cached = 0
+
+    def malloc(self, size: int) -> Any:
+        self.cached += size
+        return None
+
+
+def _cuda_module() -> types.ModuleType:
+    cuda = types.ModuleType("cupy.cuda")
+    pool, pinned = MemoryPool(), MemoryPool()
+    state: dict[str, Any] = {"allocator": pool.malloc}
+    cuda.Device = Device
+    cuda.MemoryPool = MemoryPool
+    cuda.PinnedMemoryPool = MemoryPool
+    cuda.set_allocator = lambda allocator=None: state.update(allocator=allocator)
+    cuda.get_allocator = lambda: state["allocator"]
+    cuda.set_pinned_memory_allocator = lambda allocator=None: None
+    cuda.UnownedMemory = lambda ptr, size, owner, device_id=None: types.SimpleNamespace(
+        ptr=ptr, size=size, owner=owner
+    )
+    cuda.MemoryPointer = lambda mem, offset: types.SimpleNamespace(mem=mem, offset=offset)
+    cuda.runtime = types.SimpleNamespace(
+        getDeviceCount=lambda: 1,
+        memGetInfo=lambda: Device().mem_info,
+        getDevice=lambda: 0,
+        getDeviceProperties=lambda i: {"name": b"Emulated GPU", "totalGlobalMem": 80 << 30},
+        runtimeGetVersion=lambda: 13000,
+        driverGetVersion=lambda: 13000,
+    )
+    cuda.get_current_stream = lambda: types.SimpleNamespace(synchronize=lambda: None, ptr=0)
+    cuda.Stream = types.SimpleNamespace(null=types.SimpleNamespace(ptr=0))
+    cuda._pools = (pool, pinned)
+    return cuda
+
+
+def get_default_memory_pool() -> MemoryPool:
+    return cuda._pools[0]
+
+
+def get_default_pinned_memory_pool() -> MemoryPool:
+    return cuda._pools[1]
+
+
+random = _random_module()
+cuda = _cuda_module()
+linalg = types.ModuleType("cupy.linalg")
+linalg.__dict__.update(
+    {
+        n: (lambda f: lambda *a, **k: wrap(f(*unwrap(a), **unwrap(k))))(getattr(np.linalg, n))
+        for n in ("svd", "eigh", "norm", "qr", "solve", "inv", "cholesky", "lstsq")
+    }
+)
+__version__ = "14.0.0"
+
+_CONSTANTS = {"newaxis": None, "inf": np.inf, "nan": np.nan, "pi": np.pi, "e": np.e}
+
+
+def __getattr__(name: str) -> Any:
+    """numpy's dtypes and constants as they are; numpy's functions as device functions."""
+    if name in _CONSTANTS:
+        return _CONSTANTS[name]
+    if name.startswith("__"):
+        raise AttributeError(name)
+    obj = getattr(np, name, None)
+    if obj is None:
+        raise AttributeError(f"module 'cupy' has no attribute {name!r}")
+    if isinstance(obj, type) or isinstance(obj, np.dtype) or not callable(obj):
+        return obj  # float32, int64, bool_, finfo, ...
+    if name in ("finfo", "iinfo", "dtype", "result_type", "can_cast", "promote_types"):
+        return obj
+    func = _device_function(name)
+    globals()[name] = func
+    return func

@@ -1,0 +1,453 @@
+"""Thin fakes of the cuVS / cuML / cuGraph / cuDF calls ``lcc`` makes (tests only).
+
+Each returns the documented RAPIDS 26.10 type and keeps the quirks the GPU
+code has to survive; ``tests/test_emulation.py`` checks every fake's signature
+against the installed RAPIDS callable so that a fake cannot drift.
+
+* cuVS searches return device arrays; IVF-Flat searches only the ``n_probes``
+  nearest lists, and where they hold fewer than ``k`` points the missing ids
+  are int64-max and the distances float-max (cuVS ``ivf_flat`` search fills
+  unfound slots with the index's invalid id, ``std::numeric_limits<IdxT>::max``);
+  CAGRA ids are uint32 and missing ones uint32-max.
+* cuGraph's Leiden / Louvain return an *unordered* ``DataFrame(vertex,
+  partition)`` and the modularity; a vertex with no edge is not in the graph
+  and not in the result. ``cugraph.louvain`` takes no seed.
+* cuML's ``KMeans`` stops on the *absolute* squared centre shift ``tol``
+  (cuVS ``kmeans_fit``: ``sqrdNormError < tol``), not scikit-learn's
+  variance-scaled one. ``TruncatedSVD(algorithm="full")`` eigendecomposes
+  ``XᵀX`` in the input's precision.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+
+from . import fake_cupy as fc
+from . import fake_sparse as fs
+
+INT64_MAX = np.iinfo(np.int64).max
+UINT32_MAX = np.iinfo(np.uint32).max
+FLOAT_MAX = np.finfo(np.float32).max
+
+
+def _host(x: Any) -> np.ndarray:
+    if isinstance(x, fc.ndarray):
+        return x._a
+    if isinstance(x, DeviceNDArray):
+        return x._a
+    if isinstance(x, Series):
+        return x._a
+    return np.asarray(x)
+
+
+def _device_only(x: Any, name: str) -> np.ndarray:
+    """cuVS takes device arrays (``__cuda_array_interface__``) only."""
+    if not isinstance(x, fc.ndarray | DeviceNDArray):
+        raise TypeError(f"{name}: expected a device array (cupy / device_ndarray), got {type(x)}")
+    return _host(x)
+
+
+class DeviceNDArray:
+    """pylibraft's ``device_ndarray``: cupy reads it through ``__cuda_array_interface__``."""
+
+    __module__ = "pylibraft.common.device_ndarray"
+
+    def __init__(self, a: np.ndarray):
+        self._a = a
+
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        return {"shape": self._a.shape, "typestr": self._a.dtype.str, "version": 3}
+
+    def copy_to_host(self) -> np.ndarray:
+        return self._a.copy()
+
+
+# ------------------------------------------------------------------------ cuVS
+def _sq_dist(base: np.ndarray, q: np.ndarray) -> np.ndarray:
+    b, q = base.astype(np.float64), q.astype(np.float64)
+    return np.maximum((q * q).sum(1)[:, None] - 2 * q @ b.T + (b * b).sum(1)[None, :], 0)
+
+
+def _top_k(d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    k_eff = min(k, d2.shape[1])
+    idx = np.argsort(d2, axis=1, kind="stable")[:, :k_eff]
+    return np.take_along_axis(d2, idx, axis=1).astype(np.float32), idx
+
+
+class _BruteIndex:
+    def __init__(self, dataset: np.ndarray):
+        self.dataset = dataset
+
+
+def _bf_build(dataset: Any, metric: str = "sqeuclidean", metric_arg: float = 2.0, resources=None):
+    if metric != "sqeuclidean":
+        raise ValueError(f"emulated brute_force supports metric='sqeuclidean', got {metric!r}")
+    return _BruteIndex(_device_only(dataset, "brute_force.build").copy())
+
+
+def _bf_search(index, queries, k, neighbors=None, distances=None, resources=None, prefilter=None):
+    d, i = _top_k(_sq_dist(index.dataset, _device_only(queries, "brute_force.search")), k)
+    return DeviceNDArray(d), DeviceNDArray(i.astype(np.int64))
+
+
+class _IvfIndexParams:
+    def __init__(self, n_lists=1024, metric="sqeuclidean", metric_arg=2.0, kmeans_n_iters=20,
+                 kmeans_trainset_fraction=0.5, adaptive_centers=False, add_data_on_build=True,
+                 conservative_memory_allocation=False):  # fmt: skip
+        self.n_lists, self.metric = n_lists, metric
+
+
+class _IvfSearchParams:
+    def __init__(self, n_probes=20):
+        self.n_probes = n_probes
+
+
+class _IvfIndex:
+    def __init__(self, params: _IvfIndexParams, dataset: np.ndarray):
+        rng = np.random.default_rng(0)
+        n_lists = min(params.n_lists, dataset.shape[0])
+        self.centers = dataset[rng.choice(dataset.shape[0], n_lists, replace=False)]
+        self.lists = np.argmin(_sq_dist(self.centers, dataset), axis=1)
+        self.dataset = dataset
+
+
+def _ivf_build(index_params, dataset, resources=None):
+    return _IvfIndex(index_params, _device_only(dataset, "ivf_flat.build").copy())
+
+
+def _ivf_search(search_params, index, queries, k, neighbors=None, distances=None,
+                resources=None, filter=None):  # fmt: skip
+    q = _device_only(queries, "ivf_flat.search")
+    probes = np.argsort(_sq_dist(index.centers, q), axis=1)[:, : search_params.n_probes]
+    dist = np.full((q.shape[0], k), FLOAT_MAX, dtype=np.float32)
+    ids = np.full((q.shape[0], k), INT64_MAX, dtype=np.int64)
+    d2 = _sq_dist(index.dataset, q)
+    for row in range(q.shape[0]):
+        members = np.flatnonzero(np.isin(index.lists, probes[row]))
+        d, order = _top_k(d2[row : row + 1, members], k)
+        dist[row, : d.shape[1]], ids[row, : d.shape[1]] = d[0], members[order[0]]
+    return DeviceNDArray(dist), DeviceNDArray(ids)
+
+
+class _CagraIndexParams:
+    def __init__(self, metric="sqeuclidean", intermediate_graph_degree=128, graph_degree=64,
+                 build_algo="ivf_pq", nn_descent_niter=20, compression=None):  # fmt: skip
+        self.metric = metric
+
+
+class _CagraSearchParams:
+    def __init__(self, max_queries=0, itopk_size=64, max_iterations=0, algo="auto", team_size=0,
+                 search_width=1, min_iterations=0, thread_block_size=0, hashmap_mode="auto",
+                 hashmap_min_bitlen=0, hashmap_max_fill_rate=0.5, num_random_samplings=1,
+                 rand_xor_mask=0x128394):  # fmt: skip
+        self.itopk_size = itopk_size
+
+
+def _cagra_build(index_params, dataset, resources=None):
+    return _BruteIndex(_device_only(dataset, "cagra.build").copy())
+
+
+def _cagra_search(search_params, index, queries, k, neighbors=None, distances=None,
+                  resources=None, filter=None):  # fmt: skip
+    q = _device_only(queries, "cagra.search")
+    d, i = _top_k(_sq_dist(index.dataset, q), k)
+    dist = np.full((q.shape[0], k), FLOAT_MAX, dtype=np.float32)
+    ids = np.full((q.shape[0], k), UINT32_MAX, dtype=np.uint32)
+    dist[:, : d.shape[1]], ids[:, : i.shape[1]] = d, i
+    return DeviceNDArray(dist), DeviceNDArray(ids)
+
+
+# ------------------------------------------------------------------------ cuML
+def _out_device(x: np.ndarray) -> fc.ndarray:
+    return fc.ndarray._of(np.ascontiguousarray(x))
+
+
+class KMeans:
+    """cuML KMeans: Lloyd stopping on the absolute squared centre shift."""
+
+    __module__ = "cuml.cluster.kmeans"
+
+    def __init__(self, *, handle=None, n_clusters=8, max_iter=300, tol=1e-4, verbose=False,
+                 random_state=1, init="scalable-k-means++", n_init="auto", oversampling_factor=2.0,
+                 max_samples_per_batch=32768, convert_dtype=True, output_type=None):  # fmt: skip
+        self.n_clusters, self.max_iter, self.tol = n_clusters, max_iter, tol
+        self.random_state, self.n_init = random_state, 1 if n_init == "auto" else n_init
+        self.n_iter_ = 0
+
+    def fit(self, X, y=None, sample_weight=None, *, convert_dtype=True):
+        from sklearn.cluster import kmeans_plusplus
+
+        x = _host(X).astype(np.float64)
+        best = None
+        for run in range(self.n_init):
+            seed = None if self.random_state is None else self.random_state + run
+            centers, _ = kmeans_plusplus(x, self.n_clusters, random_state=seed)
+            for it in range(1, self.max_iter + 1):  # noqa: B007 - it is n_iter_
+                labels = np.argmin(_sq_dist(centers, x), axis=1)
+                new = np.array([x[labels == c].mean(0) if np.any(labels == c) else centers[c]
+                                for c in range(self.n_clusters)])  # fmt: skip
+                shift = float(((new - centers) ** 2).sum())
+                centers = new
+                if shift < self.tol:  # absolute, cuVS kmeans_fit
+                    break
+            labels = np.argmin(_sq_dist(centers, x), axis=1)
+            inertia = float(_sq_dist(centers, x)[np.arange(len(x)), labels].sum())
+            if best is None or inertia < best[0]:
+                best = (inertia, labels, centers, it)
+        _, labels, centers, self.n_iter_ = best
+        self.labels_ = _out_device(labels.astype(np.int32))
+        self.cluster_centers_ = _out_device(centers.astype(_host(X).dtype))
+        return self
+
+    def predict(self, X, *, convert_dtype=True, normalize_weights=True):
+        centers = self.cluster_centers_._a
+        return _out_device(np.argmin(_sq_dist(centers, _host(X)), axis=1).astype(np.int32))
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        return self.fit(X).labels_
+
+
+class NearestNeighbors:
+    __module__ = "cuml.neighbors.nearest_neighbors"
+
+    def __init__(self, *, n_neighbors=5, verbose=False, handle=None, algorithm="auto",
+                 metric="euclidean", p=2, algo_params=None, metric_params=None,
+                 output_type=None):  # fmt: skip
+        self.n_neighbors, self.metric, self.p = n_neighbors, metric, p
+
+    def fit(self, X, y=None, *, convert_dtype=True):
+        from sklearn.neighbors import NearestNeighbors as Host
+
+        self._host = Host(metric=self.metric, p=self.p, algorithm="brute").fit(_host(X))
+        return self
+
+    def kneighbors(self, X=None, n_neighbors=None, *, return_distance=True, convert_dtype=True,
+                   two_pass_precision=False):  # fmt: skip
+        d, i = self._host.kneighbors(_host(X), n_neighbors or self.n_neighbors)
+        return _out_device(d.astype(np.float32)), _out_device(i.astype(np.int64))
+
+
+class TruncatedSVD:
+    """cuML TruncatedSVD "full": eigendecomposition of XᵀX in the input's precision."""
+
+    __module__ = "cuml.decomposition.tsvd"
+
+    def __init__(self, *, algorithm="full", handle=None, n_components=1, n_iter=15,
+                 random_state=None, tol=1e-7, verbose=False, output_type=None):  # fmt: skip
+        self.n_components = n_components
+
+    def fit_transform(self, X, y=None, *, convert_dtype=True):
+        x = _host(X)
+        w, v = np.linalg.eigh((x.T @ x).astype(x.dtype))
+        order = np.argsort(w)[::-1][: self.n_components]
+        vt = v[:, order].T
+        self.singular_values_ = _out_device(np.sqrt(np.maximum(w[order], 0)).astype(x.dtype))
+        self.components_ = _out_device(vt.astype(x.dtype))
+        return _out_device((x @ vt.T).astype(x.dtype))
+
+
+def v_measure_score(labels_true, labels_pred, beta=1.0, handle=None, convert_dtype=True):
+    from sklearn.metrics import v_measure_score as host
+
+    return float(host(_host(labels_true), _host(labels_pred), beta=beta))
+
+
+def adjusted_rand_score(labels_true, labels_pred, handle=None, convert_dtype=True):
+    from sklearn.metrics import adjusted_rand_score as host
+
+    return float(host(_host(labels_true), _host(labels_pred)))
+
+
+def silhouette_score(X, labels, metric="euclidean", chunksize=None, convert_dtype=True,
+                     handle=None):  # fmt: skip
+    from sklearn.metrics import silhouette_score as host
+
+    return float(host(_host(X), _host(labels), metric=metric))
+
+
+# ------------------------------------------------------------------------ cuDF
+class Series:
+    __module__ = "cudf.core.series"
+
+    def __init__(self, data=None, index=None, dtype=None, name=None, copy=False, nan_as_null=True):
+        a = _host(data) if data is not None else np.empty(0, dtype=dtype or np.float64)
+        self._a = a.astype(dtype) if dtype is not None else a
+
+    def to_cupy(self, dtype=None, copy=True, na_value=None):
+        return fc.ndarray._of(self._a.astype(dtype) if dtype else self._a.copy())
+
+    def to_numpy(self, dtype=None, copy=True, na_value=None):
+        return self._a.copy()
+
+    @property
+    def values(self) -> fc.ndarray:
+        return fc.ndarray._of(self._a)
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+
+class DataFrame:
+    __module__ = "cudf.core.dataframe"
+
+    def __init__(self, data=None, index=None, columns=None, dtype=None, nan_as_null=True):
+        self._cols = {name: Series(v) for name, v in (data or {}).items()}
+
+    def __getitem__(self, name: str) -> Series:
+        return self._cols[name]
+
+    def __len__(self) -> int:
+        return len(next(iter(self._cols.values()))) if self._cols else 0
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._cols)
+
+    @staticmethod
+    def _concat(frames: list[DataFrame]) -> DataFrame:
+        names = frames[0].columns
+        return DataFrame({n: np.concatenate([f[n]._a for f in frames]) for n in names})
+
+
+# --------------------------------------------------------------------- cuGraph
+class Graph:
+    __module__ = "cugraph.structure.graph_classes"
+
+    def __init__(self, m_graph=None, directed=False, vertex_type="int32"):
+        if directed:
+            raise ValueError("the emulated cuGraph Graph is undirected only")
+        self.edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def from_cudf_adjlist(self, offsets, indices, value=None, renumber=True, symmetrize=True,
+                          store_transposed=False):  # fmt: skip
+        offsets, indices = _host(offsets), _host(indices)
+        src = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        weights = _host(value) if value is not None else np.ones(len(indices), np.float32)
+        self._set(src, indices, weights, symmetrize)
+
+    def from_cudf_edgelist(self, input_df, source="source", destination="destination",
+                           edge_attr=None, weight=None, edge_id=None, edge_type=None,
+                           renumber=True, store_transposed=False, legacy_renum_only=False,
+                           symmetrize=True, vertices=None):  # fmt: skip
+        w = input_df[edge_attr or weight]._a if (edge_attr or weight) else None
+        self._set(input_df[source]._a, input_df[destination]._a, w, symmetrize)
+
+    def from_dask_cudf_edgelist(self, input_ddf, source="source", destination="destination",
+                                edge_attr=None, weight=None, edge_id=None, edge_type=None,
+                                renumber=True, store_transposed=False, legacy_renum_only=False,
+                                symmetrize=True, vertices=None):  # fmt: skip
+        self.from_cudf_edgelist(input_ddf.compute(), source, destination, edge_attr,
+                                symmetrize=symmetrize)  # fmt: skip
+
+    def _set(self, src, dst, weights, symmetrize):
+        weights = np.ones(len(src), np.float32) if weights is None else weights
+        if symmetrize:
+            src, dst, weights = (np.concatenate([a, b]) for a, b in
+                                 ((src, dst), (dst, src), (weights, weights)))  # fmt: skip
+        self.edges = (np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(weights))
+
+
+def _communities(graph: Graph, algorithm: str, resolution: float, seed: int | None):
+    """igraph on the emulated graph; a random, unordered frame over the vertices with edges."""
+    import igraph as ig
+    import scipy.sparse as sp
+
+    src, dst, w = graph.edges
+    n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
+    a = sp.csr_matrix((w.astype(np.float64), (src, dst)), shape=(n, n))
+    a = sp.triu(a.maximum(a.T), k=1).tocoo()
+    g = ig.Graph(n=n, edges=np.column_stack([a.row, a.col]).tolist(), directed=False)
+    import random
+
+    rng_state = np.random.default_rng(seed)
+    ig.set_random_number_generator(random.Random(int(rng_state.integers(2**31))))
+    try:
+        if algorithm == "leiden":
+            part = g.community_leiden("modularity", weights=a.data, resolution=resolution,
+                                      n_iterations=-1)  # fmt: skip
+        else:
+            part = g.community_multilevel(weights=a.data, resolution=resolution)
+    finally:
+        ig.set_random_number_generator(random)
+    labels = np.asarray(part.membership, dtype=np.int32)
+    present = np.flatnonzero(np.bincount(np.concatenate([src, dst]), minlength=n) > 0)
+    order = rng_state.permutation(present)  # cuGraph's frames are not sorted by vertex
+    frame = DataFrame({"vertex": order.astype(np.int32), "partition": labels[order]})
+    return frame, float(part.modularity)
+
+
+def leiden(G, max_iter=100, resolution=1.0, random_state=None, theta=1.0):
+    return _communities(G, "leiden", resolution, random_state)
+
+
+def louvain(G, max_level=None, max_iter=None, resolution=1.0, threshold=1e-7):
+    """No seed: every call runs the same (deterministic) Louvain."""
+    return _communities(G, "louvain", resolution, 0)
+
+
+def module_tree() -> dict[str, types.ModuleType]:
+    """The fake RAPIDS modules, keyed by their import names."""
+
+    def module(name: str, **attrs: Any) -> types.ModuleType:
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        m.__emulated__ = True
+        return m
+
+    brute_force = module("cuvs.neighbors.brute_force", build=_bf_build, search=_bf_search)
+    ivf_flat = module("cuvs.neighbors.ivf_flat", build=_ivf_build, search=_ivf_search,
+                      IndexParams=_IvfIndexParams, SearchParams=_IvfSearchParams)  # fmt: skip
+    cagra = module("cuvs.neighbors.cagra", build=_cagra_build, search=_cagra_search,
+                   IndexParams=_CagraIndexParams, SearchParams=_CagraSearchParams)  # fmt: skip
+    neighbors = module("cuvs.neighbors", brute_force=brute_force, ivf_flat=ivf_flat, cagra=cagra)
+    metrics_cluster = module("cuml.metrics.cluster", v_measure_score=v_measure_score,
+                             adjusted_rand_score=adjusted_rand_score,
+                             silhouette_score=silhouette_score)  # fmt: skip
+    tree = {
+        "cuvs": module("cuvs", neighbors=neighbors, __version__="26.10.00"),
+        "cuvs.neighbors": neighbors,
+        "cuvs.neighbors.brute_force": brute_force,
+        "cuvs.neighbors.ivf_flat": ivf_flat,
+        "cuvs.neighbors.cagra": cagra,
+        "cuml": module("cuml", __version__="26.10.00"),
+        "cuml.cluster": module("cuml.cluster", KMeans=KMeans),
+        "cuml.neighbors": module("cuml.neighbors", NearestNeighbors=NearestNeighbors),
+        "cuml.decomposition": module("cuml.decomposition", TruncatedSVD=TruncatedSVD),
+        "cuml.metrics": module("cuml.metrics", cluster=metrics_cluster),
+        "cuml.metrics.cluster": metrics_cluster,
+        "cudf": module("cudf", Series=Series, DataFrame=DataFrame, __version__="26.10.00"),
+        "cugraph": module(
+            "cugraph", Graph=Graph, leiden=leiden, louvain=louvain, __version__="26.10.00"
+        ),
+    }
+    return tree
+
+
+def sparse_tree() -> dict[str, types.ModuleType]:
+    """``cupyx`` and its sparse modules."""
+    scipy_mod = types.ModuleType("cupyx.scipy")
+    scipy_mod.sparse = fs._this
+    fs._this.linalg = fs.linalg
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = scipy_mod
+
+    def scatter_max(a, slices, value):
+        np.maximum.at(a._a, fc.unwrap(slices), fc.unwrap(value))
+
+    def scatter_add(a, slices, value):
+        np.add.at(a._a, fc.unwrap(slices), fc.unwrap(value))
+
+    cupyx.scatter_max, cupyx.scatter_add = scatter_max, scatter_add
+    return {
+        "cupyx": cupyx,
+        "cupyx.scipy": scipy_mod,
+        "cupyx.scipy.sparse": fs._this,
+        "cupyx.scipy.sparse.linalg": fs.linalg,
+    }
