@@ -212,11 +212,23 @@ def _labels_on(labels: Any, a: Any, backend: str) -> Any:
     return _compact(labels, backend)
 
 
+def csr_row_ids(m: Any) -> Any:
+    """The row of every stored entry of a CSR matrix, in storage order (int64).
+
+    ``searchsorted`` on ``indptr`` rather than ``repeat(arange(n), diff(indptr))``:
+    cupy 14.0 refuses an array as ``repeats`` ("cupy.ndarray cannot be specified
+    as `repeats` argument"), and the gpu extra admits cupy 14.0.
+    """
+    xp = array_module(backend_of(m))
+    entries = xp.arange(m.indices.shape[0], dtype=xp.int64)
+    return xp.searchsorted(m.indptr.astype(xp.int64), entries, side="right") - 1
+
+
 def _inside_and_volume(a: Any, labels: Any, backend: str) -> tuple[Any, Any]:
     """Per community: weight of edges inside (ordered pairs) and volume."""
     xp = array_module(backend)
     n_comm = int(labels.max()) + 1
-    rows = xp.repeat(xp.arange(a.shape[0]), xp.diff(a.indptr).astype(xp.int64))
+    rows = csr_row_ids(a)
     same = labels[rows] == labels[a.indices]
     inside = xp.bincount(labels[rows][same], weights=a.data[same], minlength=n_comm)
     degree = xp.asarray(a.sum(axis=1)).ravel()
@@ -322,7 +334,7 @@ def _row_argmax_random_ties(m: Any, rng: Any, backend: str) -> Any:
     """
     xp = array_module(backend)
     n = m.shape[0]
-    rows = xp.repeat(xp.arange(n), xp.diff(m.indptr).astype(xp.int64))
+    rows = csr_row_ids(m)
     row_max = _scatter_max(xp.full(n, -xp.inf), rows, m.data, backend)
     is_max = m.data >= row_max[rows] * (1 - 1e-12)
     key = xp.where(is_max, rng.random(m.data.shape[0]) + 1.0, 0.0)
