@@ -230,7 +230,10 @@ def _inside_and_volume(a: Any, labels: Any, backend: str) -> tuple[Any, Any]:
     n_comm = int(labels.max()) + 1
     rows = csr_row_ids(a)
     same = labels[rows] == labels[a.indices]
-    inside = xp.bincount(labels[rows][same], weights=a.data[same], minlength=n_comm)
+    if bool(xp.any(same)):
+        inside = xp.bincount(labels[rows][same], weights=a.data[same], minlength=n_comm)
+    else:  # cupy < 14.2 fails on an empty bincount (it takes the max of x first)
+        inside = xp.zeros(n_comm, dtype=xp.float64)
     degree = xp.asarray(a.sum(axis=1)).ravel()
     volume = xp.bincount(labels, weights=degree, minlength=n_comm)
     return inside, volume

@@ -37,8 +37,12 @@ IMPLICIT = (
 )
 
 
+HOST_COPIES = {"count": 0}  # device → host copies made by .get() (tests read it)
+
+
 def _refuse_host(value: Any) -> None:
-    if isinstance(value, np.ndarray) and value.ndim > 0:
+    """cupy's ufunc preprocessing wraps a numpy array in CScalar, which raises (0-d too)."""
+    if isinstance(value, np.ndarray):
         raise TypeError(f"Unsupported type {type(value)}")
 
 
@@ -91,7 +95,12 @@ class ndarray(NDArrayOperatorsMixin):
         raise TypeError(IMPLICIT)
 
     def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
+        HOST_COPIES["count"] += 1
         return np.array(self._a, order=order, copy=True)
+
+    def __reduce__(self) -> Any:
+        """As cupy's: pickling copies the array to the host (``(array, (self.get(),))``)."""
+        return (array, (self.get(),))
 
     # -- numpy protocol dispatch, as cupy implements it
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -137,6 +146,10 @@ class ndarray(NDArrayOperatorsMixin):
         return wrap(self._a[unwrap(key, strict=False)])
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        basic = all(isinstance(k, int | slice | type(Ellipsis)) or k is None
+                    for k in (key if isinstance(key, tuple) else (key,)))  # fmt: skip
+        if basic and isinstance(value, np.ndarray) and value.ndim > 0:
+            raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         self._a[unwrap(key, strict=False)] = unwrap(value, strict=False)
 
     def __len__(self) -> int:
@@ -234,10 +247,37 @@ def from_dlpack(array: Any, *, device: Any = None, copy: Any = None) -> ndarray:
 
 
 def repeat(a: Any, repeats: Any, axis: Any = None) -> ndarray:
-    """cupy 14.0: ``repeats`` must be an int or a list of ints, never an array."""
-    if isinstance(repeats, ndarray | np.ndarray):
-        raise ValueError("cupy.ndarray cannot be specified as `repeats` argument.")
+    """cupy 14.0.x: ``repeats`` must be an int or a sequence, never a device array
+    (``_routines_manipulation.pyx`` ``_repeat``; accepted from 14.1.0)."""
+    if isinstance(repeats, ndarray):
+        raise ValueError("cupy.ndaray cannot be specified as `repeats` argument.")
     return wrap(np.repeat(unwrap(a), repeats, axis=axis))
+
+
+def lexsort(keys: Any) -> ndarray:
+    """cupy takes one (k, N) device array, not a sequence of arrays (``_sorting/sort.py``)."""
+    if not isinstance(keys, ndarray):
+        raise AttributeError(f"{type(keys).__name__!r} object has no attribute 'ndim'")
+    return wrap(np.lexsort(keys._a))
+
+
+def bincount(x: Any, weights: Any = None, minlength: Any = None) -> ndarray:
+    """cupy 14.0.x takes ``max`` of ``x`` first, which fails on an empty array."""
+    if not isinstance(x, ndarray):
+        raise TypeError(f"Unsupported type {type(x)}")
+    if x.size == 0:
+        raise ValueError("zero-size array to reduction operation cupy_max which has no identity")
+    minlength = None if minlength is None else int(minlength)
+    return wrap(np.bincount(x._a, weights=unwrap(weights), minlength=minlength or 0))
+
+
+def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> ndarray:
+    """``a`` a device array; ``v`` a device array or a Python scalar (``_sorting/search.py``)."""
+    if not isinstance(a, ndarray):
+        raise NotImplementedError("Only int or ndarray are supported for a")
+    if not isinstance(v, ndarray | int | float | complex) or isinstance(v, np.generic):
+        raise NotImplementedError("Only python scalars or ndarrays are supported for v")
+    return wrap(np.searchsorted(a._a, unwrap(v), side=side, sorter=unwrap(sorter)).astype(np.int64))
 
 
 def get_array_module(*args: Any) -> Any:
@@ -279,6 +319,20 @@ def _random_module() -> types.ModuleType:
     random = types.ModuleType("cupy.random")
     random.default_rng = lambda seed=None: Generator(seed)
     random.Generator = Generator
+
+    class RandomState:
+        """The legacy cupy RandomState (what ``dask.array.random.RandomState`` wraps)."""
+
+        __module__ = "cupy.random"
+
+        def __init__(self, seed: Any = None):
+            self._rs = np.random.RandomState(seed)
+
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(self._rs, name)
+            return lambda *a, **k: wrap(method(*unwrap(a), **unwrap(k)))
+
+    random.RandomState = RandomState
     state = {"rng": np.random.RandomState(0)}
     random.seed = lambda seed=None: state.update(rng=np.random.RandomState(seed))
     for name in ("rand", "randn", "random", "randint", "uniform", "normal", "permutation"):

@@ -83,10 +83,14 @@ class DaskKMeans:
         return self
 
     def predict(self, X, delayed=True):
+        """Lazy, of *unknown* chunk sizes, meta ``cupy.zeros(1, X.dtype)`` (cuML base.py)."""
         import dask
+        import dask.array as da
 
         parts = [dask.delayed(self._model.predict)(b) for b in _chunks_of(X)]
-        return _numpy_meta_concat(parts, X.chunks[0], (), np.int32)
+        meta = fc.zeros(1, dtype=X.dtype)
+        pieces = [da.from_delayed(p, shape=(np.nan,), dtype=np.int32, meta=meta) for p in parts]
+        return da.concatenate(pieces, allow_unknown_chunksizes=True)
 
 
 def _computed_blocks(x: Any) -> list[Any]:
@@ -106,7 +110,7 @@ class _Comms:
         from distributed import default_client
 
         if self.client_id is not None:
-            raise RuntimeError("cuGraph comms are already initialized; call destroy() first")
+            raise Exception("Communicator is already initialized")
         self.client_id = default_client().id
 
     def is_initialized(self) -> bool:

@@ -126,8 +126,8 @@ def _ivf_search(search_params, index, queries, k, neighbors=None, distances=None
                 resources=None, filter=None):  # fmt: skip
     q = _device_only(queries, "ivf_flat.search")
     probes = np.argsort(_sq_dist(index.centers, q), axis=1)[:, : search_params.n_probes]
-    dist = np.full((q.shape[0], k), FLOAT_MAX, dtype=np.float32)
-    ids = np.full((q.shape[0], k), INT64_MAX, dtype=np.int64)
+    dist = np.full((q.shape[0], k), np.inf, dtype=np.float32)  # warpsort's dummy
+    ids = np.full((q.shape[0], k), INT64_MAX, dtype=np.int64)  # kOutOfBoundsRecord
     d2 = _sq_dist(index.dataset, q)
     for row in range(q.shape[0]):
         members = np.flatnonzero(np.isin(index.lists, probes[row]))
@@ -174,9 +174,10 @@ class KMeans:
 
     __module__ = "cuml.cluster.kmeans"
 
-    def __init__(self, *, handle=None, n_clusters=8, max_iter=300, tol=1e-4, verbose=False,
-                 random_state=1, init="scalable-k-means++", n_init="auto", oversampling_factor=2.0,
-                 max_samples_per_batch=32768, convert_dtype=True, output_type=None):  # fmt: skip
+    def __init__(self, *, n_clusters=8, max_iter=300, tol=1e-4, verbose=False, random_state=None,
+                 init="scalable-k-means++", n_init="auto", oversampling_factor=2.0,
+                 max_samples_per_batch=32768, device_buffer_samples=0, init_size=0,
+                 output_type=None):  # fmt: skip
         self.n_clusters, self.max_iter, self.tol = n_clusters, max_iter, tol
         self.random_state, self.n_init = random_state, 1 if n_init == "auto" else n_init
         self.n_iter_ = 0
@@ -189,14 +190,21 @@ class KMeans:
         for run in range(self.n_init):
             seed = None if self.random_state is None else self.random_state + run
             centers, _ = kmeans_plusplus(x, self.n_clusters, random_state=seed)
-            for it in range(1, self.max_iter + 1):  # noqa: B007 - it is n_iter_
-                labels = np.argmin(_sq_dist(centers, x), axis=1)
+            prior = None
+            for it in range(1, self.max_iter + 1):
+                d2 = _sq_dist(centers, x)
+                labels = np.argmin(d2, axis=1)
+                cost = float(d2[np.arange(len(x)), labels].sum())
                 new = np.array([x[labels == c].mean(0) if np.any(labels == c) else centers[c]
                                 for c in range(self.n_clusters)])  # fmt: skip
                 shift = float(((new - centers) ** 2).sum())
                 centers = new
-                if shift < self.tol:  # absolute, cuVS kmeans_fit
+                # cuVS check_convergence: inertia ratio, or the *absolute* squared shift
+                if it > 1 and cost and prior and cost / prior > 1 - self.tol:
                     break
+                if shift < self.tol:
+                    break
+                prior = cost
             labels = np.argmin(_sq_dist(centers, x), axis=1)
             inertia = float(_sq_dist(centers, x)[np.arange(len(x)), labels].sum())
             if best is None or inertia < best[0]:
@@ -206,7 +214,7 @@ class KMeans:
         self.cluster_centers_ = _out_device(centers.astype(_host(X).dtype))
         return self
 
-    def predict(self, X, *, convert_dtype=True, normalize_weights=True):
+    def predict(self, X, sample_weight=None, *, convert_dtype=True, normalize_weights=True):
         centers = self.cluster_centers_._a
         return _out_device(np.argmin(_sq_dist(centers, _host(X)), axis=1).astype(np.int32))
 
@@ -324,13 +332,15 @@ class Graph:
         if directed:
             raise ValueError("the emulated cuGraph Graph is undirected only")
         self.edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.n_vertices: int | None = None  # CSR graphs keep every vertex, edge lists do not
 
-    def from_cudf_adjlist(self, offsets, indices, value=None, renumber=True, symmetrize=True,
-                          store_transposed=False):  # fmt: skip
-        offsets, indices = _host(offsets), _host(indices)
+    def from_cudf_adjlist(self, offset_col, index_col, value_col=None, renumber=True,
+                          store_transposed=False, symmetrize=None):  # fmt: skip
+        offsets, indices = _host(offset_col), _host(index_col)
         src = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-        weights = _host(value) if value is not None else np.ones(len(indices), np.float32)
-        self._set(src, indices, weights, symmetrize)
+        weights = _host(value_col) if value_col is not None else np.ones(len(indices), np.float32)
+        self._set(src, indices, weights, False)
+        self.n_vertices = len(offsets) - 1
 
     def from_cudf_edgelist(self, input_df, source="source", destination="destination",
                            edge_attr=None, weight=None, edge_id=None, edge_type=None,
@@ -378,6 +388,9 @@ def _communities(graph: Graph, algorithm: str, resolution: float, seed: int | No
         ig.set_random_number_generator(random)
     labels = np.asarray(part.membership, dtype=np.int32)
     present = np.flatnonzero(np.bincount(np.concatenate([src, dst]), minlength=n) > 0)
+    if graph.n_vertices is not None:  # a CSR graph has all its vertices
+        present = np.arange(graph.n_vertices)
+        labels = np.concatenate([labels, np.arange(n, graph.n_vertices, dtype=np.int32)])
     order = rng_state.permutation(present)  # cuGraph's frames are not sorted by vertex
     frame = DataFrame({"vertex": order.astype(np.int32), "partition": labels[order]})
     return frame, float(part.modularity)

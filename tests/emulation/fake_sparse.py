@@ -120,7 +120,17 @@ spmatrix.__abs__ = lambda self: _out(abs(self._m))
 
 
 def _from_arrays(arg: tuple) -> Any:
-    """``(data, (row, col))`` or ``(data, indices, indptr)`` of device arrays."""
+    """``(data, (row, col))`` or ``(data, indices, indptr)`` of device arrays.
+
+    cupyx refuses host arrays ("row, column, and data arrays must be 1-D") and
+    integer data (only bool, float32/64, complex64/128).
+    """
+    parts = [arg[0], *(arg[1] if len(arg) == 2 and isinstance(arg[1], tuple) else arg[1:])]
+    if not all(isinstance(a, fc.ndarray) for a in parts):
+        raise ValueError("row, column, and data arrays must be 1-D")
+    if parts[0].dtype.kind not in "bfc":
+        raise ValueError(f"Only bool, float32, float64, complex64 and complex128 are supported, "
+                         f"got {parts[0].dtype}")  # fmt: skip
     if len(arg) == 2 and isinstance(arg[1], tuple):
         return (fc.unwrap(arg[0]), tuple(fc.unwrap(a) for a in arg[1]))
     return tuple(fc.unwrap(a) for a in arg)
@@ -189,11 +199,12 @@ def svds(
     maxiter: Any = None,
     return_singular_vectors: bool = True,
 ) -> Any:
-    """cupyx 14.0 ``svds``: unseeded start vector; float32 drops small singular values."""
+    """cupyx 14.0 ``svds``: no seed; the Lanczos start vector is drawn from the global
+    ``cupy.random`` state (``linalg/_eigen.py``); float32 drops small singular values."""
     from scipy.sparse.linalg import svds as host_svds
 
     m = a._m if isinstance(a, spmatrix) else fc.unwrap(a)
-    start = np.random.default_rng().uniform(-1, 1, size=min(m.shape))  # no seed in cupyx
+    start = fc.random.random(min(m.shape))._a * 2 - 1  # the global cupy.random state
     u, s, vt = host_svds(m.astype(np.float64), k=k, v0=start)
     if m.dtype == np.float32:
         lost = s < 0.01 * s.max()
@@ -205,14 +216,35 @@ def svds(
     return tuple(fc.ndarray._of(x.astype(dtype)) for x in (u, s, vt))
 
 
-def eigsh(a: Any, k: int = 6, *, which: str = "LM", **_: Any) -> Any:
+def eigsh(a: Any, k: int = 6, *, which: str = "LM", v0: Any = None, ncv: Any = None,
+          maxiter: Any = None, tol: float = 0, return_eigenvectors: bool = True):  # fmt: skip
+    """cupyx ``eigsh`` (thick-restart Lanczos); without ``v0`` the start is unseeded."""
+    from scipy.sparse.linalg import LinearOperator as HostOperator
     from scipy.sparse.linalg import eigsh as host_eigsh
 
-    m = a._m if isinstance(a, spmatrix) else fc.unwrap(a)
-    return fc.wrap(host_eigsh(m, k=k, which=which))
+    if isinstance(a, LinearOperator):
+        m = HostOperator(a.shape, matvec=lambda v: a.matvec(fc.ndarray._of(v))._a, dtype=a.dtype)
+    else:
+        m = a._m if isinstance(a, spmatrix) else fc.unwrap(a)
+    start = fc.random.random(a.shape[0])._a if v0 is None else fc.unwrap(v0)
+    return fc.wrap(host_eigsh(m, k=k, which=which, v0=start, ncv=ncv, maxiter=maxiter, tol=tol,
+                              return_eigenvectors=return_eigenvectors))  # fmt: skip
+
+
+class LinearOperator:
+    """cupyx ``LinearOperator(shape, matvec, rmatvec=None, matmat=None, dtype=None)``."""
+
+    __module__ = "cupyx.scipy.sparse.linalg"
+
+    def __init__(self, shape, matvec, rmatvec=None, matmat=None, dtype=None, rmatmat=None):
+        self.shape, self.dtype, self._matvec = tuple(shape), np.dtype(dtype), matvec
+
+    def matvec(self, v: Any) -> Any:
+        return self._matvec(v)
 
 
 linalg = types.ModuleType("cupyx.scipy.sparse.linalg")
 linalg.svds = svds
 linalg.eigsh = eigsh
+linalg.LinearOperator = LinearOperator
 _this = sys.modules[__name__]
