@@ -211,10 +211,10 @@ def _orthogonal(z, targets, correctible, k_prime, tangent_variance, chunk_size, 
     for start in range(0, rows.shape[0], chunk_size):
         ids = rows[start : start + chunk_size]
         sq, nb = impl.knn_query(z, z[ids], k_prime + 1, chunk_size=chunk_size)
-        _, nb = _drop_self(sq, nb, k_prime, backend, query_ids=ids)
+        _, nb = _drop_self(sq, nb, k_prime, backend, query_ids=ids, n_base=z.shape[0])
         local = z[nb] - z[nb].mean(axis=1, keepdims=True)  # (m, k', d)
-        _, s, vt = xp.linalg.svd(local, full_matrices=False)  # rows of vt: directions
-        share = s**2 / xp.maximum((s**2).sum(axis=1, keepdims=True), 1e-30)
+        s2, vt = _local_pca(local, xp)  # rows of vt: directions
+        share = s2 / xp.maximum(s2.sum(axis=1, keepdims=True), 1e-30)
         keep = xp.cumsum(share, axis=1) - share < tangent_variance  # until the share is reached
         basis = vt * keep[:, :, None]
         v = z[ids] - targets[ids]
@@ -222,3 +222,25 @@ def _orthogonal(z, targets, correctible, k_prime, tangent_variance, chunk_size, 
         v_perp = v - xp.einsum("mj,mjd->md", along, basis)
         out[ids] = z[ids] - v_perp
     return out
+
+
+def _local_pca(local: Any, xp: Any) -> tuple[Any, Any]:
+    """Squared singular values (descending) and right singular vectors of each ``(k', d)``
+    matrix of ``local`` ``(m, k', d)``, from the ``k' × k'`` Gram matrices.
+
+    ``eigh`` of ``L Lᵀ = W Λ Wᵀ`` gives ``σ² = λ`` and the directions ``Wᵀ L / σ``.
+    A batched SVD of ``L`` would do the same, but cupy's batched ``svd`` falls
+    back to one cuSOLVER call per matrix once a side exceeds 32 (every latent
+    width above 32), while the ``k' × k'`` eigenproblems batch. Computed in
+    float64; directions of a zero singular value are zero (they carry no variance).
+    """
+    local = local.astype(xp.float64)
+    gram = local @ local.transpose(0, 2, 1)  # (m, k', k')
+    values, vectors = xp.linalg.eigh(gram)  # ascending
+    values, vectors = values[:, ::-1], vectors[:, :, ::-1]
+    s2 = xp.maximum(values, 0)
+    sigma = xp.sqrt(s2)
+    directions = vectors.transpose(0, 2, 1) @ local  # (m, k', d), row j scaled by σ_j
+    directions = directions / xp.where(sigma > 0, sigma, 1)[:, :, None]
+    directions = xp.where((sigma > 1e-12 * sigma[:, :1])[:, :, None], directions, 0)
+    return s2, directions.astype(xp.float32)

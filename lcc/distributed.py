@@ -109,9 +109,23 @@ def cluster(
     try:
         yield client
     finally:
+        _destroy_cugraph_comms()
         client.close()
         if started is not None:
             started.close()
+
+
+def _destroy_cugraph_comms() -> None:
+    """End cuGraph's process-wide comms session (opened by the first multi-GPU Leiden):
+    it is bound to this cluster's workers, and a later cluster would reuse it stale."""
+    import sys
+
+    if "cugraph.dask.comms.comms" not in sys.modules:
+        return  # never imported, so never initialised
+    from cugraph.dask.comms import comms
+
+    if comms.is_initialized():
+        comms.destroy()
 
 
 def as_dask(z: Any, chunk_rows: int | None = None, *, n_chunks: int | None = None) -> Any:
@@ -137,8 +151,23 @@ def as_dask(z: Any, chunk_rows: int | None = None, *, n_chunks: int | None = Non
         import cupy
 
         meta = cupy.empty((0,) * z.ndim, dtype=z.dtype)
-    out = da.from_array(z, chunks=chunks, asarray=False, meta=meta)
+    # name=False: a random key; the default hashes z, which for cupy pickles it via the host
+    out = da.from_array(z, chunks=chunks, asarray=False, meta=meta, name=False)
     return client.persist(out) if client is not None else out
+
+
+def to_gpu_chunks(z: Any) -> Any:
+    """A Dask array's numpy chunks as cupy chunks (each copied by the worker that holds it).
+
+    For latents read from the on-disk store when the engine runs on GPUs: the
+    result's ``_meta`` is cupy, so the engine's Dask backend takes its RAPIDS path.
+    """
+    import cupy
+
+    if is_gpu_array(z._meta):
+        return z
+    meta = cupy.empty((0,) * z.ndim, dtype=z.dtype)
+    return z.map_blocks(cupy.asarray, dtype=z.dtype, meta=meta)
 
 
 def current_client() -> Any:

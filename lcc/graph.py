@@ -81,7 +81,10 @@ def _communities(
     n_runs = check_positive_int(n_runs, "n_runs")
     given, target = resolve(a, backend)
     a = move(a, target)
-    detect = getattr(backends.get(target), algorithm)
+    impl = backends.get(target)
+    detect = getattr(impl, algorithm)
+    if not getattr(impl, f"SEEDED_{algorithm.upper()}", True):
+        n_runs = 1  # a seedless implementation would repeat one run n_runs times
     best, best_q = None, -float("inf")
     for run in range(n_runs):
         labels = _compact(detect(a, resolution=resolution, seed=seed + run), target)
@@ -152,11 +155,11 @@ def louvain(
 ) -> Any:
     """Louvain (multilevel) communities maximising modularity; see :func:`leiden`.
 
-    CPU: igraph ``community_multilevel``; GPU: ``cugraph.louvain`` (which takes
-    no seed, so its runs are identical). Louvain's result depends on the order
-    it visits nodes — on Zachary's karate club one order in five stops below
-    Q = 0.40 — so by default the best of ``n_runs=5`` orders is kept; one
-    multilevel pass is cheap. Leiden is preferred: it is more stable and never
+    CPU: igraph ``community_multilevel``; GPU: ``cugraph.louvain``, which takes
+    no seed, so on the GPU one run is made whatever ``n_runs`` says. Louvain's
+    result depends on the order it visits nodes — on Zachary's karate club one
+    order in five stops below Q = 0.40 — so by default the best of ``n_runs=5``
+    orders is kept; one multilevel pass is cheap. Leiden is preferred: it is more stable and never
     returns badly connected communities.
     """
     return _communities("louvain", adjacency, resolution, seed, n_runs, backend)

@@ -64,8 +64,9 @@ def knn(
         Exact brute-force search (faiss ``IndexFlatL2`` / cuVS ``brute_force``).
         ``False`` uses an approximate index, chosen by ``method``.
     method : {"hnsw", "ivf", "cagra"}, optional
-        Approximate index: ``"ivf"`` (CPU default; faiss IVF-Flat), ``"hnsw"``
-        (faiss / cuVS IVF-Flat) or ``"cagra"`` (GPU default; cuVS CAGRA).
+        Approximate index: ``"ivf"`` (faiss / cuVS IVF-Flat; the CPU default),
+        ``"hnsw"`` (faiss HNSW, CPU only) or ``"cagra"`` (cuVS CAGRA, GPU only and
+        the GPU default). A method the device lacks is an error.
     nprobe : int, optional
         IVF lists searched per query (``method="ivf"``). Default: 1/14 of the
         ``2√n`` lists, at least 16 — recall@k ≥ 0.97 on 50,000 hard isotropic
@@ -115,7 +116,7 @@ def knn(
         chunk_size=chunk_size,
         progress=progress,
     )
-    dist, idx = _drop_self(d2, idx, k, target)
+    dist, idx = _drop_self(d2, idx, k, target, n_base=z.shape[0])
     return Neighbors(move(dist, given), move(idx, given))
 
 
@@ -133,13 +134,15 @@ def _check_search(exact: bool, method: Any, nprobe: Any, resolved: Any) -> None:
 
 
 def _drop_self(
-    sq_dist: Any, idx: Any, k: int, backend: str, query_ids: Any = None
+    sq_dist: Any, idx: Any, k: int, backend: str, query_ids: Any = None, *, n_base: int
 ) -> tuple[Any, Any]:
     """Remove each query from its own ``k + 1`` neighbours (or the farthest if absent).
 
     Self is not always in column 0: duplicates tie with it at distance 0, and an
     approximate index may miss it. Every row loses exactly one column. Query
-    ``i`` is base row ``query_ids[i]`` (default: ``i``).
+    ``i`` is base row ``query_ids[i]`` (default: ``i``); the base has ``n_base``
+    rows, so an id outside ``0 … n_base − 1`` is an index's "not found" sentinel:
+    faiss pads with −1, cuVS IVF with int64-max, CAGRA with uint32-max.
     """
     xp = array_module(backend)
     n = idx.shape[0]
@@ -149,8 +152,8 @@ def _drop_self(
     no_self = ~xp.any(is_self, axis=1)
     is_self[:, -1] |= no_self
     keep = ~is_self
-    # an index that found fewer than k + 1 points pads with -1 (faiss) — treat as missing
-    if bool(xp.any(idx[keep] < 0)):
+    kept = idx[keep]
+    if bool(xp.any((kept < 0) | (kept >= n_base))):
         raise RuntimeError(
             "the approximate index returned fewer than k neighbours for some samples; "
             "use exact=True or a larger nprobe"

@@ -57,6 +57,9 @@ def to_backend(tensor: torch.Tensor, backend: str | None = None) -> Any:
         require_gpu("a CUDA tensor" if choice == "auto" else "backend='gpu'")
         import cupy
 
+        from lcc.gpu_memory import use_one_allocator
+
+        use_one_allocator()  # torch and cupy share one pool from here on
         if not t.is_cuda:
             t = t.cuda()
         return cupy.from_dlpack(_dlpack_ready(t))

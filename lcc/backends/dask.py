@@ -72,6 +72,16 @@ def on_gpu(z: Any) -> bool:
     return is_gpu_array(z._meta)
 
 
+def device_meta(x: Any) -> Any:
+    """``x`` with a cupy ``_meta``: cuML's Dask outputs are built with ``from_delayed``
+    and no meta (cuML ``dask/common/input_utils.py``), so they claim numpy chunks
+    while holding cupy ones, and everything downstream would take the CPU path."""
+    import cupy as cp
+
+    meta = cp.empty((0,) * x.ndim, dtype=x.dtype)
+    return x.map_blocks(cp.asarray, dtype=x.dtype, meta=meta)
+
+
 def row_starts(chunks: tuple[int, ...]) -> np.ndarray:
     """First row of every chunk, plus the total: ``[0, c0, c0 + c1, …, n]``."""
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
@@ -88,7 +98,7 @@ def like_rows(values: Any, row_chunks: tuple[int, ...], client: Any) -> Any:
 
     chunks = (row_chunks, *tuple((s,) for s in values.shape[1:]))
     meta = values[:0] if is_gpu_array(values) else None
-    out = da.from_array(values, chunks=chunks, asarray=False, meta=meta)
+    out = da.from_array(values, chunks=chunks, asarray=False, meta=meta, name=False)  # no hashing
     return client.persist(out) if client is not None else out
 
 
@@ -245,13 +255,13 @@ class IVFIndex:
         return _search_in_chunks(self.index, queries, k, chunk_size, False)
 
 
-def _knn_block(block: np.ndarray, start: int, token: str, k: int, chunk_size: int):
+def _knn_block(block: np.ndarray, start: int, token: str, k: int, chunk_size: int, n: int):
     from lcc.neighbors import _drop_self
 
     queries = np.ascontiguousarray(block, dtype=np.float32)
     sq, idx = lookup(token).search(queries, k + 1, chunk_size)
     ids = np.arange(start, start + queries.shape[0], dtype=np.int64)
-    return _drop_self(sq, idx, k, "cpu", query_ids=ids)
+    return _drop_self(sq, idx, k, "cpu", query_ids=ids, n_base=n)
 
 
 def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarray, int]:
@@ -298,7 +308,7 @@ def knn(
         token, workers = broadcast(client, z, IVFIndex, *_trained_ivf(z, nprobe))
     try:
         outputs = [((k,), np.float32), ((k,), np.int64)]
-        dist, idx = map_rows(client, workers, _knn_block, [z], outputs, token, k, chunk_size)
+        dist, idx = map_rows(client, workers, _knn_block, [z], outputs, token, k, chunk_size, n)
     finally:
         release(client, token)
     return dist, idx
@@ -327,19 +337,20 @@ def _knn_gpu(client: Any, z: Any, k: int) -> tuple[Any, Any]:
     model = NearestNeighbors(client=client, n_neighbors=k + 1)
     model.fit(z)
     dist, idx = model.kneighbors(z, n_neighbors=k + 1)
-    sq = (dist.astype(cp.float32) ** 2).rechunk({0: z.chunks[0]})
-    idx = idx.astype(cp.int64).rechunk({0: z.chunks[0]})
+    sq = device_meta(dist.astype(cp.float32) ** 2).rechunk({0: z.chunks[0]})
+    idx = device_meta(idx.astype(cp.int64)).rechunk({0: z.chunks[0]})
     outputs = [((k,), cp.float32), ((k,), cp.int64)]
-    return tuple(map_rows(client, workers_of(client), _drop_self_block, [sq, idx], outputs, k))
+    n = z.shape[0]
+    return tuple(map_rows(client, workers_of(client), _drop_self_block, [sq, idx], outputs, k, n))
 
 
-def _drop_self_block(sq: Any, idx: Any, start: int, k: int):
+def _drop_self_block(sq: Any, idx: Any, start: int, k: int, n: int):
     import cupy as cp
 
     from lcc.neighbors import _drop_self
 
     ids = cp.arange(start, start + sq.shape[0], dtype=cp.int64)
-    return _drop_self(sq, idx, k, "gpu", query_ids=ids)
+    return _drop_self(sq, idx, k, "gpu", query_ids=ids, n_base=n)
 
 
 # --------------------------------------------------------------------- k-NN graph
@@ -435,12 +446,14 @@ def _leiden_gpu(client: Any, adjacency: Any, resolution: float, seed: int) -> An
     """``cugraph.dask.leiden`` on a dask-cuDF edge list built from the row blocks."""
     import cudf
     import cugraph
-    import cupy as cp
     import dask
     import dask_cudf
     from cugraph.dask import leiden as dask_leiden
     from cugraph.dask.comms import comms
 
+    from lcc.backends.gpu import labels_from_frame
+
+    n = adjacency.shape[0]
     starts = row_starts(adjacency.chunks[0])
     parts = [
         dask.delayed(_edges_block)(block, int(start))
@@ -454,16 +467,13 @@ def _leiden_gpu(client: Any, adjacency: Any, resolution: float, seed: int) -> An
         }
     )
     edges = dask_cudf.from_delayed(parts, meta=meta)
-    if not comms.is_initialized():
+    if not comms.is_initialized():  # destroyed when lcc.distributed.cluster() closes
         comms.initialize(p2p=True)
     graph = cugraph.Graph(directed=False)
     graph.from_dask_cudf_edgelist(edges, source="src", destination="dst", edge_attr="wgt")
     result, _ = dask_leiden(graph, max_iter=100, resolution=resolution, random_state=seed)
     result = result.compute()
-    labels = cp.empty(adjacency.shape[0], dtype=cp.int64)
-    labels[result["vertex"].to_cupy()] = result["partition"].to_cupy()
-    _, labels = cp.unique(labels, return_inverse=True)
-    return labels.reshape(-1).astype(cp.int64)
+    return labels_from_frame(result["vertex"].to_cupy(), result["partition"].to_cupy(), n)
 
 
 # ------------------------------------------------------------------------ k-Means
@@ -476,6 +486,10 @@ def kmeans(z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, to
     if client is not None and on_gpu(z):
         from cuml.dask.cluster import KMeans
 
+        from lcc.backends.gpu import kmeans_scale
+
+        scale = kmeans_scale(z)  # cuVS's tol is absolute: fit z / scale (same partition)
+        z_scaled = client.persist(z / scale)
         model = KMeans(
             client=client,
             n_clusters=n_clusters,
@@ -485,9 +499,11 @@ def kmeans(z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, to
             random_state=seed,
             init="scalable-k-means++",
         )
-        model.fit(z)
-        labels = model.predict(z).astype("int64").rechunk({0: z.chunks[0]})
-        return client.persist(labels), model.cluster_centers_
+        model.fit(z_scaled)
+        # cuML's predict has unknown chunk sizes and a float meta
+        labels = device_meta(model.predict(z_scaled).astype("int64"))
+        labels = labels.compute_chunk_sizes().rechunk({0: z.chunks[0]})
+        return client.persist(labels), model.cluster_centers_ * scale
     result = single(z.compute(), n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=tol)
     return like_rows(result.labels, z.chunks[0], client), result.centers
 
@@ -498,8 +514,13 @@ def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
     import dask.array as da
 
     client = client_or_none()
+    state: Any = seed
+    if on_gpu(matrix):  # an int seed draws numpy test-matrix chunks: cupy @ numpy fails
+        import cupy as cp
+
+        state = da.random.RandomState(seed, RandomState=cp.random.RandomState)
     u, s, vt = da.linalg.svd_compressed(
-        by_rows(matrix), k, n_power_iter=4, seed=seed, compute=False
+        by_rows(matrix), k, n_power_iter=4, seed=state, compute=False
     )
     if client is not None:
         u, s, vt = client.persist([u, s, vt])

@@ -131,12 +131,26 @@ def _cugraph(adjacency: Any):
     return graph
 
 
-def _labels_from_parts(parts: Any, n: int) -> Any:
+def labels_from_frame(vertex: Any, partition: Any, n: int) -> Any:
+    """``(n,)`` int64 labels from cuGraph's unordered ``(vertex, partition)`` columns.
+
+    cuGraph returns the vertices of its graph only: a vertex absent from an edge
+    list (no edges, or only zero weights dropped on the way) is not in the
+    result. Each such vertex is its own community, numbered after the others.
+    """
     import cupy as cp
 
-    labels = cp.empty(n, dtype=cp.int64)
-    labels[parts["vertex"].to_cupy()] = parts["partition"].to_cupy()
+    labels = cp.full(n, -1, dtype=cp.int64)
+    labels[vertex.astype(cp.int64)] = partition.astype(cp.int64)
+    missing = labels < 0
+    n_missing = int(missing.sum())
+    if n_missing:
+        labels[missing] = int(labels.max()) + 1 + cp.arange(n_missing, dtype=cp.int64)
     return labels
+
+
+def _labels_from_parts(parts: Any, n: int) -> Any:
+    return labels_from_frame(parts["vertex"].to_cupy(), parts["partition"].to_cupy(), n)
 
 
 def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
@@ -148,6 +162,9 @@ def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
     return _labels_from_parts(parts, adjacency.shape[0])
 
 
+SEEDED_LOUVAIN = False  # cuGraph's Louvain takes no seed: repeated runs are identical
+
+
 def louvain(adjacency: Any, *, resolution: float, seed: int) -> Any:
     """cuGraph's Louvain takes no seed; ``seed`` is accepted for a common signature."""
     import cugraph
@@ -157,12 +174,27 @@ def louvain(adjacency: Any, *, resolution: float, seed: int) -> Any:
 
 
 # ------------------------------------------------------------------------ k-Means
+def kmeans_scale(z: Any) -> float:
+    """``√(mean per-feature variance)`` of ``z`` (1 for constant data).
+
+    scikit-learn stops Lloyd when ``Σ‖Δc‖² ≤ tol · mean(var(z))``; cuVS when
+    ``Σ‖Δc‖² < tol`` (absolute) or the inertia ratio passes ``1 − tol``
+    (``kmeans_common.cuh`` ``check_convergence``). Clustering ``z / scale``,
+    the same partition, gives cuVS scikit-learn's relative tolerance; the
+    ratio test is scale-free. Without it Lloyd stops after a few iterations
+    on small-valued data such as spectral embeddings (entries ~ 1/√n).
+    """
+    variance = float(z.var(axis=0).mean())
+    return variance**0.5 if variance > 0 else 1.0
+
+
 def kmeans(
     z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, tol: float
 ) -> tuple[Any, Any]:
     import cupy as cp
     from cuml.cluster import KMeans
 
+    scale = kmeans_scale(z)
     model = KMeans(
         n_clusters=n_clusters,
         n_init=n_init,
@@ -171,8 +203,9 @@ def kmeans(
         random_state=seed,
         init="scalable-k-means++",
         output_type="cupy",
-    ).fit(z)
-    return cp.asarray(model.labels_).astype(cp.int64), cp.asarray(model.cluster_centers_)
+    ).fit(z / scale)
+    centers = cp.asarray(model.cluster_centers_) * scale
+    return cp.asarray(model.labels_).astype(cp.int64), centers.astype(z.dtype)
 
 
 def minibatch_kmeans(
@@ -189,22 +222,48 @@ def minibatch_kmeans(
 
 
 # ---------------------------------------------------------------------------- SVD
+GRAM_DENSE_MAX = 4096  # side of the Gram matrix decomposed densely (4096² float64 = 128 MiB)
+
+
 def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
-    """Leading ``k`` singular triplets: cupyx ``svds`` (sparse) or cuML ``TruncatedSVD`` (dense)."""
+    """Leading ``k`` singular triplets from the float64 Gram matrix of the smaller side.
+
+    Not cupyx ``svds``: it takes no seed (its Lanczos start comes from the
+    global ``cupy.random`` state) and in float32 returns σ = 0 with arbitrary
+    vectors below ~1 % of σ₁; not cuML ``TruncatedSVD``: its "full" algorithm
+    eigendecomposes the covariance in the input's precision. Here ``G = AᵀA``
+    (or ``AAᵀ``) is formed in float64 and decomposed by ``cupy.linalg.eigh``
+    (side ≤ ``GRAM_DENSE_MAX``, deterministic) or by ``eigsh`` with a start
+    vector drawn from ``seed``; σ = √λ and the other side's vectors are
+    ``A·V / σ``. The leading singular values keep ~12 digits whenever
+    σ_k / σ₁ > 1e-4 — the CPU backend's ARPACK accuracy for what the engine
+    asks of it (spectral embeddings, LSC).
+    """
     import cupy as cp
     import cupyx.scipy.sparse as csp
-    from cupyx.scipy.sparse.linalg import svds
 
-    if csp.issparse(matrix):
-        u, s, vt = svds(matrix, k=k)
-        order = cp.argsort(s)[::-1]
-        return u[:, order], s[order], vt[order]
-    from cuml.decomposition import TruncatedSVD
+    a = matrix.astype(cp.float64)
+    transpose = a.shape[1] > a.shape[0]  # decompose the smaller side's Gram matrix
+    if transpose:
+        a = a.T.tocsr() if csp.issparse(a) else a.T
+    gram = a.T @ a
+    if gram.shape[0] <= GRAM_DENSE_MAX:
+        gram = gram.toarray() if csp.issparse(gram) else gram
+        values, vectors = cp.linalg.eigh(gram)
+        values, vectors = values[-k:], vectors[:, -k:]
+    else:
+        from cupyx.scipy.sparse.linalg import eigsh
 
-    model = TruncatedSVD(n_components=k, algorithm="full", random_state=seed, output_type="cupy")
-    us = cp.asarray(model.fit_transform(matrix))
-    s = cp.asarray(model.singular_values_)
-    return us / cp.where(s > 0, s, 1)[None, :], s, cp.asarray(model.components_)
+        start = cp.random.default_rng(seed).uniform(-1, 1, size=gram.shape[0])
+        values, vectors = eigsh(gram, k=k, v0=start)
+    order = cp.argsort(values)[::-1]
+    s = cp.sqrt(cp.maximum(values[order], 0))
+    v = vectors[:, order]
+    u = (a @ v) / cp.where(s > 0, s, 1)[None, :]
+    dtype = matrix.dtype
+    if transpose:
+        u, v = v, u
+    return u.astype(dtype), s.astype(dtype), v.T.astype(dtype)
 
 
 # ------------------------------------------------------------------------ metrics

@@ -376,7 +376,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         z = self.transform_tensor(x)
         result = lcc.kmeans(lcc.to_backend(z), self.n_clusters, seed=seed, n_init=self.n_init)
         self._centers = nn.Parameter(lcc.to_torch(result.centers).to(x.device).float().clone())
-        self.init_labels_ = np.asarray(result.labels).astype(np.int64)
+        self.init_labels_ = np.asarray(lcc.to_torch(result.labels).cpu()).astype(np.int64)
         if y is not None and self.history_:
             self.history_[-1] |= self._report(z, self.init_labels_, y)
 

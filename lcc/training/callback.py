@@ -147,14 +147,27 @@ class LCCCallback:
         """
         if not self.is_correction_epoch(epoch):
             return {}
-        import lcc
-        from lcc.backends.dask import gather_graph
-        from lcc.distributed import as_dask, cluster
-        from lcc.staging import LatentStore
+        from lcc.distributed import cluster
+        from lcc.gpu_memory import release_cached
 
         start = time.perf_counter()
         if self.scheduler is not None and self._client is None:
             self._client = self._cluster.enter_context(cluster(self.scheduler))
+        with _engine_device(self.model):
+            stats = self._correct()
+        release_cached()
+        self.active = True
+        stats["correction_time_s"] = time.perf_counter() - start
+        return stats
+
+    def _correct(self) -> dict[str, Any]:
+        """Capture the latents, cluster them and compute every layer's targets."""
+        import lcc
+        from lcc._backend import backend_of, move
+        from lcc.backends.dask import gather_graph
+        from lcc.distributed import as_dask, resolve_scheduler, to_gpu_chunks
+        from lcc.staging import LatentStore
+
         buffers, labels, predictions = self.capture.collect(
             self.model,
             self.train_set,
@@ -165,15 +178,20 @@ class LCCCallback:
         )
         y = lcc.to_backend(labels, self.backend)
         y_model = lcc.to_backend(predictions, self.backend)
+        cpu_workers = self._client is not None and resolve_scheduler(self.scheduler) == "local"
+        if cpu_workers:  # a CPU cluster computes on the host, whatever the model's device
+            y, y_model = move(y, "cpu"), move(y_model, "cpu")
         stats: dict[str, Any] = {}
         for name, buffer in buffers.items():
             on_disk = isinstance(buffer, LatentStore)
             if on_disk:
-                z = buffer.to_dask()
+                z = buffer.to_dask()  # numpy chunks read from zarr
+                if backend_of(y) == "gpu":  # the engine runs where the labels are
+                    z = to_gpu_chunks(z)
             else:
                 z = buffer.to_backend(self.backend)
                 if self._client is not None:
-                    z = as_dask(z)
+                    z = as_dask(move(z, "cpu") if cpu_workers else z)
             sharded = on_disk or self._client is not None
             adjacency = lcc.knn_graph(z, self.k, exact=self.exact_knn)
             if sharded and self.method != "leiden":  # Louvain / k-NN pressure: one process
@@ -205,8 +223,6 @@ class LCCCallback:
                 "acc_cc": acc.cc,
                 "acc_mc": acc.mc,
             }
-        self.active = True
-        stats["correction_time_s"] = time.perf_counter() - start
         return stats
 
     def loss(self, indices: torch.Tensor) -> torch.Tensor:
@@ -238,3 +254,14 @@ def _local(a: Any) -> Any:
 
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def _engine_device(model: nn.Module) -> Any:
+    """cupy's current device = the model's (``cuda:1`` without ``torch.cuda.set_device``
+    would otherwise run the engine on device 0 against arrays on device 1)."""
+    device = _device_of(model)
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    import cupy
+
+    return cupy.cuda.Device(device.index or 0)
