@@ -1,8 +1,11 @@
-"""The ``lcc`` command: ``lcc run CONFIG.yaml [key=value ...] [--scheduler WHERE]``.
+"""The ``lcc`` command: ``lcc run CONFIG.yaml [key=value ...] [--scheduler WHERE]``, ``lcc doctor``.
 
 ``--scheduler`` runs the LCC correction step on a Dask cluster: ``local``
 (CPU worker processes), ``local-cuda`` (one worker per GPU), ``auto`` (GPUs if
 present) or the address of a running scheduler (``tcp://host:8786``).
+
+``lcc doctor`` checks the installation (versions, GPUs, backends, an engine
+smoke test per backend) and exits non-zero when something installed is broken.
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="WHERE",
         help="Dask cluster for the correction step: local | local-cuda | auto | ADDRESS",
     )
+    sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from lcc.doctor import main as doctor
+
+        return doctor()
 
     import importlib
 
