@@ -87,7 +87,10 @@ def use_one_allocator(kind: str | None = None) -> str:
 def _rmm_installed() -> bool:
     from importlib.util import find_spec
 
-    return find_spec("rmm") is not None
+    try:
+        return find_spec("rmm") is not None
+    except ValueError:  # imported without a spec
+        return True
 
 
 def _use_rmm(torch: Any) -> None:

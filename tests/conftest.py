@@ -51,6 +51,9 @@ def emulated_gpu(monkeypatch):
     monkeypatch.delenv("LCC_BACKEND", raising=False)
     yield emulation
     _backend.gpu_available.cache_clear()
+    from lcc import gpu_memory
+
+    gpu_memory._reset_for_tests()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -146,7 +146,7 @@ def labels_from_frame(vertex: Any, partition: Any, n: int) -> Any:
     n_missing = int(missing.sum())
     if n_missing:
         labels[missing] = int(labels.max()) + 1 + cp.arange(n_missing, dtype=cp.int64)
-    return labels
+    return cp.unique(labels, return_inverse=True)[1].reshape(-1).astype(cp.int64)  # 0..C-1
 
 
 def _labels_from_parts(parts: Any, n: int) -> Any:

@@ -32,14 +32,31 @@ def modules() -> dict[str, Any]:
     return tree
 
 
+TORCH_ALLOCATORS: list[Any] = []  # what torch.cuda.memory.change_current_allocator received
+
+
 def install(monkeypatch: Any) -> None:
-    """Swap the emulation in for the rest of the test (``monkeypatch`` undoes it)."""
-    from lcc import _backend
+    """Swap the emulation in for the rest of the test (``monkeypatch`` undoes it).
+
+    Also: ``lcc.gpu_memory``'s once-per-process choice starts afresh, and torch's
+    ``change_current_allocator`` (which needs CUDA) records its argument instead.
+    """
+    import torch
+
+    from lcc import _backend, gpu_memory
+
+    gpu_memory._reset_for_tests()
+    TORCH_ALLOCATORS.clear()
+    monkeypatch.setattr(torch.cuda.memory, "change_current_allocator", TORCH_ALLOCATORS.append)
 
     for name in list(sys.modules):
         if name.split(".")[0] in ROOTS:
             monkeypatch.delitem(sys.modules, name)
+    from importlib.machinery import ModuleSpec
+
     for name, module in modules().items():
+        if getattr(module, "__spec__", None) is None:
+            module.__spec__ = ModuleSpec(name, None)  # find_spec works on the fakes
         monkeypatch.setitem(sys.modules, name, module)
     _backend.gpu_available.cache_clear()
     monkeypatch.setattr(_backend, "gpu_available", _emulated_gpu_available)

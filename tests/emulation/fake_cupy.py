@@ -280,6 +280,22 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> ndar
     return wrap(np.searchsorted(a._a, unwrap(v), side=side, sorter=unwrap(sorter)).astype(np.int64))
 
 
+def empty(shape: Any, dtype: Any = float, order: str = "C") -> ndarray:
+    """Uninitialised device memory: filled with garbage, never conveniently with zeros."""
+    out = np.empty(shape, dtype=dtype, order=order)
+    if out.dtype.kind in "iu":
+        out.fill(np.iinfo(out.dtype).max // 3)
+    elif out.dtype.kind in "fc":
+        out.fill(np.nan)
+    elif out.dtype.kind == "b":
+        out.fill(True)
+    return ndarray._of(out)
+
+
+def empty_like(a: Any, dtype: Any = None, order: str = "K", shape: Any = None) -> ndarray:
+    return empty(a.shape if shape is None else shape, dtype=dtype or a.dtype)
+
+
 def get_array_module(*args: Any) -> Any:
     return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else np
 
@@ -408,6 +424,17 @@ def _cuda_module() -> types.ModuleType:
         runtimeGetVersion=lambda: 13000,
         driverGetVersion=lambda: 13000,
     )
+
+    class PythonFunctionAllocator:
+        """cupy.cuda.memory.PythonFunctionAllocator(malloc_func, free_func)."""
+
+        def __init__(self, malloc_func: Any, free_func: Any):
+            self.malloc_func, self.free_func = malloc_func, free_func
+
+        def malloc(self, size: int) -> Any:
+            return self.malloc_func(size, 0)
+
+    cuda.memory = types.SimpleNamespace(PythonFunctionAllocator=PythonFunctionAllocator)
     cuda.get_current_stream = lambda: types.SimpleNamespace(synchronize=lambda: None, ptr=0)
     cuda.Stream = types.SimpleNamespace(null=types.SimpleNamespace(ptr=0))
     cuda._pools = (pool, pinned)
@@ -428,9 +455,27 @@ linalg = types.ModuleType("cupy.linalg")
 linalg.__dict__.update(
     {
         n: (lambda f: lambda *a, **k: wrap(f(*unwrap(a), **unwrap(k))))(getattr(np.linalg, n))
-        for n in ("svd", "eigh", "norm", "qr", "solve", "inv", "cholesky", "lstsq")
+        for n in ("norm", "qr", "solve", "inv", "cholesky", "lstsq")
     }
 )
+# cuSOLVER's batched svd / eigh (gesvdj / syevj batched) take matrices up to 32 × 32;
+# above that cupy loops, one solver call per matrix. Counted so tests can see it.
+PER_MATRIX_SOLVER_CALLS = {"count": 0}
+
+
+def _batched(name: str) -> Any:
+    func = getattr(np.linalg, name)
+
+    def call(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if a.ndim > 2 and max(a.shape[-2:]) > 32:
+            PER_MATRIX_SOLVER_CALLS["count"] += int(np.prod(a.shape[:-2]))
+        return wrap(func(unwrap(a), *unwrap(args), **unwrap(kwargs)))
+
+    call.__name__ = name
+    return call
+
+
+linalg.svd, linalg.eigh = _batched("svd"), _batched("eigh")
 __version__ = "14.0.0"
 
 _CONSTANTS = {"newaxis": None, "inf": np.inf, "nan": np.nan, "pi": np.pi, "e": np.e}

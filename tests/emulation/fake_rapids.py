@@ -397,11 +397,16 @@ def _communities(graph: Graph, algorithm: str, resolution: float, seed: int | No
 
 
 def leiden(G, max_iter=100, resolution=1.0, random_state=None, theta=1.0):
+    CALLS["leiden"] += 1
     return _communities(G, "leiden", resolution, random_state)
+
+
+CALLS = {"louvain": 0, "leiden": 0}
 
 
 def louvain(G, max_level=None, max_iter=None, resolution=1.0, threshold=1e-7):
     """No seed: every call runs the same (deterministic) Louvain."""
+    CALLS["louvain"] += 1
     return _communities(G, "louvain", resolution, 0)
 
 
@@ -423,7 +428,13 @@ def module_tree() -> dict[str, types.ModuleType]:
     metrics_cluster = module("cuml.metrics.cluster", v_measure_score=v_measure_score,
                              adjusted_rand_score=adjusted_rand_score,
                              silhouette_score=silhouette_score)  # fmt: skip
+    rmm_cupy = module("rmm.allocators.cupy", rmm_cupy_allocator=lambda nbytes: None)
+    rmm_torch = module("rmm.allocators.torch", rmm_torch_allocator=object())
     tree = {
+        "rmm": module("rmm", __version__="26.10.00"),
+        "rmm.allocators": module("rmm.allocators", cupy=rmm_cupy, torch=rmm_torch),
+        "rmm.allocators.cupy": rmm_cupy,
+        "rmm.allocators.torch": rmm_torch,
         "cuvs": module("cuvs", neighbors=neighbors, __version__="26.10.00"),
         "cuvs.neighbors": neighbors,
         "cuvs.neighbors.brute_force": brute_force,
