@@ -79,6 +79,7 @@ class ndarray(NDArrayOperatorsMixin):
 
     __slots__ = ("_a",)
     __module__ = "cupy"
+    __array_priority__ = 100  # cupy's
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, shape: Any, dtype: Any = float, order: str = "C"):
@@ -131,6 +132,8 @@ class ndarray(NDArrayOperatorsMixin):
     device = property(lambda self: Device(0))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # never numpy's __array_interface__ / __array_struct__
+            raise AttributeError(f"cupy.ndarray has no attribute {name!r}")
         attr = getattr(self._a, name)  # AttributeError for what numpy lacks
         if name in _HOST_METHODS:
             raise AttributeError(f"cupy.ndarray has no attribute {name!r}")

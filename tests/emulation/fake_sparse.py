@@ -77,6 +77,8 @@ class spmatrix:
     T = property(lambda self: _out(self._m.T))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(f"cupyx sparse matrices have no attribute {name!r}")
         attr = getattr(self._m, name)
         if not callable(attr):
             return _out(attr) if isinstance(attr, np.ndarray) else attr
