@@ -251,12 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(args.out)
     for name, part in (("A", part_a), ("B", part_b)):
         if args.part in (name, "all"):
+            if name == "B" and args.part == "all":
+                report()
             try:
                 part(report, args)
             except Exception as err:
                 report.failed.append(f"part {name}")
                 report(f"FAILED: part {name}: {type(err).__name__}: {err}")
-            report()
     return 1 if report.failed else 0
 
 

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.." || exit 1
 
 PY=${PYTHON:-python3}
 RESULTS=${RESULTS:-benchmarks/results/gpu_check.txt}
-INSTALL_S=40 DOCTOR_S=40 TESTS_S=200 TIMINGS_S=170 # + 5 s kill grace each: < 8 min
+# per-step limits (+ 5 s kill grace each), 470 s at most in all: under 8 minutes
+INSTALL_S=30 PROBE_S=20 DOCTOR_S=40 TESTS_S=180 TIMINGS_A_S=100 TIMINGS_B_S=70
 export PYTHONUNBUFFERED=1
 problems=()
 
@@ -50,7 +51,7 @@ if command -v nvidia-smi >/dev/null 2>&1; then
 else
     say "SKIPPED: nvidia-smi not found"
 fi
-gpu_reason=$("$PY" - <<'EOF' 2>/dev/null
+gpu_reason=$(timeout -k 5 "$PROBE_S" "$PY" - <<'EOF' 2>/dev/null
 try:
     import cupy
 except Exception as err:
@@ -99,20 +100,23 @@ else
     rm -f "$log"
 fi
 
-# -- timings ------------------------------------------------------------------------------
-section "timings ($PY benchmarks/gpu_check.py --out $RESULTS)"
-err=$(mktemp)
-timeout -k 5 "$TIMINGS_S" "$PY" benchmarks/gpu_check.py --out "$RESULTS" 2>"$err"
-rc=$?
-if timed_out "$rc"; then
-    say "TIMED OUT after $TIMINGS_S s (lines above are what finished)"
-    problems+=("timings timed out")
-elif [ "$rc" -ne 0 ]; then
-    tail -n 20 "$err" | tee -a "$RESULTS"
-    say "(gpu_check.py exited $rc)"
-    problems+=("timings exit $rc")
-fi
-rm -f "$err"
+# -- timings: part A (correction step) and part B (demo), each with its own budget -----------
+for part in A B; do
+    if [ "$part" = A ]; then limit=$TIMINGS_A_S; else limit=$TIMINGS_B_S; fi
+    section "timings, part $part ($PY benchmarks/gpu_check.py --part $part --out $RESULTS)"
+    err=$(mktemp)
+    timeout -k 5 "$limit" "$PY" benchmarks/gpu_check.py --part "$part" --out "$RESULTS" 2>"$err"
+    rc=$?
+    if timed_out "$rc"; then
+        say "TIMED OUT after $limit s (lines above are what finished)"
+        problems+=("timings part $part timed out")
+    elif [ "$rc" -ne 0 ]; then
+        tail -n 20 "$err" | tee -a "$RESULTS"
+        say "(gpu_check.py --part $part exited $rc)"
+        problems+=("timings part $part exit $rc")
+    fi
+    rm -f "$err"
+done
 
 # -- done ---------------------------------------------------------------------------------
 section "summary"

@@ -107,7 +107,7 @@ def test_dask_svd_on_gpu_workers(gpu_workers):
     z = lcc.distributed.as_dask(on("gpu", m))
     u, s, _vt = lcc.truncated_svd(z, 3, seed=0)
     np.testing.assert_allclose(host(s), np.linalg.svd(m, compute_uv=False)[:3], rtol=1e-3)
-    assert type(u._meta).__module__ == "cupy"
+    assert type(u.blocks[0].compute()).__module__ == "cupy"
 
 
 def test_dask_knn_graph_on_gpu_workers_reaches_multi_gpu_leiden(gpu_workers):

@@ -527,8 +527,10 @@ def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
     s, vt = s.compute(), vt.compute()
     # the sign convention of lcc.spectral._flip_signs: largest-|·| entry of each U column > 0
     column = move(abs(u).argmax(axis=0).compute(), "cpu")  # k ints: vindex wants numpy
-    largest = u.vindex[column, np.arange(k)].compute()
+    largest = move(u.vindex[column, np.arange(k)].compute(), "cpu")
     signs = np.where(largest < 0, -1, 1).astype(largest.dtype)
+    if on_gpu(matrix):  # the chunks' kind, whatever kind dask's vindex gathered into
+        signs = move(signs, "gpu")
     return u * signs[None, :], s, vt * signs[:, None]
 
 

@@ -58,8 +58,21 @@ def install(monkeypatch: Any) -> None:
         if getattr(module, "__spec__", None) is None:
             module.__spec__ = ModuleSpec(name, None)  # find_spec works on the fakes
         monkeypatch.setitem(sys.modules, name, module)
+    _register_dask_chunk_types()
     _backend.gpu_available.cache_clear()
     monkeypatch.setattr(_backend, "gpu_available", _emulated_gpu_available)
+
+
+def _register_dask_chunk_types() -> None:
+    """dask.array registers cupy's array types as chunk types when *it* is imported; if
+    that happened before the emulation (real cupy), register the emulated types too."""
+    from dask.array.chunk_types import is_valid_chunk_type, register_chunk_type
+
+    from . import fake_sparse
+
+    for kind in (fake_cupy.ndarray, fake_sparse.spmatrix):
+        if not is_valid_chunk_type(kind):
+            register_chunk_type(kind)
 
 
 def _emulated_gpu_available() -> bool:

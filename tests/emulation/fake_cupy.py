@@ -284,10 +284,14 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> ndar
 
 
 def empty(shape: Any, dtype: Any = float, order: str = "C") -> ndarray:
-    """Uninitialised device memory: filled with garbage, never conveniently with zeros."""
+    """Uninitialised device memory: stale values, never conveniently zeros or sentinels.
+
+    Integers hold small plausible values (0 … 6, as a freed label array would),
+    so reading an unwritten entry silently joins it to a real cluster id.
+    """
     out = np.empty(shape, dtype=dtype, order=order)
     if out.dtype.kind in "iu":
-        out.fill(np.iinfo(out.dtype).max // 3)
+        out.reshape(-1)[:] = np.arange(out.size) % 7
     elif out.dtype.kind in "fc":
         out.fill(np.nan)
     elif out.dtype.kind == "b":

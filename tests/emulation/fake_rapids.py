@@ -371,6 +371,9 @@ def _communities(graph: Graph, algorithm: str, resolution: float, seed: int | No
 
     src, dst, w = graph.edges
     n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
+    if graph.n_vertices is None:  # an edge list is renumbered: only its vertices exist
+        present, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
+        src, dst, n = inverse[: len(src)], inverse[len(src) :], len(present)
     a = sp.csr_matrix((w.astype(np.float64), (src, dst)), shape=(n, n))
     a = sp.triu(a.maximum(a.T), k=1).tocoo()
     g = ig.Graph(n=n, edges=np.column_stack([a.row, a.col]).tolist(), directed=False)
@@ -387,12 +390,11 @@ def _communities(graph: Graph, algorithm: str, resolution: float, seed: int | No
     finally:
         ig.set_random_number_generator(random)
     labels = np.asarray(part.membership, dtype=np.int32)
-    present = np.flatnonzero(np.bincount(np.concatenate([src, dst]), minlength=n) > 0)
     if graph.n_vertices is not None:  # a CSR graph has all its vertices
         present = np.arange(graph.n_vertices)
         labels = np.concatenate([labels, np.arange(n, graph.n_vertices, dtype=np.int32)])
-    order = rng_state.permutation(present)  # cuGraph's frames are not sorted by vertex
-    frame = DataFrame({"vertex": order.astype(np.int32), "partition": labels[order]})
+    order = rng_state.permutation(len(present))  # cuGraph's frames are not sorted by vertex
+    frame = DataFrame({"vertex": present[order].astype(np.int32), "partition": labels[order]})
     return frame, float(part.modularity)
 
 
