@@ -129,5 +129,31 @@ def test_cuda_tensor_round_trip_is_zero_copy():
     a = lcc.to_backend(t)
     assert isinstance(a, cupy.ndarray) and a.data.ptr == t.data_ptr()
     assert lcc.to_torch(a).data_ptr() == t.data_ptr()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not lcc.gpu_available(), reason="no usable CUDA device")
+def test_cupy_allocates_from_torchs_pool_on_a_real_device():
+    import cupy
+
+    from lcc import gpu_memory
+
+    lcc.to_backend(torch.zeros(4, device="cuda"))  # chooses the allocator once
+    if gpu_memory.chosen_allocator() != "torch":
+        pytest.skip(f"allocator here is {gpu_memory.chosen_allocator()!r}")
+    before = torch.cuda.memory_allocated()
+    block = cupy.empty(64 << 20, dtype=cupy.uint8)  # 64 MiB through torch's allocator
+    assert torch.cuda.memory_allocated() - before >= 64 << 20
+    del block
+
+
+@pytest.mark.gpu
+@pytest.mark.rapids
+@pytest.mark.skipif(not lcc.gpu_available(), reason="no usable CUDA device")
+def test_cuda_tensor_knn_stays_on_the_device():
+    import cupy
+
+    pytest.importorskip("cuvs", reason="RAPIDS (cuVS) is not installed")
+    a = lcc.to_backend(torch.rand(100, 3, device="cuda"))
     _, idx = lcc.knn(a, 2)
     assert isinstance(idx, cupy.ndarray)

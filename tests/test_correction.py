@@ -28,10 +28,10 @@ def test_exact_targets_are_centroids_of_nearest_cc_samples(backend):
     np.testing.assert_array_equal(targets[~ok], z[~ok])  # zero correction elsewhere
 
 
-def test_exact_needs_k_cc_samples_of_the_label():
-    z, y_true, y_clst = hand_built()
+def test_exact_needs_k_cc_samples_of_the_label(backend):
+    z, y_true, y_clst = (on(backend, a) for a in hand_built())
     _, ok = lcc.correction_targets(z, y_true, y_clst, k=4)  # label 0 has only 3 CC samples
-    assert not ok.any()
+    assert not host(ok).any()
 
 
 def test_approximate_targets_are_nearest_matched_representatives(backend):
@@ -47,15 +47,16 @@ def test_approximate_targets_are_nearest_matched_representatives(backend):
     assert targets[6, 0] in (5.0, 6.0)
 
 
-def test_approximate_without_a_matched_cluster_is_not_correctible():
+def test_approximate_without_a_matched_cluster_is_not_correctible(backend):
     z = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
     y_true = np.array([0, 0, 1, 2])
     y_clst = np.array([0, 0, 0, 1])  # no cluster is matched to label 1
-    _, ok = lcc.correction_targets(z, y_true, y_clst, mode="approximate")
-    np.testing.assert_array_equal(ok, [False, False, False, False])
+    args = (on(backend, a) for a in (z, y_true, y_clst))
+    _, ok = lcc.correction_targets(*args, mode="approximate")
+    np.testing.assert_array_equal(host(ok), [False, False, False, False])
 
 
-def test_orthogonal_correction_removes_the_tangent_component():
+def test_orthogonal_correction_removes_the_tangent_component(backend):
     """The MC sample's neighbourhood is a line along x; the correction is diagonal."""
     rng = np.random.default_rng(0)
     line = np.column_stack([np.linspace(-5, 5, 40), 1e-3 * rng.normal(size=40)])
@@ -63,8 +64,12 @@ def test_orthogonal_correction_removes_the_tangent_component():
     z = np.vstack([line, cc, [[0.0, 0.0]]]).astype(np.float32)
     y_true = np.r_[np.zeros(40), np.ones(40), 1].astype(int)
     y_clst = np.r_[np.zeros(40), np.ones(40), 0].astype(int)  # last sample: MC
-    exact, ok = lcc.correction_targets(z, y_true, y_clst, k=5)
-    ortho, ok2 = lcc.correction_targets(z, y_true, y_clst, k=5, mode="orthogonal", k_prime=10)
+    z, y_true, y_clst = (on(backend, a) for a in (z, y_true, y_clst))
+    exact, ok = map(host, lcc.correction_targets(z, y_true, y_clst, k=5))
+    ortho, ok2 = map(
+        host, lcc.correction_targets(z, y_true, y_clst, k=5, mode="orthogonal", k_prime=10)
+    )
+    z = host(z)
     np.testing.assert_array_equal(ok, ok2)
     assert ok[-1] and ok.sum() == 1
     v, v_perp = z[-1] - exact[-1], z[-1] - ortho[-1]
@@ -72,15 +77,19 @@ def test_orthogonal_correction_removes_the_tangent_component():
     assert v_perp[1] == pytest.approx(v[1], rel=1e-3)  # the normal part is kept
 
 
-def test_correction_on_blobs_matches_mc_mask():
+@pytest.mark.parametrize("mode", ["exact", "approximate", "orthogonal"])
+def test_correction_on_blobs_matches_mc_mask(backend, mode):
     from sklearn.datasets import make_blobs
 
     z, y = make_blobs(n_samples=1000, n_features=8, centers=4, cluster_std=0.5, random_state=0)
+    z = z.astype(np.float32)
     y_noisy = y.copy()
     y_noisy[:20] = (y[:20] + 1) % 4
-    clusters = lcc.leiden(lcc.knn_graph(z.astype(np.float32), 10))
-    for mode in ("exact", "approximate", "orthogonal"):
-        targets, ok = lcc.correction_targets(z, y_noisy, clusters, mode=mode)
+    clusters = lcc.leiden(lcc.knn_graph(on(backend, z), 10))
+    for mode in (mode,):
+        targets, ok = map(
+            host, lcc.correction_targets(on(backend, z), on(backend, y_noisy), clusters, mode=mode)
+        )
         assert ok.sum() == 20 and ok[:20].all()
         if mode == "orthogonal":  # isotropic blobs: the local tangent space is everything
             continue
@@ -90,8 +99,8 @@ def test_correction_on_blobs_matches_mc_mask():
         np.testing.assert_array_equal(nearest, y_noisy[:20])
 
 
-def test_correction_bad_input():
-    z, y_true, y_clst = hand_built()
+def test_correction_bad_input(backend):
+    z, y_true, y_clst = (on(backend, a) for a in hand_built())
     with pytest.raises(ValueError, match="mode"):
         lcc.correction_targets(z, y_true, y_clst, mode="fast")
     with pytest.raises(ValueError, match="same length"):

@@ -257,6 +257,11 @@ def repeat(a: Any, repeats: Any, axis: Any = None) -> ndarray:
     return wrap(np.repeat(unwrap(a), repeats, axis=axis))
 
 
+def take(a: Any, indices: Any, axis: Any = None, out: Any = None) -> ndarray:
+    """Host index arrays are copied to the device, as for indexing (cupy ``_indexing``)."""
+    return wrap(np.take(unwrap(a), unwrap(indices, strict=False), axis=axis))
+
+
 def lexsort(keys: Any) -> ndarray:
     """cupy takes one (k, N) device array, not a sequence of arrays (``_sorting/sort.py``)."""
     if not isinstance(keys, ndarray):

@@ -54,6 +54,7 @@ class DeviceNDArray:
     """pylibraft's ``device_ndarray``: cupy reads it through ``__cuda_array_interface__``."""
 
     __module__ = "pylibraft.common.device_ndarray"
+    __qualname__ = "device_ndarray"
 
     def __init__(self, a: np.ndarray):
         self._a = a
@@ -182,7 +183,7 @@ class KMeans:
         self.random_state, self.n_init = random_state, 1 if n_init == "auto" else n_init
         self.n_iter_ = 0
 
-    def fit(self, X, y=None, sample_weight=None, *, convert_dtype=True):
+    def fit(self, X, y=None, sample_weight=None):
         from sklearn.cluster import kmeans_plusplus
 
         x = _host(X).astype(np.float64)
@@ -214,7 +215,7 @@ class KMeans:
         self.cluster_centers_ = _out_device(centers.astype(_host(X).dtype))
         return self
 
-    def predict(self, X, sample_weight=None, *, convert_dtype=True, normalize_weights=True):
+    def predict(self, X):
         centers = self.cluster_centers_._a
         return _out_device(np.argmin(_sq_dist(centers, _host(X)), axis=1).astype(np.int32))
 
@@ -225,18 +226,18 @@ class KMeans:
 class NearestNeighbors:
     __module__ = "cuml.neighbors.nearest_neighbors"
 
-    def __init__(self, *, n_neighbors=5, verbose=False, handle=None, algorithm="auto",
-                 metric="euclidean", p=2, algo_params=None, metric_params=None,
+    def __init__(self, *, n_neighbors=5, radius=1.0, algorithm="auto", metric="euclidean", p=2,
+                 algo_params=None, metric_params=None, n_jobs=None, verbose=False,
                  output_type=None):  # fmt: skip
         self.n_neighbors, self.metric, self.p = n_neighbors, metric, p
 
-    def fit(self, X, y=None, *, convert_dtype=True):
+    def fit(self, X, y=None):
         from sklearn.neighbors import NearestNeighbors as Host
 
         self._host = Host(metric=self.metric, p=self.p, algorithm="brute").fit(_host(X))
         return self
 
-    def kneighbors(self, X=None, n_neighbors=None, *, return_distance=True, convert_dtype=True,
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True, *,
                    two_pass_precision=False):  # fmt: skip
         d, i = self._host.kneighbors(_host(X), n_neighbors or self.n_neighbors)
         return _out_device(d.astype(np.float32)), _out_device(i.astype(np.int64))
@@ -247,11 +248,11 @@ class TruncatedSVD:
 
     __module__ = "cuml.decomposition.tsvd"
 
-    def __init__(self, *, algorithm="full", handle=None, n_components=1, n_iter=15,
-                 random_state=None, tol=1e-7, verbose=False, output_type=None):  # fmt: skip
+    def __init__(self, *, algorithm="full", n_components=1, n_iter=15, random_state=None,
+                 tol=1e-7, verbose=False, output_type=None):  # fmt: skip
         self.n_components = n_components
 
-    def fit_transform(self, X, y=None, *, convert_dtype=True):
+    def fit_transform(self, X, y=None):
         x = _host(X)
         w, v = np.linalg.eigh((x.T @ x).astype(x.dtype))
         order = np.argsort(w)[::-1][: self.n_components]
@@ -261,20 +262,19 @@ class TruncatedSVD:
         return _out_device((x @ vt.T).astype(x.dtype))
 
 
-def v_measure_score(labels_true, labels_pred, beta=1.0, handle=None, convert_dtype=True):
+def v_measure_score(labels_true, labels_pred, beta=1.0):
     from sklearn.metrics import v_measure_score as host
 
     return float(host(_host(labels_true), _host(labels_pred), beta=beta))
 
 
-def adjusted_rand_score(labels_true, labels_pred, handle=None, convert_dtype=True):
+def adjusted_rand_score(labels_true, labels_pred):
     from sklearn.metrics import adjusted_rand_score as host
 
     return float(host(_host(labels_true), _host(labels_pred)))
 
 
-def silhouette_score(X, labels, metric="euclidean", chunksize=None, convert_dtype=True,
-                     handle=None):  # fmt: skip
+def silhouette_score(X, labels, metric="euclidean", chunksize=None):
     from sklearn.metrics import silhouette_score as host
 
     return float(host(_host(X), _host(labels), metric=metric))
@@ -328,7 +328,7 @@ class DataFrame:
 class Graph:
     __module__ = "cugraph.structure.graph_classes"
 
-    def __init__(self, m_graph=None, directed=False, vertex_type="int32"):
+    def __init__(self, m_graph=None, directed=False):
         if directed:
             raise ValueError("the emulated cuGraph Graph is undirected only")
         self.edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -344,17 +344,16 @@ class Graph:
 
     def from_cudf_edgelist(self, input_df, source="source", destination="destination",
                            edge_attr=None, weight=None, edge_id=None, edge_type=None,
-                           renumber=True, store_transposed=False, legacy_renum_only=False,
-                           symmetrize=True, vertices=None):  # fmt: skip
+                           renumber=True, store_transposed=False, symmetrize=None,
+                           vertices=None):  # fmt: skip
+        symmetrize = True if symmetrize is None else symmetrize  # undirected: symmetrised
         w = input_df[edge_attr or weight]._a if (edge_attr or weight) else None
         self._set(input_df[source]._a, input_df[destination]._a, w, symmetrize)
 
     def from_dask_cudf_edgelist(self, input_ddf, source="source", destination="destination",
                                 edge_attr=None, weight=None, edge_id=None, edge_type=None,
-                                renumber=True, store_transposed=False, legacy_renum_only=False,
-                                symmetrize=True, vertices=None):  # fmt: skip
-        self.from_cudf_edgelist(input_ddf.compute(), source, destination, edge_attr,
-                                symmetrize=symmetrize)  # fmt: skip
+                                renumber=True, store_transposed=False):  # fmt: skip
+        self.from_cudf_edgelist(input_ddf.compute(), source, destination, edge_attr)
 
     def _set(self, src, dst, weights, symmetrize):
         weights = np.ones(len(src), np.float32) if weights is None else weights
