@@ -79,41 +79,41 @@ def test_silhouette_subsamples_large_inputs(labelled):
     assert sub == pytest.approx(skm.silhouette_score(z, y_pred), abs=0.05)
 
 
-def test_cc_mc_accuracy_eq9():
-    y_true = np.array([0, 0, 1, 1, 2, 2])
-    y_model = np.array([0, 1, 1, 1, 0, 2])
-    mc = np.array([False, True, False, False, True, False])
+def test_cc_mc_accuracy_eq9(backend):
+    y_true = on(backend, np.array([0, 0, 1, 1, 2, 2]))
+    y_model = on(backend, np.array([0, 1, 1, 1, 0, 2]))
+    mc = on(backend, np.array([False, True, False, False, True, False]))
     res = lcc.metrics.cc_mc_accuracy(y_true, y_model, mc)
     assert res.overall == pytest.approx(4 / 6)
     assert res.cc == 1.0 and res.mc == 0.0 and res.mc_fraction == pytest.approx(2 / 6)
-    assert np.isnan(lcc.metrics.cc_mc_accuracy(y_true, y_model, np.zeros(6, bool)).mc)
+    assert np.isnan(lcc.metrics.cc_mc_accuracy(y_true, y_model, on(backend, np.zeros(6, bool))).mc)
     with pytest.raises(ValueError, match="boolean mask"):
         lcc.metrics.cc_mc_accuracy(y_true, y_model, mc[:3])
 
 
-def test_metrics_bad_input(labelled):
-    z, y_true, y_pred = labelled
+def test_metrics_bad_input(labelled, backend):
+    z, y_true, y_pred = (on(backend, a) for a in labelled)
     with pytest.raises(ValueError, match="same length"):
         lcc.metrics.nmi(y_true, y_pred[:10])
     with pytest.raises(ValueError, match="1 distinct cluster"):
-        lcc.metrics.silhouette(z, np.zeros(400, dtype=int))
+        lcc.metrics.silhouette(z, on(backend, np.zeros(400, dtype=int)))
     with pytest.raises(ValueError, match="NaN"):
-        lcc.metrics.davies_bouldin(np.full_like(z, np.nan), y_pred)
+        lcc.metrics.davies_bouldin(on(backend, np.full(z.shape, np.nan, np.float32)), y_pred)
     with pytest.raises(ValueError, match="400 samples"):
         lcc.metrics.calinski_harabasz(z, y_pred[:5])
 
 
-def test_clustering_report_matches_the_single_metrics():
+def test_clustering_report_matches_the_single_metrics(backend):
     from sklearn.datasets import make_blobs
 
     z, y = make_blobs(200, 4, centers=3, random_state=1)
-    z = z.astype(np.float32)
     pred = (y + (np.arange(200) % 17 == 0)) % 3  # a few wrong
+    z, y, pred = on(backend, z.astype(np.float32)), on(backend, y), on(backend, pred)
     report = metrics.clustering_report(z, pred, y)
     assert report["acc"] == metrics.clustering_accuracy(y, pred)
     assert report["nmi"] == metrics.nmi(y, pred)
     assert report["davies_bouldin"] == metrics.davies_bouldin(z, pred)
     assert report["silhouette"] == metrics.silhouette(z, pred)
-    one = metrics.clustering_report(z, np.zeros(200, dtype=int))
+    one = metrics.clustering_report(z, on(backend, np.zeros(200, dtype=int)))
     assert set(one) == {"silhouette", "calinski_harabasz", "davies_bouldin"}
     assert all(np.isnan(v) for v in one.values())
