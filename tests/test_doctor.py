@@ -161,3 +161,12 @@ def test_gpu_branch_with_a_stand_in_cupy(cpu_only, monkeypatch):
     text = report.format()
     assert re.search(r"^  GPU 0 +NVIDIA H200, 100.0 GiB free of 140.0 GiB$", text, re.M), text
     assert re.search(r"^  cupy +1  \(cupy.is_available\(\): True\)$", text, re.M), text
+
+
+def test_gpu_smoke_test_runs_the_gpu_engine_on_the_emulation(emulated_gpu, monkeypatch):
+    """The real GPU smoke pipeline (cuVS k-NN, cuGraph Leiden, cupy glue) on the emulated GPU
+    (smaller: the emulation's brute-force search is numpy on 2 cores)."""
+    monkeypatch.setitem(doctor.SMOKE_SIZES, "gpu", (3_000, 16))
+    smoke = doctor.smoke_test("gpu")
+    assert smoke.status == "PASS", smoke.detail
+    assert smoke.detail.startswith("3,000 × 16") and "ARI 1.000" in smoke.detail

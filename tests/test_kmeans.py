@@ -64,14 +64,14 @@ def test_shared_minibatch_kmeans_labels_are_nearest_centres(blobs):
     np.testing.assert_array_equal(labels, d.argmin(1))
 
 
-def test_kmeans_bad_input():
-    z = np.zeros((5, 2), dtype=np.float32)
+def test_kmeans_bad_input(backend):
+    z = on(backend, np.zeros((5, 2), dtype=np.float32))
     with pytest.raises(ValueError, match="exceeds the number of samples"):
         lcc.kmeans(z, 6)
     with pytest.raises(ValueError, match="at least 1"):
         lcc.minibatch_kmeans(z, 0)
     with pytest.raises(ValueError, match="NaN"):
-        lcc.kmeans(np.full((5, 2), np.nan), 2)
+        lcc.kmeans(on(backend, np.full((5, 2), np.nan)), 2)
 
 
 @pytest.mark.parametrize("kind", ["dense", "sparse"])
@@ -95,12 +95,13 @@ def test_truncated_svd_matches_full_svd(backend, kind):
     assert np.all(u[np.abs(u).argmax(0), np.arange(6)] > 0)
 
 
-def test_truncated_svd_bad_input():
+def test_truncated_svd_bad_input(backend):
     with pytest.raises(ValueError, match="smaller than min"):
-        lcc.truncated_svd(np.ones((5, 3)), 3)
+        lcc.truncated_svd(on(backend, np.ones((5, 3))), 3)
     with pytest.raises(ValueError, match="2-D"):
-        lcc.truncated_svd(np.ones(5), 1)
+        lcc.truncated_svd(on(backend, np.ones(5)), 1)
     with pytest.raises(ValueError, match="NaN"):
-        lcc.truncated_svd(sp.csr_matrix(np.array([[np.nan, 1.0], [1.0, 0.0]])), 1)
+        nan = sp.csr_matrix(np.array([[np.nan, 1.0], [1.0, 0.0]]))
+        lcc.truncated_svd(on(backend, nan), 1)
     with pytest.raises(TypeError, match="matrix must be"):
         lcc.truncated_svd([[1.0, 2.0]], 1)

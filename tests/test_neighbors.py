@@ -84,6 +84,21 @@ def test_nprobe_trades_recall_for_work(dim):
         lcc.knn(z, 10, exact=False, nprobe=0)
 
 
+@pytest.mark.parametrize("method", ["ivf", "cagra"])
+def test_gpu_approximate_knn_recall(emulated_gpu, method):
+    """cuVS IVF-Flat with the default probes, and CAGRA (uint32 ids), against exact search."""
+    from sklearn.datasets import make_blobs
+
+    z, _ = make_blobs(n_samples=3000, n_features=16, centers=8, cluster_std=3, random_state=0)
+    z = z.astype(np.float32)
+    _, exact = lcc.knn(z, 10)
+    _, approx = lcc.knn(on("gpu", z), 10, exact=False, method=method)
+    approx = host(approx)
+    assert approx.dtype == np.int64 and np.all((approx >= 0) & (approx < 3000))
+    recall = np.mean([np.intersect1d(a, b).size for a, b in zip(exact, approx, strict=True)]) / 10
+    assert recall > 0.95
+
+
 def test_knn_graph_is_symmetric_union_with_gaussian_weights(backend):
     rng = np.random.default_rng(0)
     z = rng.normal(size=(300, 5)).astype(np.float32)
@@ -102,15 +117,15 @@ def test_knn_graph_is_symmetric_union_with_gaussian_weights(backend):
     np.testing.assert_allclose(adj[rows, cols].A1, np.exp(-d2 / 4.0), rtol=1e-4)
 
 
-def test_knn_graph_median_bandwidth_keeps_far_latents_connected():
+def test_knn_graph_median_bandwidth_keeps_far_latents_connected(backend):
     rng = np.random.default_rng(0)
     z = (100 * rng.normal(size=(400, 8))).astype(np.float32)  # distances ~ 400
     with pytest.warns(UserWarning, match="underflowed"):
-        raw = lcc.knn_graph(z, 5, bandwidth=None)  # the paper's exp(-d²)
+        raw = lcc.knn_graph(on(backend, z), 5, bandwidth=None)  # the paper's exp(-d²)
     assert raw.nnz == 0
-    adj = lcc.knn_graph(z, 5)
+    adj = host(lcc.knn_graph(on(backend, z), 5))
     assert adj.nnz >= 400 * 5 and adj.data.min() > 0
-    kth = lcc.knn(z, 5).distances[:, -1]
+    kth = host(lcc.knn(on(backend, z), 5).distances)[:, -1]
     # a median k-th neighbour edge weighs e^-1
     assert np.isclose(np.median(np.exp(-((kth / np.median(kth)) ** 2))), np.exp(-1), atol=0.01)
 
@@ -144,8 +159,8 @@ def test_knn_rejects_torch_tensor_with_a_hint():
         lcc.knn(torch.zeros(5, 2), 1)
 
 
-def test_knn_bad_options():
-    z = np.zeros((10, 2), dtype=np.float32)
+def test_knn_bad_options(backend):
+    z = on(backend, np.zeros((10, 2), dtype=np.float32))
     with pytest.raises(ValueError, match="method"):
         lcc.knn(z, 2, exact=False, method="annoy")
     with pytest.raises(ValueError, match="exact=False"):
