@@ -114,9 +114,9 @@ def _binary(op: str):
 
 for _op in (
     "__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __matmul__ __rmatmul__ __truediv__ "
-    "__neg__ __abs__ __pow__ __eq__ __ne__ __lt__ __gt__ __le__ __ge__"
+    "__pow__ __eq__ __ne__ __lt__ __gt__ __le__ __ge__"
 ).split():
-    setattr(spmatrix, _op, _binary(_op) if _op not in ("__neg__", "__abs__") else None)
+    setattr(spmatrix, _op, _binary(_op))
 spmatrix.__neg__ = lambda self: _out(-self._m)
 spmatrix.__abs__ = lambda self: _out(abs(self._m))
 
