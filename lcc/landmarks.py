@@ -507,7 +507,7 @@ def ssc_consensus(
         How ``U`` is computed: ``"gram"``, the dense eigendecomposition of the
         ``(p·m)²`` matrix ``Z̄ᵀZ̄`` (as LSC does; exact even for repeated
         singular values, which well-separated clusters produce); ``"arpack"``,
-        :func:`lcc.truncated_svd` (ARPACK / cupyx ``svds``) with ``2k + 10``
+        :func:`lcc.truncated_svd` (ARPACK / float64 Gram eigensolver) with ``2k + 10``
         triplets of which ``k`` are kept. ``"auto"``: ``"gram"`` while
         ``p·m ≤ 4096``, else ``"arpack"``.
     return_details : bool, default False

@@ -1,7 +1,9 @@
 """Truncated SVD of dense or sparse matrices on either backend.
 
-CPU: scipy's ARPACK ``svds`` for dense and sparse input. GPU: cupyx ``svds``
-for sparse input, cuML ``TruncatedSVD`` for dense.
+CPU: scipy's ARPACK ``svds`` for dense and sparse input. GPU: the float64
+Gram matrix of the smaller side, decomposed by ``cupy.linalg.eigh`` (or a
+seeded cupyx ``eigsh`` above 4096 columns); see :func:`lcc.backends.gpu.truncated_svd`
+for why not cupyx ``svds`` or cuML ``TruncatedSVD``.
 Signs are made deterministic (the largest-magnitude entry of each left
 singular vector is positive) so that both backends return the same vectors.
 """

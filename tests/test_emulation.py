@@ -132,8 +132,6 @@ def _device(x: np.ndarray) -> Any:
 
 def test_fakes_return_the_documented_types(emulated_gpu):
     import cudf
-    import cupy as real_cupy_name_only  # noqa: F401 - resolved to the emulation here
-    from pylibraft.common import device_ndarray  # noqa: F401 - see below
 
     rng = np.random.default_rng(0)
     z = _device(rng.normal(size=(50, 4)).astype(np.float32))
@@ -157,6 +155,31 @@ def test_fakes_return_the_documented_types(emulated_gpu):
     frame, modularity = fake_rapids.leiden(graph)
     assert same_type(frame, real["DataFrame"]) and isinstance(modularity, float)
     assert same_type(frame["vertex"].to_cupy(), real["cupy.ndarray"])
+    nn = fake_rapids.NearestNeighbors(n_neighbors=3).fit(z)
+    assert all(same_type(a, real["cupy.ndarray"]) for a in nn.kneighbors(z))
+    svd = fake_rapids.TruncatedSVD(n_components=2)
+    assert same_type(svd.fit_transform(z), real["cupy.ndarray"])
+    assert same_type(svd.singular_values_, real["cupy.ndarray"])
+
+
+def test_dask_fakes_return_the_documented_types(emulated_gpu):
+    """cuML's Dask outputs: numpy ``_meta`` over cupy chunks (kneighbors), unknown chunk
+    sizes (predict); cuGraph's Dask Leiden: a dask-cuDF frame."""
+    import dask
+    import dask.array as da
+
+    z = da.from_array(np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32), 20)
+    z = z.map_blocks(fake_cupy.asarray, meta=fake_cupy.empty((0, 0), np.float32))
+    with dask.config.set(scheduler="sync"):
+        _, idx = fake_dask_rapids.DaskNearestNeighbors(n_neighbors=3).fit(z).kneighbors(z)
+        assert isinstance(idx, da.Array) and type(idx._meta) is np.ndarray
+        assert type(idx.blocks[0].compute()).__name__ == "ndarray"
+        assert type(idx.blocks[0].compute()).__module__ == "cupy"
+        model = fake_dask_rapids.DaskKMeans(n_clusters=2, random_state=0).fit(z)
+        labels = model.predict(z)
+        assert np.isnan(labels.shape[0])  # unknown chunk sizes, as cuML's
+    real_frame = _import_real("dask_cudf", "DataFrame")
+    assert same_type(fake_dask_rapids.from_delayed([]), real_frame)
 
 
 def _import_real(module: str, name: str) -> type:
@@ -175,7 +198,7 @@ def _import_real(module: str, name: str) -> type:
         sys.modules.update(saved)
 
 
-_ROOTS = ("cupy", "cupyx", "cudf", "pylibraft", "rmm", "cuml", "cugraph", "cuvs")
+_ROOTS = ("cupy", "cupyx", "cudf", "dask_cudf", "pylibraft", "rmm", "cuml", "cugraph", "cuvs")
 
 
 # ------------------------------------------------------- the check catches wrong fakes

@@ -143,7 +143,8 @@ def dask_leiden(input_graph, max_iter=100, resolution=1.0, random_state=None, th
 class DaskFrame:
     """dask-cuDF DataFrame: partitions of cuDF frames, computed on demand."""
 
-    __module__ = "dask_cudf.core"
+    __module__ = "dask_cudf._expr.collection"
+    __qualname__ = "DataFrame"
 
     def __init__(self, parts: list[Any]):
         self.parts = parts
@@ -158,7 +159,7 @@ class DaskFrame:
         return self
 
 
-def from_delayed(dfs, meta=None, divisions=None, prefix="from-delayed", verify_meta=True):
+def from_delayed(dfs, meta=None, divisions=None, prefix=None, verify_meta=True):
     return DaskFrame(list(dfs))
 
 
