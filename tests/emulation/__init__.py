@@ -47,6 +47,8 @@ def install(monkeypatch: Any) -> None:
 
     gpu_memory._reset_for_tests()
     TORCH_ALLOCATORS.clear()
+    if fake_cupy.REAL_NAMES is None:
+        fake_cupy.REAL_NAMES = _real_cupy_names()
     monkeypatch.setattr(torch.cuda.memory, "change_current_allocator", TORCH_ALLOCATORS.append)
 
     for name in list(sys.modules):
@@ -61,6 +63,19 @@ def install(monkeypatch: Any) -> None:
     _register_dask_chunk_types()
     _backend.gpu_available.cache_clear()
     monkeypatch.setattr(_backend, "gpu_available", _emulated_gpu_available)
+
+
+def _real_cupy_names() -> set[str] | None:
+    """``dir(cupy)`` of the installed cupy (imports without a GPU), or None without one."""
+    import importlib
+    import importlib.util
+
+    real = sys.modules.get("cupy")
+    if real is None or real is fake_cupy:
+        if importlib.util.find_spec("cupy") is None:
+            return None
+        real = importlib.import_module("cupy")
+    return set(dir(real))
 
 
 def _register_dask_chunk_types() -> None:

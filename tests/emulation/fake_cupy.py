@@ -491,6 +491,10 @@ linalg.svd, linalg.eigh = _batched("svd"), _batched("eigh")
 __version__ = "14.0.0"
 
 _CONSTANTS = {"newaxis": None, "inf": np.inf, "nan": np.nan, "pi": np.pi, "e": np.e}
+# The names the installed cupy has (set by tests.emulation.install when cupy is installed):
+# a numpy function cupy lacks is then an AttributeError here, and a TypeError when a numpy
+# function is called on a device array, as with cupy's __array_function__.
+REAL_NAMES: set[str] | None = None
 
 
 def __getattr__(name: str) -> Any:
@@ -500,7 +504,7 @@ def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)
     obj = getattr(np, name, None)
-    if obj is None:
+    if obj is None or (REAL_NAMES is not None and name not in REAL_NAMES):
         raise AttributeError(f"module 'cupy' has no attribute {name!r}")
     if isinstance(obj, type) or isinstance(obj, np.dtype) or not callable(obj):
         return obj  # float32, int64, bool_, finfo, ...
