@@ -9,7 +9,7 @@ samples run on a Dask cluster (:mod:`lcc.distributed`, :mod:`lcc.backends.dask`)
 
 from lcc import metrics
 from lcc._backend import BACKEND_ENV_VAR, gpu_available
-from lcc.correction import CorrectionTargets, correction_targets
+from lcc.correction import Correction, CorrectionTargets, correct, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
 from lcc.kmeans import KMeansResult, kmeans, minibatch_kmeans
 from lcc.landmarks import SSCResult, landmark_affinity, ssc_consensus
@@ -41,6 +41,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "BACKEND_ENV_VAR",
+    "Correction",
     "CorrectionTargets",
     "KMeansResult",
     "LCCCallback",
@@ -52,6 +53,7 @@ __all__ = [
     "SSCResult",
     "SVDResult",
     "conductance",
+    "correct",
     "correction_targets",
     "data",
     "distributed",

@@ -19,10 +19,12 @@ from lcc._validation import (
     check_latents,
     check_positive_int,
 )
-from lcc.matching import match_clusters
-from lcc.neighbors import _drop_self
+from lcc.graph import leiden, louvain, modularity, peer_pressure
+from lcc.matching import Matching, match_clusters
+from lcc.metrics import cc_mc_accuracy
+from lcc.neighbors import _drop_self, knn_graph
 
-__all__ = ["CorrectionTargets", "correction_targets"]
+__all__ = ["Correction", "CorrectionTargets", "correct", "correction_targets"]
 
 Mode = Literal["exact", "approximate", "orthogonal"]
 
@@ -52,6 +54,7 @@ def correction_targets(
     tangent_variance: float = 0.9,
     seed: int = 0,
     chunk_size: int = 4096,
+    matching: Matching | None = None,
     backend: str | None = None,
 ) -> CorrectionTargets:
     """Targets of the misclustered samples for the LCC loss.
@@ -91,6 +94,9 @@ def correction_targets(
         Choice of representatives (approximate mode).
     chunk_size : int, default 4096
         MC samples processed at once (bounds memory).
+    matching : Matching, optional
+        ``match_clusters(y_true, y_clst)`` when the caller has it already
+        (:func:`correct` does), so that it is not computed twice.
     backend : {"auto", "cpu", "gpu"}, optional
 
     Returns
@@ -114,14 +120,15 @@ def correction_targets(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     if is_dask_array(z):
         options = {"k": k, "k_prime": k_prime, "tangent_variance": tangent_variance}
-        options |= {"seed": seed, "chunk_size": chunk_size}
+        options |= {"seed": seed, "chunk_size": chunk_size, "matching": matching}
         return CorrectionTargets(
             *dask_backend.correction_targets(z, y_true, y_clst, mode=mode, **options)
         )
     given, target = resolve(z, backend)
     z, y_true, y_clst = (move(a, target) for a in (z, y_true, y_clst))
-
-    cluster_to_label, misclustered = match_clusters(y_true, y_clst)
+    if matching is None:
+        matching = match_clusters(y_true, y_clst)
+    cluster_to_label, misclustered = (move(a, target) for a in matching)
     if mode == "approximate":
         targets, ok = _approximate(z, y_true, y_clst, cluster_to_label, misclustered, seed, target)
     else:
@@ -244,3 +251,105 @@ def _local_pca(local: Any, xp: Any) -> tuple[Any, Any]:
     directions = directions / xp.where(sigma > 0, sigma, 1)[:, :, None]
     directions = xp.where((sigma > 1e-12 * sigma[:, :1])[:, :, None], directions, 0)
     return s2, directions.astype(xp.float32)
+
+
+# ------------------------------------------------------------------ the LCC step
+class Correction(NamedTuple):
+    """Result of :func:`correct`: one LCC step on one layer's latents.
+
+    clusters : (n_samples,) int64
+        Community of every sample (local array, of the labels' kind).
+    matching : Matching
+        Clusters → labels and the misclustered mask.
+    targets, correctible
+        As :class:`CorrectionTargets` (local arrays of the latents' kind).
+    stats : dict
+        ``n_clusters``, ``modularity``, ``mc_fraction``, ``correctible_fraction``
+        and, when ``predictions`` were given, the model's accuracy on all / CC /
+        MC samples (eq. 9): ``acc_all``, ``acc_cc``, ``acc_mc``.
+    """
+
+    clusters: Any
+    matching: Matching
+    targets: Any
+    correctible: Any
+    stats: dict[str, Any]
+
+
+Method = Literal["leiden", "louvain", "peer_pressure"]
+
+
+def correct(
+    z: Any,
+    y: Any,
+    *,
+    k: int = 5,
+    method: Method = "leiden",
+    mode: Mode = "exact",
+    resolution: float = 1.0,
+    exact_knn: bool = True,
+    seed: int = 0,
+    predictions: Any = None,
+) -> Correction:
+    """One LCC step (paper sections III.B–D): k-NN graph → communities → matching → targets.
+
+    Parameters
+    ----------
+    z : (n_samples, n_features) numpy, cupy or Dask array
+        One layer's latents, indexed by dataset index.
+    y : (n_samples,) int array
+        True labels, on the latents' device (a Dask ``z`` takes local labels).
+    k : int, default 5
+        Neighbours of the k-NN graph and CC samples averaged into a target.
+    method : {"leiden", "louvain", "peer_pressure"}, default "leiden"
+        Community detection (:func:`lcc.leiden`, :func:`lcc.louvain`,
+        :func:`lcc.peer_pressure`). On Dask input Louvain and k-NN pressure run
+        on the graph gathered to this process (once).
+    mode : {"exact", "approximate", "orthogonal"}, default "exact"
+        See :func:`correction_targets`.
+    resolution : float, default 1.0
+        Modularity resolution (Leiden, Louvain).
+    exact_knn : bool, default True
+        Exact k-NN search for the graph (else the backend's approximate index).
+    seed : int, default 0
+    predictions : (n_samples,) int array, optional
+        The model's predicted classes: adds its accuracy on CC / MC samples to ``stats``.
+
+    Returns
+    -------
+    Correction
+        Every intermediate is computed once: one graph, one community
+        detection, one matching (shared with the targets).
+    """
+    check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
+    check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
+    adjacency = knn_graph(z, k, exact=exact_knn)
+    if is_dask_array(adjacency) and method != "leiden":
+        from lcc.backends import dask as dask_backend
+
+        adjacency = dask_backend.gather_graph(adjacency)  # igraph / pressure: one process
+    if method == "peer_pressure":
+        clusters = peer_pressure(adjacency, seed=seed)
+    else:
+        detect = leiden if method == "leiden" else louvain
+        clusters = detect(adjacency, seed=seed, resolution=resolution)
+    clusters = _local(clusters)
+    matching = match_clusters(y, clusters)
+    targets, correctible = map(
+        _local, correction_targets(z, y, clusters, k=k, mode=mode, seed=seed, matching=matching)
+    )
+    stats = {
+        "n_clusters": int(clusters.max()) + 1,
+        "modularity": modularity(adjacency, clusters),
+        "mc_fraction": float(matching.misclustered.mean()),
+        "correctible_fraction": float(correctible.mean()),
+    }
+    if predictions is not None:
+        acc = cc_mc_accuracy(y, predictions, matching.misclustered)
+        stats |= {"acc_all": acc.overall, "acc_cc": acc.cc, "acc_mc": acc.mc}
+    return Correction(clusters, matching, targets, correctible, stats)
+
+
+def _local(a: Any) -> Any:
+    """A Dask result computed into this process; local arrays pass through."""
+    return a.compute() if hasattr(a, "compute") else a

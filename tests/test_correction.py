@@ -106,3 +106,68 @@ def test_correction_bad_input(backend):
         lcc.correction_targets(z, y_true[:3], y_clst)
     with pytest.raises(ValueError, match="tangent_variance"):
         lcc.correction_targets(z, y_true, y_clst, mode="orthogonal", tangent_variance=1.5)
+
+
+# ------------------------------------------------------------------ lcc.correct
+def _noisy_blobs():
+    from sklearn.datasets import make_blobs
+
+    z, y = make_blobs(n_samples=800, n_features=8, centers=4, cluster_std=1.0, random_state=2)
+    y = y.copy()
+    y[:30] = (y[:30] + 1) % 4  # 30 labels disagree with their blob: misclustered samples
+    return z.astype(np.float32), y
+
+
+@pytest.fixture
+def matching_calls(monkeypatch):
+    """Counts every match_clusters call, wherever it is imported from."""
+    import lcc.correction
+    import lcc.matching
+
+    calls = []
+    original = lcc.matching.match_clusters
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lcc.matching, "match_clusters", counting)
+    monkeypatch.setattr(lcc.correction, "match_clusters", counting)
+    return calls
+
+
+@pytest.mark.parametrize("method", ["leiden", "louvain", "peer_pressure"])
+def test_correct_is_the_chain_of_engine_steps_with_one_matching(backend, method, matching_calls):
+    z, y = _noisy_blobs()
+    step = lcc.correct(on(backend, z), on(backend, y), k=5, method=method, seed=1)
+    assert len(matching_calls) == 1  # shared by the targets and the statistics
+    graph = lcc.knn_graph(z, 5)
+    clusters = getattr(lcc, method)(graph, seed=1)
+    if backend == "cpu":  # the same library calls: identical results
+        np.testing.assert_array_equal(step.clusters, clusters)
+    clusters = host(step.clusters)
+    targets, ok = lcc.correction_targets(z, y, clusters, k=5, seed=1)
+    np.testing.assert_array_equal(host(step.correctible), ok)
+    np.testing.assert_allclose(host(step.targets), targets, atol=1e-5)
+    assert step.stats["n_clusters"] == clusters.max() + 1
+    assert step.stats["mc_fraction"] == pytest.approx(host(step.matching.misclustered).mean())
+    assert step.stats["correctible_fraction"] == pytest.approx(ok.mean())
+    assert step.stats["modularity"] == pytest.approx(lcc.modularity(graph, clusters), rel=1e-6)
+
+
+def test_correct_reports_the_models_cc_mc_accuracy():
+    z, y = _noisy_blobs()
+    predictions = y.copy()
+    predictions[::7] = (predictions[::7] + 1) % 4
+    step = lcc.correct(z, y, predictions=predictions)
+    acc = lcc.metrics.cc_mc_accuracy(y, predictions, step.matching.misclustered)
+    assert (step.stats["acc_all"], step.stats["acc_cc"]) == (acc.overall, acc.cc)
+    assert "acc_all" not in lcc.correct(z, y).stats
+
+
+def test_correct_bad_input():
+    z, y = _noisy_blobs()
+    with pytest.raises(ValueError, match="method"):
+        lcc.correct(z, y, method="kmeans")
+    with pytest.raises(ValueError, match="mode"):
+        lcc.correct(z, y, mode="fast")

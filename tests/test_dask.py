@@ -160,3 +160,14 @@ def test_as_dask_shards_by_samples(client, latents):
     assert sharded.chunks[1] == (16,) and len(sharded.chunks[0]) == 4  # 2 per worker
     np.testing.assert_array_equal(sharded.compute(), z)
     assert as_dask(z, chunk_rows=1000).chunks[0] == (1000, 1000, 400)
+
+
+@pytest.mark.parametrize("method", ["leiden", "louvain"])
+def test_correct_on_dask_equals_single_process(client, latents, method):
+    z, y = latents
+    local = lcc.correct(z, y, k=5, method=method)
+    sharded = lcc.correct(as_dask(z), y, k=5, method=method)
+    np.testing.assert_array_equal(sharded.clusters, local.clusters)
+    np.testing.assert_array_equal(sharded.correctible, local.correctible)
+    np.testing.assert_allclose(sharded.targets, local.targets, atol=1e-6)
+    assert sharded.stats == pytest.approx(local.stats)

@@ -604,7 +604,8 @@ def correction_targets(z: Any, y_true: Any, y_clst: Any, *, mode: str, **options
     if client is None or mode == "orthogonal" or (mode == "exact" and on_gpu(z)):
         return _local(z, lambda a: tuple(single(a, y_true, y_clst, mode=mode, **options)))
     xp = array_module(backend_of(y_true))
-    cluster_to_label, misclustered = match(y_true, y_clst)
+    matching = options.get("matching")
+    cluster_to_label, misclustered = matching if matching is not None else match(y_true, y_clst)
     z = client.persist(z)
     labels_d = like_rows(y_true, z.chunks[0], client)
     mis_d = like_rows(misclustered, z.chunks[0], client)

@@ -161,12 +161,11 @@ class LCCCallback:
         return stats
 
     def _correct(self) -> dict[str, Any]:
-        """Capture the latents, cluster them and compute every layer's targets."""
-        import lcc
+        """Capture the latents, then :func:`lcc.correct` on every layer; targets back to torch."""
         from lcc._backend import backend_of, move
-        from lcc.backends.dask import gather_graph
+        from lcc.correction import correct
         from lcc.distributed import as_dask, resolve_scheduler, to_gpu_chunks
-        from lcc.staging import LatentStore
+        from lcc.staging import LatentStore, to_backend, to_torch
 
         buffers, labels, predictions = self.capture.collect(
             self.model,
@@ -176,8 +175,8 @@ class LCCCallback:
             max_in_memory_bytes=self.max_in_memory_bytes,
             store_dir=self.store_dir,
         )
-        y = lcc.to_backend(labels, self.backend)
-        y_model = lcc.to_backend(predictions, self.backend)
+        y = to_backend(labels, self.backend)
+        y_model = to_backend(predictions, self.backend)
         cpu_workers = self._client is not None and resolve_scheduler(self.scheduler) == "local"
         if cpu_workers:  # a CPU cluster computes on the host, whatever the model's device
             y, y_model = move(y, "cpu"), move(y_model, "cpu")
@@ -192,37 +191,23 @@ class LCCCallback:
                 z = buffer.to_backend(self.backend)
                 if self._client is not None:
                     z = as_dask(move(z, "cpu") if cpu_workers else z)
-            sharded = on_disk or self._client is not None
-            adjacency = lcc.knn_graph(z, self.k, exact=self.exact_knn)
-            if sharded and self.method != "leiden":  # Louvain / k-NN pressure: one process
-                adjacency = gather_graph(adjacency)
-            detect = getattr(lcc, self.method)
-            options = (
-                {"seed": self.seed}
-                if self.method == "peer_pressure"
-                else {"seed": self.seed, "resolution": self.resolution}
-            )
-            clusters = _local(detect(adjacency, **options))  # n ints: gathered when sharded
-            matching = lcc.match_clusters(y, clusters)
-            targets, correctible = map(
-                _local,
-                lcc.correction_targets(z, y, clusters, k=self.k, mode=self.mode, seed=self.seed),
+            step = correct(
+                z,
+                y,
+                k=self.k,
+                method=self.method,
+                mode=self.mode,
+                resolution=self.resolution,
+                exact_knn=self.exact_knn,
+                seed=self.seed,
+                predictions=y_model,
             )
             device = torch.device("cpu") if on_disk else buffer.data.device
             self.targets[name] = (
-                lcc.to_torch(targets).to(device),
-                lcc.to_torch(correctible).to(device),
+                to_torch(step.targets).to(device),
+                to_torch(step.correctible).to(device),
             )
-            acc = lcc.metrics.cc_mc_accuracy(y, y_model, matching.misclustered)
-            stats[name] = {
-                "n_clusters": int(clusters.max()) + 1,
-                "modularity": lcc.modularity(adjacency, clusters),
-                "mc_fraction": acc.mc_fraction,
-                "correctible_fraction": float(correctible.mean()),
-                "acc_all": acc.overall,
-                "acc_cc": acc.cc,
-                "acc_mc": acc.mc,
-            }
+            stats[name] = step.stats
         return stats
 
     def loss(self, indices: torch.Tensor) -> torch.Tensor:
@@ -245,11 +230,6 @@ class LCCCallback:
         self.capture.remove()
         self._cluster.close()
         self._client = None
-
-
-def _local(a: Any) -> Any:
-    """A Dask result computed into this process; local arrays pass through."""
-    return a.compute() if hasattr(a, "compute") else a
 
 
 def _device_of(model: nn.Module) -> torch.device:
