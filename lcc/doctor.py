@@ -129,9 +129,7 @@ class DoctorReport:
 
     def format(self) -> str:
         """Sections Versions / Devices / Backends / Smoke tests as aligned columns, a verdict."""
-        from lcc import __version__
-
-        versions = [("Python", self.python), ("lcc", __version__)]
+        versions = [("Python", self.python), ("lcc", importlib.metadata.version("lcc"))]
         devices = [(f"GPU {i}", d.text()) for i, d in enumerate(self.devices)] or [("GPU", "none")]
         sections = {
             "Versions": versions + [(p.name, p.text()) for p in self.packages],
@@ -272,23 +270,27 @@ def _pipeline(backend: str, n: int, d: int) -> str:
     """knn_graph → leiden → match_clusters → correction_targets on 10 blobs; raises on a fault."""
     import numpy as np
 
-    import lcc
     from lcc._backend import backend_of, move
+    from lcc.correction import correction_targets
+    from lcc.graph import leiden
+    from lcc.matching import match_clusters
+    from lcc.metrics import ari
+    from lcc.neighbors import knn_graph
 
     rng = np.random.default_rng(0)
     y = np.arange(n) % 10
     z = (rng.normal(scale=10.0, size=(10, d))[y] + rng.normal(size=(n, d))).astype(np.float32)
     z, y = move(z, backend), move(y, backend)
-    graph = lcc.knn_graph(z, 15)
-    clusters = lcc.leiden(graph, seed=0)
-    misclustered = lcc.match_clusters(y, clusters).misclustered
-    targets, correctible = lcc.correction_targets(z, y, clusters)
+    graph = knn_graph(z, 15)
+    clusters = leiden(graph, seed=0)
+    misclustered = match_clusters(y, clusters).misclustered
+    targets, correctible = correction_targets(z, y, clusters)
     results = [(graph, (n, n)), (clusters, (n,)), (misclustered, (n,)), (targets, (n, d))]
     for value, shape in [*results, (correctible, (n,))]:
         if backend_of(value) != backend or tuple(value.shape) != shape:
             kind = f"{type(value).__module__}.{type(value).__name__} {tuple(value.shape)}"
             raise AssertionError(f"got a {kind}, expected a {backend} array {shape}")
-    score = lcc.metrics.ari(y, clusters)
+    score = ari(y, clusters)
     if not score > 0.9:
         raise AssertionError(f"Leiden ARI {score:.3f} on separated blobs, expected > 0.9")
     return f"{n:,} × {d}: knn_graph → leiden → match_clusters → correction_targets, ARI {score:.3f}"

@@ -124,19 +124,14 @@ class BRB:
 
     def recluster(self, target: Any, epoch: int) -> torch.Tensor:
         """k-Means centroids of a random subsample of the re-embedded data (eq. 2)."""
-        import lcc
+        from lcc.deep._kmeans import kmeans_on_codes
 
         rng = np.random.default_rng(self.seed + epoch)
         size = min(self.subsample, target.n_samples)
         self.last_subsample = np.sort(rng.choice(target.n_samples, size=size, replace=False))
         z = target.embed(torch.as_tensor(self.last_subsample))
-        centers = lcc.kmeans(
-            lcc.to_backend(z.float().contiguous()),
-            target.n_clusters,
-            seed=self.seed + epoch,
-            n_init=self.n_init,
-        ).centers
-        return lcc.to_torch(centers).to(z.device)
+        seed = self.seed + epoch
+        return kmeans_on_codes(z, target.n_clusters, seed=seed, n_init=self.n_init).centers
 
 
 def reset_optimizer_state(optimizer: torch.optim.Optimizer, params: Any) -> None:

@@ -371,12 +371,12 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _init_clustering(self, x: torch.Tensor, y: np.ndarray | None, seed: int) -> None:
         """Algorithm 1, lines 2–4: k-Means on the codes gives the initial centres."""
-        import lcc
+        from lcc.deep._kmeans import kmeans_on_codes
 
         z = self.transform_tensor(x)
-        result = lcc.kmeans(lcc.to_backend(z), self.n_clusters, seed=seed, n_init=self.n_init)
-        self._centers = nn.Parameter(lcc.to_torch(result.centers).to(x.device).float().clone())
-        self.init_labels_ = np.asarray(lcc.to_torch(result.labels).cpu()).astype(np.int64)
+        labels, centers = kmeans_on_codes(z, self.n_clusters, seed=seed, n_init=self.n_init)
+        self._centers = nn.Parameter(centers.clone())
+        self.init_labels_ = labels
         if y is not None and self.history_:
             self.history_[-1] |= self._report(z, self.init_labels_, y)
 

@@ -208,11 +208,10 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 optimizer.step()
 
     def _init_clustering(self, x: torch.Tensor, seed: int) -> None:
-        import lcc
+        from lcc.deep._kmeans import kmeans_on_codes
 
         z = self.transform_tensor(x)
-        result = lcc.kmeans(lcc.to_backend(z), self.n_clusters, seed=seed, n_init=self.n_init)
-        centers = lcc.to_torch(result.centers).to(x.device).float()
+        centers = kmeans_on_codes(z, self.n_clusters, seed=seed, n_init=self.n_init).centers
         if self._algorithm == "dcn":
             self._centers = centers.clone()
             self._counts = torch.ones(self.n_clusters, device=x.device)

@@ -183,8 +183,6 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
 
         ``y`` only feeds the ensemble-size curve in ``history_``.
         """
-        import lcc
-
         for name in ("n_snapshots", "cycle_epochs", "batch_size", "latent_dim"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
@@ -229,7 +227,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
             if self.verbose:
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
         self.consensus_ = self._consensus(seed)
-        self.labels_ = np.asarray(lcc.to_torch(self.consensus_.labels).cpu())
+        self.labels_ = _host_labels(self.consensus_.labels)
         if y is not None:  # the ensemble-size curve, on the snapshot records
             from lcc.landmarks import ensemble_size_labels
             from lcc.metrics import ari, clustering_accuracy, nmi
@@ -237,7 +235,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
             records = [h for h in self.history_ if "snapshot" in h]
             prefixes = ensemble_size_labels(self.consensus_, self.n_clusters, seed=seed)
             for record, labels in zip(records, prefixes, strict=True):
-                labels = np.asarray(lcc.to_torch(labels).cpu())
+                labels = _host_labels(labels)
                 record |= {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels)}
                 record["ari"] = ari(y, labels)
         return self
@@ -261,17 +259,17 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
 
     @torch.no_grad()
     def _take_snapshot(self, model: nn.Module, x: torch.Tensor) -> None:
-        import lcc
+        from lcc.staging import to_backend
 
         encoder = copy.deepcopy(model.encoder).eval()
         z = torch.cat([encoder(x[i : i + 4096]) for i in range(0, len(x), 4096)])
         self.snapshots_.append(encoder)
-        self.embeddings_.append(lcc.to_backend(z.contiguous()))
+        self.embeddings_.append(to_backend(z.contiguous()))
 
     def _consensus(self, seed: int):
-        import lcc
+        from lcc.landmarks import ssc_consensus
 
-        return lcc.ssc_consensus(
+        return ssc_consensus(
             self.embeddings_,
             self.n_clusters,
             self.n_landmarks,
@@ -280,3 +278,10 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
             seed=seed,
             return_details=True,
         )
+
+
+def _host_labels(labels: Any) -> np.ndarray:
+    """numpy or cupy labels as a host numpy array (through DLPack: no implicit copy)."""
+    from lcc.staging import to_torch
+
+    return np.asarray(to_torch(labels).cpu())

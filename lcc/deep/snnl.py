@@ -221,13 +221,10 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
         return z
 
     def _kmeans(self, x: torch.Tensor, seed: int, n_init: int) -> tuple[np.ndarray, np.ndarray]:
-        import lcc
+        from lcc.deep._kmeans import kmeans_on_codes
 
-        z = self._codes(x)
-        result = lcc.kmeans(lcc.to_backend(z), self.n_clusters, seed=seed, n_init=n_init)
-        return np.asarray(lcc.to_torch(result.labels).cpu()), np.asarray(
-            lcc.to_torch(result.centers).cpu()
-        )
+        labels, centers = kmeans_on_codes(self._codes(x), self.n_clusters, seed=seed, n_init=n_init)
+        return labels, np.asarray(centers.cpu())
 
     def _evaluate(self, x: torch.Tensor, y: np.ndarray | None, seed: int, n_init: int) -> dict:
         from lcc.metrics import clustering_report

@@ -62,8 +62,8 @@ def _estimator(method: str, n_clusters: int, seed: int, model: dict[str, Any] | 
 
 
 def run(config: dict[str, Any]) -> Path:
-    import lcc
     from lcc.data import load_flat
+    from lcc.kmeans import kmeans
     from lcc.metrics import clustering_report
     from lcc.plots import embed_2d, plot_embeddings, plot_history
 
@@ -87,7 +87,7 @@ def run(config: dict[str, Any]) -> Path:
             held_out = np.arange(len(x))
             estimator.fit(x, y)
         z = estimator.transform(x[held_out])
-        labels = np.asarray(lcc.kmeans(z, n_clusters, seed=seed, n_init=10).labels)
+        labels = np.asarray(kmeans(z, n_clusters, seed=seed, n_init=10).labels)
         final = {"seed": seed} | clustering_report(z, labels, y[held_out])
         finals.append(final)
         print("seed {seed}: ACC {acc:.3f}  NMI {nmi:.3f}  ARI {ari:.3f}".format(**final))

@@ -108,8 +108,9 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
     """Labels (and seconds) of every requested model for one seed."""
     import torch
 
-    import lcc
     from lcc.deep.snapshot import train_denoising_autoencoder
+    from lcc.kmeans import kmeans
+    from lcc.landmarks import ssc_consensus
     from lcc.profiling import PeakRSS
 
     wanted = config["models"]
@@ -122,9 +123,9 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
         out["labels"][name] = (np.asarray(labels), time.perf_counter() - start)
 
     if "kmeans" in wanted:
-        timed("kmeans", lambda: lcc.kmeans(x, k, seed=seed, n_init=10).labels)
+        timed("kmeans", lambda: kmeans(x, k, seed=seed, n_init=10).labels)
     if "lsc" in wanted:
-        timed("lsc", lambda: lcc.ssc_consensus([x], k, p, r, metrics=metric, seed=seed))
+        timed("lsc", lambda: ssc_consensus([x], k, p, r, metrics=metric, seed=seed))
     if {"dae_kmeans", "dae_lsc"} & set(wanted):
         start = time.perf_counter()
         epochs = config["n_snapshots"] * config["cycle_epochs"]
@@ -142,9 +143,9 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
             z = dae.encode(x_tensor).numpy()
         train_s = time.perf_counter() - start
         if "dae_kmeans" in wanted:
-            timed("dae_kmeans", lambda: lcc.kmeans(z, k, seed=seed, n_init=10).labels)
+            timed("dae_kmeans", lambda: kmeans(z, k, seed=seed, n_init=10).labels)
         if "dae_lsc" in wanted:
-            timed("dae_lsc", lambda: lcc.ssc_consensus([z], k, p, r, metrics=metric, seed=seed))
+            timed("dae_lsc", lambda: ssc_consensus([z], k, p, r, metrics=metric, seed=seed))
         for name in ("dae_kmeans", "dae_lsc"):
             if name in out["labels"]:
                 labels, seconds = out["labels"][name]
@@ -162,7 +163,7 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
             with PeakRSS() as peak:  # the consensus step alone, on the snapshots' embeddings
                 before = peak.peak
                 start = time.perf_counter()
-                details = lcc.ssc_consensus(
+                details = ssc_consensus(
                     members, k, p, r, metrics=metrics, seed=seed, return_details=True
                 )
                 seconds = time.perf_counter() - start
