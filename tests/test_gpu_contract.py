@@ -181,6 +181,9 @@ GLUE_MODULES = [
     "kmeans.py",
     "spectral.py",
     "landmarks.py",
+    "correction.py",
+    "backends/xp_kmeans.py",
+    "backends/xp_metrics.py",
     "_validation.py",
     "_backend.py",
 ]

@@ -9,7 +9,7 @@ from helpers import host, on
 from sklearn.cluster import MiniBatchKMeans
 
 import lcc
-from lcc.kmeans import minibatch_kmeans_xp
+from lcc.backends.xp_kmeans import minibatch_kmeans_xp
 
 
 def test_kmeans_recovers_blobs(blobs, backend):

@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 import lcc
 from lcc import metrics
-from lcc.metrics import calinski_harabasz_xp, davies_bouldin_xp
+from lcc.backends.xp_metrics import calinski_harabasz_xp, davies_bouldin_xp
 
 
 @pytest.fixture

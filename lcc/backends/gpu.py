@@ -214,7 +214,7 @@ def minibatch_kmeans(
     """cuML has no mini-batch k-Means: the shared cupy implementation."""
     import cupy as cp
 
-    from lcc.kmeans import minibatch_kmeans_xp
+    from lcc.backends.xp_kmeans import minibatch_kmeans_xp
 
     return minibatch_kmeans_xp(
         z, n_clusters, seed=seed, batch_size=batch_size, max_iter=max_iter, n_init=n_init, xp=cp
@@ -295,13 +295,13 @@ def silhouette(z: Any, labels: Any) -> float:
 
 def calinski_harabasz(z: Any, labels: Any) -> float:
     """cuML has none: the shared cupy implementation."""
-    from lcc.metrics import calinski_harabasz_xp
+    from lcc.backends.xp_metrics import calinski_harabasz_xp
 
     return calinski_harabasz_xp(z, labels)
 
 
 def davies_bouldin(z: Any, labels: Any) -> float:
     """cuML has none: the shared cupy implementation."""
-    from lcc.metrics import davies_bouldin_xp
+    from lcc.backends.xp_metrics import davies_bouldin_xp
 
     return davies_bouldin_xp(z, labels)
