@@ -97,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     import dask.array as da
     from distributed import wait
 
-    from lcc.backends import dask as dask_backend
     from lcc.backends.cpu import knn_query
     from lcc.distributed import cluster
     from lcc.neighbors import _drop_self
+    from lcc.sharded.neighbors import graph_from_neighbors
 
     n, dim, k = args.n, args.dim, args.k
     matrix_mib = n * dim * 4 / 2**20
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         dist, idx = lcc.knn(z, k, exact=False, nprobe=args.nprobe)
         t_knn = time.perf_counter() - start
-        graph = dask_backend.graph_from_neighbors(dist, idx, "median")
+        graph = graph_from_neighbors(dist, idx, "median")
         wait(graph)
         t_total = time.perf_counter() - start
         peaks = c.run(stop_sampler)

@@ -4,10 +4,13 @@ One engine, two backends: numpy / scipy input runs on the CPU (faiss, igraph,
 scikit-learn), cupy / cupyx input on the GPU (cuVS, cuGraph, cuML). Results
 come back as the kind of array that went in. ``import lcc`` needs only the CPU
 dependencies; RAPIDS is imported on first GPU use. Dask arrays sharded by
-samples run on a Dask cluster (:mod:`lcc.distributed`, :mod:`lcc.backends.dask`).
+samples run on a Dask cluster (:mod:`lcc.distributed`, :mod:`lcc.sharded`).
 """
 
-from lcc import metrics
+from lcc import (
+    metrics,
+    sharded,
+)
 from lcc._backend import BACKEND_ENV_VAR, gpu_available
 from lcc.correction import Correction, CorrectionTargets, correct, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
@@ -69,6 +72,7 @@ __all__ = [
     "minibatch_kmeans",
     "modularity",
     "peer_pressure",
+    "sharded",
     "ssc_consensus",
     "to_backend",
     "to_torch",

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 from lcc import backends
-from lcc._backend import array_module, is_dask_array, move, resolve
+from lcc._backend import array_module, move, resolve
+from lcc._dispatch import sharded
 from lcc._validation import (
     check_choice,
     check_labels,
@@ -105,10 +106,10 @@ def correction_targets(
         ``(targets, correctible)`` of the input's kind.
     """
     z = check_latents(z)
-    if is_dask_array(z):
-        from lcc.backends import dask as dask_backend
-
-        y_true, y_clst = (dask_backend.gather_labels(y) for y in (y_true, y_clst))
+    impl = sharded("correction_targets", z)
+    if impl is not None:  # the labels of sharded latents are gathered here
+        gather = sharded("gather", z)
+        y_true, y_clst = gather(y_true), gather(y_clst)
     n = z.shape[0]
     y_true = check_labels(y_true, "y_true", n)
     y_clst = check_labels(y_clst, "y_clst", n)
@@ -118,12 +119,10 @@ def correction_targets(
     if not 0 < tangent_variance < 1:
         raise ValueError(f"tangent_variance must be in (0, 1), got {tangent_variance}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if is_dask_array(z):
+    if impl is not None:
         options = {"k": k, "k_prime": k_prime, "tangent_variance": tangent_variance}
         options |= {"seed": seed, "chunk_size": chunk_size, "matching": matching}
-        return CorrectionTargets(
-            *dask_backend.correction_targets(z, y_true, y_clst, mode=mode, **options)
-        )
+        return CorrectionTargets(*impl(z, y_true, y_clst, mode=mode, **options))
     given, target = resolve(z, backend)
     z, y_true, y_clst = (move(a, target) for a in (z, y_true, y_clst))
     if matching is None:
@@ -324,10 +323,9 @@ def correct(
     check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
     check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
     adjacency = knn_graph(z, k, exact=exact_knn)
-    if is_dask_array(adjacency) and method != "leiden":
-        from lcc.backends import dask as dask_backend
-
-        adjacency = dask_backend.gather_graph(adjacency)  # igraph / pressure: one process
+    gather = sharded("gather", adjacency)
+    if gather is not None and method != "leiden":
+        adjacency = gather(adjacency)  # igraph Louvain / k-NN pressure: one process
     if method == "peer_pressure":
         clusters = peer_pressure(adjacency, seed=seed)
     else:

@@ -14,11 +14,11 @@ from lcc import backends
 from lcc._backend import (
     array_module,
     backend_of,
-    is_dask_array,
     move,
     resolve,
     sparse_module,
 )
+from lcc._dispatch import sharded
 from lcc._validation import check_labels, check_positive_int
 
 __all__ = ["conductance", "leiden", "louvain", "modularity", "peer_pressure"]
@@ -127,14 +127,13 @@ def leiden(
         this process for igraph, on GPU workers ``cugraph.dask.leiden`` runs
         on the cluster.
     """
-    if is_dask_array(adjacency):
-        from lcc.backends import dask as dask_backend
-
+    impl = sharded("leiden", adjacency)
+    if impl is not None:
         _check_dask_adjacency(adjacency)
         resolution = _check_resolution(resolution)
         seed = check_positive_int(seed, "seed", minimum=0)
         n_runs = check_positive_int(n_runs, "n_runs")
-        return dask_backend.leiden(adjacency, resolution=resolution, seed=seed, n_runs=n_runs)
+        return impl(adjacency, resolution=resolution, seed=seed, n_runs=n_runs)
     return _communities("leiden", adjacency, resolution, seed, n_runs, backend)
 
 
@@ -172,12 +171,9 @@ def modularity(adjacency: Any, labels: Any, *, resolution: float = 1.0) -> float
     over ordered pairs inside community ``c``, ``vol_c`` its weighted degrees
     and ``2m`` the total weight ``Σ_ij A_ij``. Dask input is gathered here.
     """
-    if is_dask_array(adjacency) or is_dask_array(labels):
-        from lcc.backends import dask as dask_backend
-
-        if is_dask_array(adjacency):
-            adjacency = dask_backend.gather_graph(adjacency)
-        labels = dask_backend.gather_labels(labels)
+    gather = sharded("gather", adjacency, labels)
+    if gather is not None:
+        adjacency, labels = gather(adjacency), gather(labels)
     a = check_adjacency(adjacency)
     resolution = _check_resolution(resolution)
     backend = backend_of(a)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from lcc import backends
-from lcc._backend import is_dask_array, move, resolve
+from lcc._backend import move, resolve
+from lcc._dispatch import sharded
 from lcc._validation import check_latents, check_positive_int
 
 __all__ = ["KMeansResult", "kmeans", "minibatch_kmeans"]
@@ -67,11 +68,10 @@ def kmeans(
     z, n_clusters, seed = _check(z, n_clusters, seed)
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")
-    if is_dask_array(z):
-        from lcc.backends import dask as dask_backend
-
+    impl = sharded("kmeans", z)
+    if impl is not None:
         options = {"seed": seed, "n_init": n_init, "max_iter": max_iter, "tol": float(tol)}
-        return KMeansResult(*dask_backend.kmeans(z, n_clusters, **options))
+        return KMeansResult(*impl(z, n_clusters, **options))
     given, target = resolve(z, backend)
     labels, centers = backends.get(target).kmeans(
         move(z, target), n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=float(tol)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lcc._backend import array_module, backend_of, is_dask_array
+from lcc._backend import array_module, backend_of
+from lcc._dispatch import sharded
 from lcc._validation import check_labels, check_same_kind
 
 __all__ = ["Matching", "match_clusters"]
@@ -52,10 +53,9 @@ def match_clusters(y_true: Any, y_clst: Any) -> Matching:
         ``(cluster_to_label, misclustered)``. Ties between labels are broken
         towards the smallest label, so the result is deterministic.
     """
-    if is_dask_array(y_true) or is_dask_array(y_clst):  # gathers the labels (n ints each)
-        from lcc.backends import dask as dask_backend
-
-        return dask_backend.match_clusters(y_true, y_clst)
+    impl = sharded("match_clusters", y_true, y_clst)
+    if impl is not None:  # gathers the labels (n ints each)
+        return impl(y_true, y_clst)
     y_true = check_labels(y_true, "y_true")
     y_clst = check_labels(y_clst, "y_clst", y_true.shape[0])
     check_same_kind(y_true=y_true, y_clst=y_clst)

@@ -13,11 +13,11 @@ from lcc import backends
 from lcc._backend import (
     array_module,
     backend_of,
-    is_dask_array,
     move,
     resolve,
     sparse_module,
 )
+from lcc._dispatch import sharded
 from lcc._validation import (
     check_choice,
     check_k,
@@ -92,15 +92,11 @@ def knn(
     z = check_latents(z)
     k = check_k(k, z.shape[0])
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if is_dask_array(z):
-        from lcc.backends import dask as dask_backend
-
+    impl = sharded("knn", z)
+    if impl is not None:
         _check_search(exact, method, nprobe, "ivf")
-        return Neighbors(
-            *dask_backend.knn(
-                z, k, exact=exact, method=method, nprobe=nprobe, chunk_size=chunk_size
-            )
-        )
+        options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
+        return Neighbors(*impl(z, k, **options))
     given, target = resolve(z, backend)
     if not exact:
         method = method or ("cagra" if target == "gpu" else "ivf")
@@ -220,10 +216,9 @@ def knn_graph(
         progress=progress,
         backend=backend,
     )
-    if is_dask_array(dist):
-        from lcc.backends import dask as dask_backend
-
-        return dask_backend.graph_from_neighbors(dist, idx, bandwidth)
+    impl = sharded("graph_from_neighbors", dist)
+    if impl is not None:
+        return impl(dist, idx, bandwidth)
     return _graph_from_neighbors(dist, idx, bandwidth, backend_of(dist))
 
 

@@ -16,11 +16,11 @@ from lcc import backends
 from lcc._backend import (
     array_module,
     backend_of,
-    is_dask_array,
     move,
     resolve,
     sparse_module,
 )
+from lcc._dispatch import sharded
 from lcc._validation import check_latents, check_positive_int
 
 __all__ = ["SVDResult", "truncated_svd"]
@@ -52,15 +52,14 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
     SVDResult
         ``(U, S, Vt)`` of the input's kind (dense arrays even for sparse input).
     """
-    if is_dask_array(matrix):
-        from lcc.backends import dask as dask_backend
-
+    impl = sharded("truncated_svd", matrix)
+    if impl is not None:
         matrix = check_latents(matrix, "matrix")
         k = check_positive_int(k, "k")
         if k >= min(matrix.shape):
             raise ValueError(f"k={k} must be smaller than min(matrix.shape) = {min(matrix.shape)}")
         seed = check_positive_int(seed, "seed", minimum=0)
-        return SVDResult(*dask_backend.truncated_svd(matrix, k, seed=seed))
+        return SVDResult(*impl(matrix, k, seed=seed))
     xp = array_module(backend_of(matrix))
     sparse = sparse_module(backend_of(matrix))
     if not (sparse.issparse(matrix) or (hasattr(matrix, "ndim") and hasattr(matrix, "dtype"))):

@@ -104,19 +104,19 @@ def test_kmeans_and_svd(client, latents):
 
 def test_workers_hold_no_copy_afterwards(client, latents):
     """The per-worker search structures are dropped once the results are persisted."""
-    from lcc.backends import dask as dask_backend
+    from lcc.sharded import _plumbing
 
     z = as_dask(latents[0])
     lcc.knn(z, 5)
     lcc.knn(z, 5, exact=False)
-    sizes = client.run(lambda: len(dask_backend._STORE))
+    sizes = client.run(lambda: len(_plumbing._STORE))
     assert set(sizes.values()) == {0}
 
 
 def test_without_a_client_runs_in_process(monkeypatch, latents):
-    from lcc.backends import dask as dask_backend
+    from lcc.sharded import neighbors
 
-    monkeypatch.setattr(dask_backend, "client_or_none", lambda: None)
+    monkeypatch.setattr(neighbors, "client_or_none", lambda: None)
     z, _ = latents
     _dist, idx = lcc.knn(da.from_array(z, chunks=600), 5)
     np.testing.assert_array_equal(idx.compute(), lcc.knn(z, 5).indices)

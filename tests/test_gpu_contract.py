@@ -171,7 +171,12 @@ def collect(module: str, glue: bool) -> list[tuple[str, Any, list[str], int]]:
 GPU_CALLS = collect("backends/gpu.py", glue=False)
 # the Dask backend's RAPIDS calls (multi-GPU estimators) and LocalCUDACluster
 DASK_CALLS = [
-    (m, *call) for m in ("backends/dask.py", "distributed.py") for call in collect(m, glue=False)
+    (m, *call)
+    for m in (
+        *(f"sharded/{p.name}" for p in sorted((LCC / "sharded").glob("*.py"))),
+        "distributed.py",
+    )
+    for call in collect(m, glue=False)
 ]
 GLUE_MODULES = [
     "graph.py",

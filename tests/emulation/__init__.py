@@ -61,8 +61,7 @@ def install(monkeypatch: Any) -> None:
             module.__spec__ = ModuleSpec(name, None)  # find_spec works on the fakes
         monkeypatch.setitem(sys.modules, name, module)
     _register_dask_chunk_types()
-    _backend.gpu_available.cache_clear()
-    monkeypatch.setattr(_backend, "gpu_available", _emulated_gpu_available)
+    _backend.gpu_available.cache_clear()  # re-evaluated on the fake: cupy.is_available() is True
 
 
 def _real_cupy_names() -> set[str] | None:
@@ -88,10 +87,3 @@ def _register_dask_chunk_types() -> None:
     for kind in (fake_cupy.ndarray, fake_sparse.spmatrix):
         if not is_valid_chunk_type(kind):
             register_chunk_type(kind)
-
-
-def _emulated_gpu_available() -> bool:
-    return True
-
-
-_emulated_gpu_available.cache_clear = lambda: None  # type: ignore[attr-defined]
