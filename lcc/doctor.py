@@ -271,11 +271,11 @@ def _pipeline(backend: str, n: int, d: int) -> str:
     import numpy as np
 
     from lcc._backend import backend_of, move
-    from lcc.correction import correction_targets
     from lcc.graph import leiden
     from lcc.matching import match_clusters
     from lcc.metrics import ari
     from lcc.neighbors import knn_graph
+    from lcc.targets import correction_targets
 
     rng = np.random.default_rng(0)
     y = np.arange(n) % 10

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lcc"
 
@@ -28,3 +34,61 @@ def test_nothing_inside_the_package_imports_lcc_itself():
                 if names:
                     offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {names}")
     assert offenders == []
+
+
+# ------------------------------------------------------------------ layers, one way
+def _lint_imports(package_parent: Path, config: Path) -> subprocess.CompletedProcess:
+    """import-linter's ``lint-imports`` on the ``lcc`` found in ``package_parent``."""
+    code = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports())"
+    command = [sys.executable, "-c", code, "--config", str(config), "--no-cache"]
+    env = {**os.environ, "PYTHONPATH": str(package_parent)}
+    return subprocess.run(command, cwd=package_parent, capture_output=True, text=True, env=env)
+
+
+def test_lint_imports_keeps_the_layers_contract():
+    pytest.importorskip("importlinter", reason="import-linter is a dev dependency")
+    result = _lint_imports(PACKAGE.parent, PACKAGE.parent / "pyproject.toml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    """The engine (lcc.graph) importing the LCC step above it is reported."""
+    pytest.importorskip("importlinter", reason="import-linter is a dev dependency")
+    shutil.copytree(PACKAGE, tmp_path / "lcc", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PACKAGE.parent / "pyproject.toml", tmp_path / "pyproject.toml")
+    graph = tmp_path / "lcc" / "graph.py"
+    graph.write_text(
+        graph.read_text() + "\n\ndef _upward():\n    from lcc.correction import correct\n"
+    )
+    result = _lint_imports(tmp_path, tmp_path / "pyproject.toml")
+    assert result.returncode != 0
+    assert "lcc.graph is not allowed to import lcc.correction" in result.stdout
+
+
+def test_no_import_cycles_inside_the_package():
+    """Module-level and function-level imports alike (grimp reads both)."""
+    grimp = pytest.importorskip("grimp", reason="import-linter (grimp) is a dev dependency")
+    graph = grimp.build_graph("lcc")
+    edges = {
+        m: {i for i in graph.find_modules_directly_imported_by(m) if i != "lcc"}
+        for m in graph.modules
+        if m != "lcc"  # the root package re-exports everything by design
+    }
+    cycles, state = [], {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for nxt in sorted(edges.get(module, ())):
+            if state.get(nxt) == "open":
+                cycles.append([*path[path.index(nxt) :], nxt] if nxt in path else [module, nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    # a package's __init__ importing its own submodules is not a cycle of code
+    real = [c for c in cycles if not all(m.startswith(c[0] + ".") or m == c[0] for m in c)]
+    assert real == []

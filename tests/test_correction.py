@@ -123,6 +123,7 @@ def matching_calls(monkeypatch):
     """Counts every match_clusters call, wherever it is imported from."""
     import lcc.correction
     import lcc.matching
+    import lcc.targets
 
     calls = []
     original = lcc.matching.match_clusters
@@ -133,6 +134,7 @@ def matching_calls(monkeypatch):
 
     monkeypatch.setattr(lcc.matching, "match_clusters", counting)
     monkeypatch.setattr(lcc.correction, "match_clusters", counting)
+    monkeypatch.setattr(lcc.targets, "match_clusters", counting)
     return calls
 
 

@@ -186,7 +186,7 @@ GLUE_MODULES = [
     "kmeans.py",
     "spectral.py",
     "landmarks.py",
-    "correction.py",
+    "targets.py",
     "backends/xp_kmeans.py",
     "backends/xp_metrics.py",
     "_validation.py",

@@ -155,6 +155,7 @@ def test_public_names():
 def test_callback_matches_clusters_once_per_layer_per_correction_epoch(monkeypatch):
     import lcc.correction
     import lcc.matching
+    import lcc.targets
 
     calls = []
     original = lcc.matching.match_clusters
@@ -165,6 +166,7 @@ def test_callback_matches_clusters_once_per_layer_per_correction_epoch(monkeypat
 
     monkeypatch.setattr(lcc.matching, "match_clusters", counting)
     monkeypatch.setattr(lcc.correction, "match_clusters", counting)
+    monkeypatch.setattr(lcc.targets, "match_clusters", counting)
     torch.manual_seed(0)
     model = SmallCNN()
     callback = LCCCallback(model, ["fc1", "fc2"], digits_subset(200), warmup=0, k=5)

@@ -68,7 +68,7 @@ def _exact_block(zb, yb, mb, start: int, token: str, k: int, chunk_size: int):
 def _approximate_block(zb, yb, mb, start: int, zr, rep_labels):
     """Eq. (14) for the MC rows of one block."""
     from lcc._backend import array_module, backend_of
-    from lcc.correction import _targets_from_representatives
+    from lcc.targets import _targets_from_representatives
 
     return _targets_from_representatives(zb, yb, mb, zr, rep_labels, array_module(backend_of(zb)))
 
@@ -77,9 +77,9 @@ def _approximate_block(zb, yb, mb, start: int, zr, rep_labels):
 def correction_targets(z: Any, y_true: Any, y_clst: Any, *, mode: str, **options: Any):
     """``(targets, correctible)`` Dask arrays chunked like ``z``; see the module docstring."""
     from lcc._backend import array_module, backend_of
-    from lcc.correction import _label_bases, _representatives
-    from lcc.correction import correction_targets as single
     from lcc.matching import match_clusters as match
+    from lcc.targets import _label_bases, _representatives
+    from lcc.targets import correction_targets as single
 
     client = client_or_none()
     z = by_rows(z).astype(np.float32)
