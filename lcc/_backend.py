@@ -26,14 +26,58 @@ so one code path runs on both devices and the CPU tests exercise it.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
-Backend = Literal["cpu", "gpu"]
-BackendChoice = Literal["auto", "cpu", "gpu"]
+Backend = str  # a registered backend's name: "cpu", "gpu", or one added with register_backend
+BackendChoice = str  # "auto" or a backend name
 BACKEND_ENV_VAR = "LCC_BACKEND"
-_CHOICES = ("auto", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What the engine needs to know of a backend, all by import path (nothing is imported).
+
+    module : the backend module (implements :class:`lcc.backends.EngineBackend`)
+    array_module, sparse_module : its array and sparse-matrix modules (the glue's ``xp``)
+    array_types : module-name prefixes of the array types that live on it
+    available : ``"module:function"`` telling whether it can run here, or None (always)
+    """
+
+    module: str
+    array_module: str
+    sparse_module: str
+    array_types: tuple[str, ...] = ()
+    available: str | None = None
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    "cpu": BackendSpec("lcc.backends.cpu", "numpy", "scipy.sparse"),
+    "gpu": BackendSpec(
+        "lcc.backends.gpu",
+        "cupy",
+        "cupyx.scipy.sparse",
+        ("cupy", "cupyx"),
+        "lcc._backend:gpu_available",
+    ),
+}
+
+
+def register_backend(name: str, spec: BackendSpec) -> None:
+    """Add a backend: the one line besides its module that a new backend needs."""
+    if name == "auto":
+        raise ValueError("'auto' is not a backend name; it means: follow the input")
+    BACKENDS[name] = spec
+
+
+def backend_spec(backend: str) -> BackendSpec:
+    try:
+        return BACKENDS[backend]
+    except KeyError:
+        raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}") from None
 
 
 @functools.cache
@@ -65,8 +109,13 @@ def is_dask_array(x: Any) -> bool:
 
 
 def backend_of(x: Any) -> Backend:
-    """The backend an array or sparse matrix lives on: ``"gpu"`` for cupy, else ``"cpu"``."""
-    return "gpu" if is_gpu_array(x) else "cpu"
+    """The backend an array or sparse matrix lives on: the registered backend whose
+    ``array_types`` its type's module starts with (cupy → ``"gpu"``), else ``"cpu"``."""
+    module = type(x).__module__
+    for name, spec in BACKENDS.items():
+        if spec.array_types and module.startswith(spec.array_types):
+            return name
+    return "cpu"
 
 
 def requested_backend(backend: str | None = None) -> BackendChoice:
@@ -75,9 +124,10 @@ def requested_backend(backend: str | None = None) -> BackendChoice:
     if backend is None:
         backend = os.environ.get(BACKEND_ENV_VAR, "auto").strip().lower() or "auto"
         source = f"${BACKEND_ENV_VAR}"
-    if backend not in _CHOICES:
-        raise ValueError(f"{source}={backend!r} is not a backend; choose one of {_CHOICES}")
-    return backend  # type: ignore[return-value]
+    choices = ("auto", *BACKENDS)
+    if backend not in choices:
+        raise ValueError(f"{source}={backend!r} is not a backend; choose one of {choices}")
+    return backend
 
 
 def require_gpu(source: str = "backend='gpu'") -> None:
@@ -96,44 +146,37 @@ def resolve(x: Any, backend: str | None = None) -> tuple[Backend, Backend]:
     given = backend_of(x)
     choice = requested_backend(backend)
     target: Backend = given if choice == "auto" else choice
-    if target == "gpu":
-        require_gpu(f"backend={choice!r}" if backend is not None else f"${BACKEND_ENV_VAR}=gpu")
+    available = backend_spec(target).available
+    if available is not None:
+        module, function = available.split(":")
+        if target == "gpu":
+            where = f"backend={choice!r}" if backend is not None else f"${BACKEND_ENV_VAR}=gpu"
+            require_gpu(where)
+        elif not getattr(importlib.import_module(module), function)():
+            raise RuntimeError(f"backend {target!r} was requested but cannot run here")
     return given, target
 
 
 def array_module(backend: Backend) -> ModuleType:
-    """numpy for the CPU backend, cupy for the GPU backend."""
-    if backend == "gpu":
-        import cupy
-
-        return cupy
-    import numpy
-
-    return numpy
+    """The backend's array module: numpy for the CPU backend, cupy for the GPU backend."""
+    return importlib.import_module(backend_spec(backend).array_module)
 
 
 def sparse_module(backend: Backend) -> ModuleType:
     """scipy.sparse for the CPU backend, cupyx.scipy.sparse for the GPU backend."""
-    if backend == "gpu":
-        import cupyx.scipy.sparse
-
-        return cupyx.scipy.sparse
-    import scipy.sparse
-
-    return scipy.sparse
+    return importlib.import_module(backend_spec(backend).sparse_module)
 
 
 def move(x: Any, backend: Backend) -> Any:
     """Copy a dense array or sparse matrix to ``backend``'s device (no-op when already there)."""
-    on_gpu = is_gpu_array(x)
-    if (backend == "gpu") == on_gpu:
-        return x
-    if backend == "gpu":
-        import cupy
-        import cupyx.scipy.sparse
-        import scipy.sparse
-
-        if scipy.sparse.issparse(x):
-            return cupyx.scipy.sparse.csr_matrix(x.tocsr())
-        return cupy.asarray(x)
-    return x.get()  # cupy arrays and cupyx sparse matrices both copy to host with .get()
+    here = backend_spec(backend_of(x))
+    there = backend_spec(backend)
+    if here.array_module == there.array_module:
+        return x  # the same kind of array (e.g. a numpy-based backend)
+    if there.array_module != "numpy":
+        if here.array_module != "numpy":
+            x = x.get()
+        if importlib.import_module("scipy.sparse").issparse(x):
+            return importlib.import_module(there.sparse_module).csr_matrix(x.tocsr())
+        return importlib.import_module(there.array_module).asarray(x)
+    return x.get()  # device arrays and sparse matrices copy to the host with .get()

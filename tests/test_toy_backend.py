@@ -1,0 +1,50 @@
+"""A backend added in one module with one registry line runs the engine (tests/toy_backend.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score, homogeneity_score
+
+import lcc
+from lcc import backends
+from lcc._backend import BACKENDS
+
+
+@pytest.fixture
+def toy():
+    import importlib
+
+    import toy_backend
+
+    importlib.reload(toy_backend)  # its last line registers it
+    toy_backend.CALLS.clear()
+    yield toy_backend
+    BACKENDS.pop("toy", None)
+
+
+def test_the_toy_backend_fulfils_the_contract(toy):
+    assert isinstance(backends.get("toy"), backends.EngineBackend)
+    assert isinstance(backends.get("cpu"), backends.EngineBackend)
+
+
+def test_the_engine_runs_on_the_toy_backend(toy):
+    z, y = make_blobs(n_samples=300, n_features=4, centers=3, cluster_std=0.8, random_state=0)
+    z = z.astype(np.float32)
+    dist, idx = lcc.knn(z, 5, backend="toy")
+    ref = lcc.knn(z, 5)
+    np.testing.assert_array_equal(idx, ref.indices)
+    np.testing.assert_allclose(dist, ref.distances, rtol=1e-4, atol=1e-4)
+    graph = lcc.knn_graph(z, 5, backend="toy")
+    assert abs(graph - lcc.knn_graph(z, 5)).max() < 1e-4
+    labels = lcc.leiden(graph, backend="toy")
+    assert homogeneity_score(y, labels) > 0.95  # communities never mix blobs
+    result = lcc.kmeans(z, 3, seed=0, backend="toy")
+    assert adjusted_rand_score(y, result.labels) > 0.95
+    assert {"knn_query", "leiden", "kmeans"} <= set(toy.CALLS)
+
+
+def test_an_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="not a backend; choose one of"):
+        lcc.knn(np.zeros((5, 2), np.float32), 1, backend="tpu")
