@@ -12,10 +12,11 @@ from lcc import (
     sharded,
 )
 from lcc._backend import BACKEND_ENV_VAR, gpu_available
+from lcc.consensus import SSCResult, ssc_consensus
 from lcc.correction import Correction, CorrectionTargets, correct, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
 from lcc.kmeans import KMeansResult, kmeans, minibatch_kmeans
-from lcc.landmarks import SSCResult, landmark_affinity, ssc_consensus
+from lcc.landmarks import landmark_affinity
 from lcc.matching import Matching, match_clusters
 from lcc.neighbors import Neighbors, knn, knn_graph
 from lcc.spectral import SVDResult, truncated_svd

@@ -186,6 +186,7 @@ GLUE_MODULES = [
     "kmeans.py",
     "spectral.py",
     "landmarks.py",
+    "consensus.py",
     "targets.py",
     "backends/xp_kmeans.py",
     "backends/xp_metrics.py",

@@ -12,7 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 import lcc
-from lcc.landmarks import METRICS, draw_metrics
+from lcc.consensus import draw_metrics
+from lcc.landmarks import METRICS
 
 # (metric, minkowski_p) → scipy.spatial.distance.cdist arguments
 CASES = [("euclidean", 1.0), ("cosine", 1.0), ("minkowski", 1.0), ("minkowski", 3.0)]
@@ -290,10 +291,12 @@ def test_ssc_consensus_bad_input():
 def test_landmark_glue_calls_exist_in_cupy():
     """The contract test's check, applied to this module's glue (xp / sparse = cupy)."""
     contract = pytest.importorskip("test_gpu_contract")
-    calls = contract.collect("landmarks.py", glue=True)
-    assert {"xp.bincount", "xp.take_along_axis", "sparse.csr_matrix"} <= {c[0] for c in calls}
-    for text, func, keywords, line in calls:
-        contract._check_call(f"lcc/landmarks.py:{line}", text, func, keywords)
+    calls = [
+        (m, *c) for m in ("landmarks.py", "consensus.py") for c in contract.collect(m, glue=True)
+    ]
+    assert {"xp.bincount", "xp.take_along_axis", "sparse.csr_matrix"} <= {c[1] for c in calls}
+    for module, text, func, keywords, line in calls:
+        contract._check_call(f"lcc/{module}:{line}", text, func, keywords)
     gpu_calls = {text for text, *_ in contract.GPU_CALLS}
     assert {"NearestNeighbors", "model.kneighbors", "model.fit"} <= gpu_calls
 
@@ -302,7 +305,7 @@ def test_ensemble_size_labels_equal_the_consensus_of_each_prefix():
     from sklearn.datasets import make_blobs
     from sklearn.metrics import adjusted_rand_score
 
-    from lcc.landmarks import ensemble_size_labels
+    from lcc.consensus import ensemble_size_labels
 
     x, _ = make_blobs(400, 6, centers=4, cluster_std=3.0, random_state=0)
     rng = np.random.default_rng(0)

@@ -133,9 +133,9 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         One dict per epoch (``loss``, ``lr``); epochs that end a cycle also carry
         ``snapshot`` (its number) and, when ``y`` is given, ``acc`` / ``nmi`` /
         ``ari`` of the consensus of the snapshots so far — the ensemble-size
-        curve of the paper's Fig. 3 (:func:`lcc.landmarks.ensemble_size_labels`).
+        curve of the paper's Fig. 3 (:func:`lcc.consensus.ensemble_size_labels`).
     consensus_:
-        The :class:`lcc.landmarks.SSCResult` of the final consensus (affinity,
+        The :class:`lcc.consensus.SSCResult` of the final consensus (affinity,
         SVD, metrics drawn, bandwidths, landmarks).
     """
 
@@ -229,7 +229,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         self.consensus_ = self._consensus(seed)
         self.labels_ = _host_labels(self.consensus_.labels)
         if y is not None:  # the ensemble-size curve, on the snapshot records
-            from lcc.landmarks import ensemble_size_labels
+            from lcc.consensus import ensemble_size_labels
             from lcc.metrics import ari, clustering_accuracy, nmi
 
             records = [h for h in self.history_ if "snapshot" in h]
@@ -267,7 +267,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         self.embeddings_.append(to_backend(z.contiguous()))
 
     def _consensus(self, seed: int):
-        from lcc.landmarks import ssc_consensus
+        from lcc.consensus import ssc_consensus
 
         return ssc_consensus(
             self.embeddings_,

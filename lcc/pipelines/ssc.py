@@ -108,9 +108,9 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
     """Labels (and seconds) of every requested model for one seed."""
     import torch
 
+    from lcc.consensus import ssc_consensus
     from lcc.deep.snapshot import train_denoising_autoencoder
     from lcc.kmeans import kmeans
-    from lcc.landmarks import ssc_consensus
     from lcc.profiling import PeakRSS
 
     wanted = config["models"]
@@ -151,7 +151,7 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
                 labels, seconds = out["labels"][name]
                 out["labels"][name] = (labels, seconds + train_s)
     if {"ssc", "ssc_rm"} & set(wanted):
-        from lcc.landmarks import ensemble_size_labels
+        from lcc.consensus import ensemble_size_labels
 
         start = time.perf_counter()
         estimator.fit(x)
