@@ -37,10 +37,9 @@ Table 3's ablation is a matter of weights (0 switches a term off):
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -48,11 +47,11 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from lcc._validation import check_choice, check_positive_int
 from lcc.deep._input import check_input, check_labels
+from lcc.deep._params import Bool, Choice, Int, Ints, Real, check_parameters
 from lcc.deep.autoencoder import FeedForwardAutoencoder
-from lcc.losses.cdc import affinity_loss, correlation_loss
-from lcc.losses.dec import dec_loss, soft_assignment, target_distribution
+from lcc.losses.cdc import correlation_loss
+from lcc.losses.dec import soft_assignment
 
 __all__ = ["CDC"]
 
@@ -270,48 +269,35 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         return out
 
     # ---------------------------------------------------------------- validation
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "n_clusters": Int(),
+        "latent_dim": Int(),
+        "hidden": Ints(),
+        "pretrain_epochs": Int(0),
+        "clustering_iterations": Int(0),
+        "clustering_epochs": Int(0, optional=True),
+        "batch_size": Int(2),
+        "update_interval": Int(),
+        "n_init": Int(),
+        "pretrain_lr": Real(positive=True),
+        "lr": Real(positive=True),
+        "dof": Real(positive=True),
+        "momentum": Real(0.0, 1.0),
+        "correlation_weight": Real(),
+        "clustering_weight": Real(),
+        "affinity_weight": Real(),
+        "regularization_weight": Real(),
+        "diagonal": Choice(("exclude", "include")),
+        "normalization": Choice(("joint", "row")),
+        "decoder_loss": Choice(("ae", "dc")),
+        "stop_gradient_target": Bool(),
+        "sharpen_affinity_target": Bool(),
+        "sharpen_correlation": Bool(),
+        "warm_start": Bool(),
+    }
+
     def _check_params(self) -> None:
-        check_positive_int(self.n_clusters, "n_clusters")
-        check_positive_int(self.latent_dim, "latent_dim")
-        if isinstance(self.hidden, str) or not isinstance(self.hidden, Sequence):
-            raise TypeError(f"hidden must be a sequence of ints, got {self.hidden!r}")
-        for width in self.hidden:
-            check_positive_int(width, "hidden")
-        check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
-        check_positive_int(self.clustering_iterations, "clustering_iterations", minimum=0)
-        if self.clustering_epochs is not None:
-            check_positive_int(self.clustering_epochs, "clustering_epochs", minimum=0)
-        check_positive_int(self.batch_size, "batch_size", minimum=2)
-        check_positive_int(self.update_interval, "update_interval")
-        check_positive_int(self.n_init, "n_init")
-        for name in ("pretrain_lr", "lr", "dof"):
-            value = getattr(self, name)
-            if not _is_real(value) or not value > 0 or not math.isfinite(value):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-        weights = (
-            "momentum",
-            "correlation_weight",
-            "clustering_weight",
-            "affinity_weight",
-            "regularization_weight",
-        )
-        for name in weights:
-            value = getattr(self, name)
-            if not _is_real(value) or not value >= 0 or not math.isfinite(value):
-                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-        if self.momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        check_choice(self.diagonal, "diagonal", ("exclude", "include"))
-        check_choice(self.normalization, "normalization", ("joint", "row"))
-        check_choice(self.decoder_loss, "decoder_loss", ("ae", "dc"))
-        for name in (
-            "stop_gradient_target",
-            "sharpen_affinity_target",
-            "sharpen_correlation",
-            "warm_start",
-        ):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        check_parameters(self, self._parameter_constraints)
 
     def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
         return check_input(self, X, reset)
@@ -394,80 +380,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
             print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
 
     def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
-        """Algorithm 1, lines 5–15."""
-        n = len(x)
-        steps_per_epoch = math.ceil(n / self.batch_size)
-        if steps_per_epoch > 1 and n % self.batch_size == 1:
-            steps_per_epoch -= 1  # the trailing singleton joins the previous batch
-        if self.clustering_epochs is not None:
-            total_steps = self.clustering_epochs * steps_per_epoch
-        else:
-            total_steps = self.clustering_iterations
-        encoder = list(self.model_.encoder.parameters())
-        decoder = list(self.model_.decoder.parameters())
-        optimizer = torch.optim.SGD(
-            [*encoder, *decoder, self._centers], lr=self.lr, momentum=self.momentum
-        )
-        opts = self._pair_options() | {"sharpen_target": bool(self.sharpen_affinity_target)}
-        lam, beta = float(self.correlation_weight), float(self.regularization_weight)
-        w_c, eta = float(self.clustering_weight), float(self.affinity_weight)
-        previous = self._assign(self.transform_tensor(x)).cpu().numpy()
-        targets = None
-        step, epoch = 0, 0
-        keys = ("loss", "loss_ae", "clustering", "affinity", "regularization")
-        keys += ("reconstruction", "correlation_x", "correlation_xr")
-        while step < total_steps:
-            start = time.perf_counter()
-            sums, seen = dict.fromkeys(keys, 0.0), 0
-            for idx in self._batches(n):
-                if step >= total_steps:
-                    break
-                if step % self.update_interval == 0:  # lines 6–10: P from the whole data set
-                    with torch.no_grad():
-                        q_all = soft_assignment(self.transform_tensor(x), self._centers, self.dof)
-                        targets = target_distribution(q_all)
-                idx = idx.to(x.device)
-                xb = x[idx]
-                z, xr = self.model_(xb)
-                q = soft_assignment(z, self._centers, float(self.dof))
-                l_c = dec_loss(q, targets[idx])  # eq. 9
-                l_a = affinity_loss(q, z, **opts)  # eq. 11
-                rec, cr_x, cr_xr = self._ae_terms(xb, z, xr)
-                l_re = cr_x + cr_xr  # eq. 12
-                l_dc = w_c * l_c + eta * l_a + beta * l_re  # eq. 13
-                l_ae = rec + lam * l_re  # eq. 7
-                optimizer.zero_grad()
-                if self.decoder_loss == "ae":  # lines 12–14
-                    _set_grads([*encoder, self._centers], l_dc, retain_graph=True)
-                    _set_grads(decoder, l_ae)
-                else:
-                    l_dc.backward()
-                optimizer.step()
-                values = (l_dc, l_ae, l_c, l_a, l_re, rec, cr_x, cr_xr)
-                for key, value in zip(keys, values, strict=True):
-                    sums[key] += float(value.detach()) * len(idx)
-                seen += len(idx)
-                step += 1
-            z_all = self.transform_tensor(x)
-            labels = self._assign(z_all).cpu().numpy()
-            record: dict[str, Any] = {"phase": "cluster", "epoch": epoch, "iteration": step}
-            record |= {key: value / max(seen, 1) for key, value in sums.items()}
-            record["label_change"] = float(np.mean(labels != previous))
-            if y is not None:
-                record |= self._report(z_all, labels, y)
-            record["epoch_time_s"] = time.perf_counter() - start
-            self._log(record)
-            previous = labels
-            epoch += 1
-        self.n_iter_ = step
+        """Algorithm 1, lines 5–15 (:func:`lcc.deep._cdc_finetune.fine_tune`)."""
+        from lcc.deep._cdc_finetune import fine_tune
 
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def _set_grads(params: list[torch.Tensor], loss: torch.Tensor, retain_graph: bool = False) -> None:
-    """``p.grad = ∂loss/∂p`` for ``params`` only (zero where ``loss`` does not reach ``p``)."""
-    grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
-    for p, g in zip(params, grads, strict=True):
-        p.grad = torch.zeros_like(p) if g is None else g
+        fine_tune(self, x, y)
