@@ -61,19 +61,42 @@ def _device(name: str) -> torch.device:
 def run(config: dict[str, Any]) -> Path:
     """Run the pipeline for a resolved config (see :data:`DEFAULTS`); return the run dir."""
     from lcc.data import load_dataset
-    from lcc.models import build_model
     from lcc.plots import plot_accuracy, plot_cc_mc_accuracy
-    from lcc.training import LCCCallback, evaluate, train
+    from lcc.training import evaluate
 
-    device = _device(config["device"])
+    _device(config["device"])  # a device that is not there fails before anything is written
     run_dir = new_run_dir(config)
-
     data = load_dataset(
         config["data"]["name"],
         root=config["data"]["root"],
         download=config["data"]["download"],
         seed=0,
     )
+    model = _pretrained_model(config, data)
+    pretrained = copy.deepcopy(model.state_dict())
+    pretrained_acc = evaluate(model, data.test)
+    metrics_path = run_dir / "metrics.jsonl"
+    histories: dict[str, list[dict[str, Any]]] = {}
+    for run_name in ("baseline", "lcc"):
+        model.load_state_dict(pretrained)
+        histories[run_name] = _fine_tune(config, model, data, run_name, run_dir, metrics_path)
+        name = "model.safetensors" if run_name == "lcc" else "baseline.safetensors"
+        write_safetensors(run_dir / name, model.state_dict())
+    layers = list(config["lcc"]["layers"])
+    rows = [{"run": n} | r for n, h in histories.items() for r in h]
+    write_csv(run_dir / "metrics.csv", rows)
+    plot_accuracy(histories, run_dir / "accuracy.png")
+    plot_cc_mc_accuracy(histories, layers, run_dir / "cc_mc_accuracy.png")
+    print_summary(histories, pretrained_acc, layers)
+    return run_dir
+
+
+def _pretrained_model(config: dict[str, Any], data: Any) -> Any:
+    """The configured model on its device, trained for ``pretrain.epochs`` (0: as built)."""
+    from lcc.models import build_model
+    from lcc.training import train
+
+    device = _device(config["device"])
     torch.manual_seed(config["seed"])
     model = build_model(
         config["model"]["name"],
@@ -82,7 +105,6 @@ def run(config: dict[str, Any]) -> Path:
         weights=config["model"]["weights"],
     )
     model.to(device)
-    progress = bool(config["progress"])
     pre = config["pretrain"]
     if pre["epochs"] > 0:
         print(
@@ -96,39 +118,40 @@ def run(config: dict[str, Any]) -> Path:
             lr=pre["lr"],
             batch_size=pre["batch_size"],
             seed=config["seed"],
-            progress=progress,
+            progress=bool(config["progress"]),
         )
-    pretrained = copy.deepcopy(model.state_dict())
-    pretrained_acc = evaluate(model, data.test)
+    return model
 
-    metrics_path = run_dir / "metrics.jsonl"
-    histories: dict[str, list[dict[str, Any]]] = {}
+
+def _fine_tune(config, model, data, run_name: str, run_dir: Path, metrics_path: Path) -> list:
+    """One arm: ``"baseline"`` (LCC weight 0, statistics tracked if asked) or ``"lcc"``."""
+    from lcc.training import LCCCallback, train
+
     opts = config["lcc"]
-    for run_name in ("baseline", "lcc"):
-        model.load_state_dict(pretrained)
-        weight = opts["weight"] if run_name == "lcc" else 0.0
-        callback = None
-        if run_name == "lcc" or opts["track_baseline"]:
-            callback = LCCCallback(
-                model,
-                opts["layers"],
-                data.train,
-                weight=weight,
-                k=opts["k"],
-                method=opts["method"],
-                mode=opts["mode"],
-                warmup=opts["warmup"],
-                interval=opts["interval"],
-                resolution=opts["resolution"],
-                exact_knn=opts["exact_knn"],
-                seed=config["seed"],
-                scheduler=opts["scheduler"],
-                max_in_memory_bytes=opts["max_in_memory_bytes"],
-                store_dir=run_dir / "latents" if opts["max_in_memory_bytes"] is not None else None,
-            )
-        print(f"fine-tuning: {run_name}")
-        ft = config["finetune"]
-        histories[run_name] = train(
+    callback = None
+    if run_name == "lcc" or opts["track_baseline"]:
+        on_disk = opts["max_in_memory_bytes"] is not None
+        callback = LCCCallback(
+            model,
+            opts["layers"],
+            data.train,
+            weight=opts["weight"] if run_name == "lcc" else 0.0,
+            k=opts["k"],
+            method=opts["method"],
+            mode=opts["mode"],
+            warmup=opts["warmup"],
+            interval=opts["interval"],
+            resolution=opts["resolution"],
+            exact_knn=opts["exact_knn"],
+            seed=config["seed"],
+            scheduler=opts["scheduler"],
+            max_in_memory_bytes=opts["max_in_memory_bytes"],
+            store_dir=run_dir / "latents" if on_disk else None,
+        )
+    print(f"fine-tuning: {run_name}")
+    ft = config["finetune"]
+    try:
+        return train(
             model,
             data.train,
             epochs=ft["epochs"],
@@ -137,20 +160,12 @@ def run(config: dict[str, Any]) -> Path:
             val_set=data.test,
             callback=callback,
             seed=config["seed"],
-            progress=progress,
-            on_epoch_end=lambda r, n=run_name: append_jsonl(metrics_path, {"run": n} | r),
+            progress=bool(config["progress"]),
+            on_epoch_end=lambda r: append_jsonl(metrics_path, {"run": run_name} | r),
         )
+    finally:
         if callback is not None:
             callback.close()
-        name = "model.safetensors" if run_name == "lcc" else "baseline.safetensors"
-        write_safetensors(run_dir / name, model.state_dict())
-
-    rows = [{"run": n} | r for n, h in histories.items() for r in h]
-    write_csv(run_dir / "metrics.csv", rows)
-    plot_accuracy(histories, run_dir / "accuracy.png")
-    plot_cc_mc_accuracy(histories, list(opts["layers"]), run_dir / "cc_mc_accuracy.png")
-    print_summary(histories, pretrained_acc, opts["layers"])
-    return run_dir
 
 
 def print_summary(

@@ -106,12 +106,8 @@ def run(config: dict[str, Any]) -> Path:
 
 def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
     """Labels (and seconds) of every requested model for one seed."""
-    import torch
-
     from lcc.consensus import ssc_consensus
-    from lcc.deep.snapshot import train_denoising_autoencoder
     from lcc.kmeans import kmeans
-    from lcc.profiling import PeakRSS
 
     wanted = config["models"]
     p, r, metric = config["n_landmarks"], config["r"], config["metric"]
@@ -127,58 +123,77 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
     if "lsc" in wanted:
         timed("lsc", lambda: ssc_consensus([x], k, p, r, metrics=metric, seed=seed))
     if {"dae_kmeans", "dae_lsc"} & set(wanted):
-        start = time.perf_counter()
-        epochs = config["n_snapshots"] * config["cycle_epochs"]
-        dae, _ = train_denoising_autoencoder(
-            estimator.build_model(x.shape[1]),
-            x_tensor,
-            epochs=epochs,
-            lr=config["dae"]["lr"],
-            batch_size=config["batch_size"],
-            noise_std=config["noise_std"],
-            patience=config["dae"]["patience"],
-            seed=seed,
-        )
-        with torch.no_grad():
-            z = dae.encode(x_tensor).numpy()
-        train_s = time.perf_counter() - start
-        if "dae_kmeans" in wanted:
-            timed("dae_kmeans", lambda: kmeans(z, k, seed=seed, n_init=10).labels)
-        if "dae_lsc" in wanted:
-            timed("dae_lsc", lambda: ssc_consensus([z], k, p, r, metrics=metric, seed=seed))
-        for name in ("dae_kmeans", "dae_lsc"):
-            if name in out["labels"]:
-                labels, seconds = out["labels"][name]
-                out["labels"][name] = (labels, seconds + train_s)
+        _dae_models(config, estimator, x, k, seed, x_tensor, timed, out)
     if {"ssc", "ssc_rm"} & set(wanted):
-        from lcc.consensus import ensemble_size_labels
-
-        start = time.perf_counter()
-        estimator.fit(x)
-        train_s = time.perf_counter() - start
-        members = estimator.embeddings_
-        for name, metrics in (("ssc", metric), ("ssc_rm", "random")):
-            if name not in wanted:
-                continue
-            with PeakRSS() as peak:  # the consensus step alone, on the snapshots' embeddings
-                before = peak.peak
-                start = time.perf_counter()
-                details = ssc_consensus(
-                    members, k, p, r, metrics=metrics, seed=seed, return_details=True
-                )
-                seconds = time.perf_counter() - start
-            out["labels"][name] = (np.asarray(details.labels), seconds + train_s)
-            prefixes = ensemble_size_labels(details, k, seed=seed)
-            out["curves"]["SSC" if name == "ssc" else "SSC-RM"] = [_scores(y, a) for a in prefixes]
-            out["consensus"][name] = {
-                "seconds": seconds,
-                "peak_rss_increase_mib": (peak.peak - before) / 2**20,
-                "n_samples": len(x),
-                "members": len(members),
-                "metrics": list(details.metrics),
-                "dense_affinity_gib_float32": len(x) ** 2 * 4 / 2**30,
-            }
+        _ssc_models(config, estimator, x, y, k, seed, out)
     return out
+
+
+def _dae_models(config, estimator, x, k, seed, x_tensor, timed, out) -> None:
+    """DAE + k-Means and DAE + LSC: one denoising autoencoder with the ensemble's budget;
+    its training time is added to both."""
+    import torch
+
+    from lcc.consensus import ssc_consensus
+    from lcc.deep.snapshot import train_denoising_autoencoder
+    from lcc.kmeans import kmeans
+
+    wanted, p, r, metric = config["models"], config["n_landmarks"], config["r"], config["metric"]
+    start = time.perf_counter()
+    dae, _ = train_denoising_autoencoder(
+        estimator.build_model(x.shape[1]),
+        x_tensor,
+        epochs=config["n_snapshots"] * config["cycle_epochs"],
+        lr=config["dae"]["lr"],
+        batch_size=config["batch_size"],
+        noise_std=config["noise_std"],
+        patience=config["dae"]["patience"],
+        seed=seed,
+    )
+    with torch.no_grad():
+        z = dae.encode(x_tensor).numpy()
+    train_s = time.perf_counter() - start
+    if "dae_kmeans" in wanted:
+        timed("dae_kmeans", lambda: kmeans(z, k, seed=seed, n_init=10).labels)
+    if "dae_lsc" in wanted:
+        timed("dae_lsc", lambda: ssc_consensus([z], k, p, r, metrics=metric, seed=seed))
+    for name in ("dae_kmeans", "dae_lsc"):
+        if name in out["labels"]:
+            labels, seconds = out["labels"][name]
+            out["labels"][name] = (labels, seconds + train_s)
+
+
+def _ssc_models(config, estimator, x, y, k, seed, out) -> None:
+    """SSC and SSC-RM from one snapshot ensemble; the consensus step timed and measured alone."""
+    from lcc.consensus import ensemble_size_labels, ssc_consensus
+    from lcc.profiling import PeakRSS
+
+    wanted, p, r, metric = config["models"], config["n_landmarks"], config["r"], config["metric"]
+    start = time.perf_counter()
+    estimator.fit(x)
+    train_s = time.perf_counter() - start
+    members = estimator.embeddings_
+    for name, metrics in (("ssc", metric), ("ssc_rm", "random")):
+        if name not in wanted:
+            continue
+        with PeakRSS() as peak:  # the consensus step alone, on the snapshots' embeddings
+            before = peak.peak
+            start = time.perf_counter()
+            details = ssc_consensus(
+                members, k, p, r, metrics=metrics, seed=seed, return_details=True
+            )
+            seconds = time.perf_counter() - start
+        out["labels"][name] = (np.asarray(details.labels), seconds + train_s)
+        prefixes = ensemble_size_labels(details, k, seed=seed)
+        out["curves"]["SSC" if name == "ssc" else "SSC-RM"] = [_scores(y, a) for a in prefixes]
+        out["consensus"][name] = {
+            "seconds": seconds,
+            "peak_rss_increase_mib": (peak.peak - before) / 2**20,
+            "n_samples": len(x),
+            "members": len(members),
+            "metrics": list(details.metrics),
+            "dense_affinity_gib_float32": len(x) ** 2 * 4 / 2**30,
+        }
 
 
 def _scores(y: np.ndarray, labels: Any) -> dict[str, float]:

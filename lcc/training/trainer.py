@@ -88,9 +88,7 @@ def train(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(1, epochs * len(loader))
     )
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    criterion = nn.CrossEntropyLoss()
+    step = _Step(model, optimizer, scheduler, callback, device)
     history: list[dict[str, Any]] = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -101,34 +99,8 @@ def train(
             for layer, values in stats.items():
                 record |= {f"{layer}/{key}": value for key, value in values.items()}
         model.train()
-        task_sum = lcc_sum = 0.0
-        correct = seen = 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
-        for batch in bar:
-            x, y, index = unpack_batch(batch)
-            x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device)
-            with torch.autocast(device.type, enabled=use_amp):
-                logits = model(x)
-                task = criterion(logits, y)
-            lcc_term = callback.loss(index) if callback is not None else task.new_zeros(())
-            loss = task + lcc_term
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(f"loss became {float(loss.detach())} at epoch {epoch}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            task_sum += float(task.detach()) * len(y)
-            lcc_sum += float(lcc_term.detach()) * len(y)
-            correct += int((logits.argmax(dim=1) == y).sum())
-            seen += len(y)
-            bar.set_postfix(loss=f"{task_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
-        record |= {
-            "task_loss": task_sum / max(seen, 1),
-            "lcc_loss": lcc_sum / max(seen, 1),
-            "train_acc": correct / max(seen, 1),
-        }
+        record |= step.epoch(bar, epoch)
         if val_set is not None:
             record["val_acc"] = evaluate(model, val_set)
         record["epoch_time_s"] = time.perf_counter() - start
@@ -136,3 +108,51 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(record)
     return history
+
+
+class _Step:
+    """One optimisation step of the task loss (+ the LCC term), mixed precision on CUDA."""
+
+    def __init__(self, model, optimizer, scheduler, callback, device) -> None:
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.callback, self.device = callback, device
+        self.use_amp = device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.criterion = nn.CrossEntropyLoss()
+
+    def epoch(self, batches: Any, epoch: int) -> dict[str, float]:
+        """Train on every batch; the epoch's mean task / LCC loss and training accuracy."""
+        task_sum = lcc_sum = 0.0
+        correct = seen = 0
+        for batch in batches:
+            x, y, index = unpack_batch(batch)
+            x, y = x.to(self.device, non_blocking=True), torch.as_tensor(y).to(self.device)
+            logits, task, lcc_term = self.step(x, y, index, epoch)
+            task_sum += float(task.detach()) * len(y)
+            lcc_sum += float(lcc_term.detach()) * len(y)
+            correct += int((logits.argmax(dim=1) == y).sum())
+            seen += len(y)
+            if hasattr(batches, "set_postfix"):
+                batches.set_postfix(loss=f"{task_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+        seen = max(seen, 1)
+        return {
+            "task_loss": task_sum / seen,
+            "lcc_loss": lcc_sum / seen,
+            "train_acc": correct / seen,
+        }
+
+    def step(self, x, y, index, epoch: int):
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            logits = self.model(x)
+            task = self.criterion(logits, y)
+        callback = self.callback
+        lcc_term = callback.loss(index) if callback is not None else task.new_zeros(())
+        loss = task + lcc_term
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"loss became {float(loss.detach())} at epoch {epoch}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return logits, task, lcc_term
