@@ -69,6 +69,32 @@ def mnist_epoch_time() -> dict:
     return out
 
 
+def _print_table(results: dict, args: argparse.Namespace) -> None:
+    """ACC / NMI / ARI (mean ± std over seeds), time per epoch, the paper's ACC, BRB gains."""
+    print(
+        f"\nload_digits (OPTDIGITS), from scratch, {args.epochs} clustering epochs, "
+        f"{'with' if args.augment else 'without'} augmentation, seeds {args.seeds}; "
+        "paper: Table 13, no pretraining, 400 epochs with augmentation"
+    )
+    print(f"{'':<10}{'ACC':>13}{'NMI':>13}{'ARI':>13}{'s/epoch':>9}{'paper ACC':>11}")
+    for name, runs in results.items():
+        cells = ""
+        for key in ("acc", "nmi", "ari"):
+            v = [100 * r[key] for r in runs]
+            cells += f"{statistics.mean(v):7.1f} ±{statistics.pstdev(v):4.1f}"
+        paper = PAPER_ACC[name.split("+")[0]][1 if "+" in name else 0]
+        epoch_s = statistics.median(r["epoch_s"] for r in runs)
+        print(f"{name:<10}{cells}{epoch_s:9.3f}{paper:11.1f}")
+    for algo in args.algorithms:
+        gain = statistics.mean(r["acc"] for r in results[algo + "+BRB"]) - statistics.mean(
+            r["acc"] for r in results[algo]
+        )
+        print(
+            f"BRB gain on {algo}: {100 * gain:+.1f} ACC points "
+            f"(paper {PAPER_ACC[algo][1] - PAPER_ACC[algo][0]:+.1f})"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -93,28 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
-    print(
-        f"\nload_digits (OPTDIGITS), from scratch, {args.epochs} clustering epochs, "
-        f"{'with' if args.augment else 'without'} augmentation, seeds {args.seeds}; "
-        "paper: Table 13, no pretraining, 400 epochs with augmentation"
-    )
-    print(f"{'':<10}{'ACC':>13}{'NMI':>13}{'ARI':>13}{'s/epoch':>9}{'paper ACC':>11}")
-    for name, runs in results.items():
-        cells = ""
-        for key in ("acc", "nmi", "ari"):
-            v = [100 * r[key] for r in runs]
-            cells += f"{statistics.mean(v):7.1f} ±{statistics.pstdev(v):4.1f}"
-        paper = PAPER_ACC[name.split("+")[0]][1 if "+" in name else 0]
-        epoch_s = statistics.median(r["epoch_s"] for r in runs)
-        print(f"{name:<10}{cells}{epoch_s:9.3f}{paper:11.1f}")
-    for algo in args.algorithms:
-        gain = statistics.mean(r["acc"] for r in results[algo + "+BRB"]) - statistics.mean(
-            r["acc"] for r in results[algo]
-        )
-        print(
-            f"BRB gain on {algo}: {100 * gain:+.1f} ACC points "
-            f"(paper {PAPER_ACC[algo][1] - PAPER_ACC[algo][0]:+.1f})"
-        )
+    _print_table(results, args)
     timing = {} if args.no_mnist else mnist_epoch_time()
     if timing:
         print(

@@ -77,22 +77,8 @@ def report(r: dict) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query")
-    parser.add_argument("--chunks", type=int, default=16, help="row chunks of the latents")
-    parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dask_knn.json"))
-    parser.add_argument("--report", type=Path, help="print the table of a saved JSON and exit")
-    args = parser.parse_args(argv)
-    if args.report is not None:
-        report(json.loads(args.report.read_text()))
-        return 0
-
+def _measure(args: argparse.Namespace) -> dict:
+    """Generate the latents on a LocalCluster, time the k-NN graph, sample its recall."""
     import dask
     import dask.array as da
     from distributed import wait
@@ -133,11 +119,41 @@ def main(argv: list[str] | None = None) -> int:
         found = idx[queries].compute()
         full = z.compute()
         sq, exact = knn_query(full, full[queries], k + 1, chunk_size=2048)
-        _, exact = _drop_self(sq, exact, k, "cpu", query_ids=queries)
+        _, exact = _drop_self(sq, exact, k, "cpu", query_ids=queries, n_base=n)
         recall = float(
             np.mean([len(set(a) & set(b)) / k for a, b in zip(found, exact, strict=True)])
         )
 
+    return {
+        "matrix_mib": matrix_mib,
+        "knn_s": t_knn,
+        "graph_s": t_total - t_knn,
+        "total_s": t_total,
+        "recall_at_k": recall,
+        "edges": nnz,
+        "before": before,
+        "peaks": peaks,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query")
+    parser.add_argument("--chunks", type=int, default=16, help="row chunks of the latents")
+    parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dask_knn.json"))
+    parser.add_argument("--report", type=Path, help="print the table of a saved JSON and exit")
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        report(json.loads(args.report.read_text()))
+        return 0
+
+    measured = _measure(args)
+    before, peaks = measured.pop("before"), measured.pop("peaks")
     workers = {
         w: {
             "baseline_mib": before[w] / 2**20,
@@ -146,16 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for w in peaks
     }
-    results = {
-        "args": vars(args) | {"out": str(args.out)},
-        "matrix_mib": matrix_mib,
-        "knn_s": t_knn,
-        "graph_s": t_total - t_knn,
-        "total_s": t_total,
-        "recall_at_k": recall,
-        "edges": nnz,
-        "workers": workers,
-    }
+    results = {"args": vars(args) | {"out": str(args.out)}, **measured, "workers": workers}
     write_json(args.out, results)
     report(results)
     print(f"written: {args.out}")

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 import lcc
-import lcc.landmarks as landmarks_module
+import lcc.consensus as consensus_module
 from lcc.io import write_atomic, write_json
 from lcc.profiling import PeakRSS, rss
 
@@ -89,8 +89,8 @@ def make_embeddings(kind: str, n: int, d: int, m: int, seed: int = 0):
 
 
 def timing_wrappers(times: dict[str, float]) -> dict[str, Any]:
-    """Replace the stage functions of lcc.landmarks by timed twins; return the originals."""
-    originals = {name: getattr(landmarks_module, name) for name in TIMED_STAGES}
+    """Replace the stage functions lcc.consensus calls by timed twins; return the originals."""
+    originals = {name: getattr(consensus_module, name) for name in TIMED_STAGES}
 
     def timed(name: str, fn: Any) -> Any:
         @functools.wraps(fn)
@@ -105,7 +105,7 @@ def timing_wrappers(times: dict[str, float]) -> dict[str, Any]:
         return wrapper
 
     for name, fn in originals.items():
-        setattr(landmarks_module, name, timed(name, fn))
+        setattr(consensus_module, name, timed(name, fn))
     return originals
 
 
@@ -128,7 +128,7 @@ def run_once(members: list[np.ndarray], args: argparse.Namespace) -> dict[str, A
             wall = time.perf_counter() - start
     finally:
         for name, fn in originals.items():
-            setattr(landmarks_module, name, fn)
+            setattr(consensus_module, name, fn)
     affinity = res.affinity
     return {
         "wall_s": wall,
@@ -216,6 +216,39 @@ def table(args: argparse.Namespace, configs: dict[str, dict[str, Any]], first: d
     return "\n".join(lines)
 
 
+def _payload(args: argparse.Namespace, first: dict[str, Any], configs: dict) -> dict:
+    """The JSON record: the command, the machine, the sizes and every configuration."""
+    n = args.n
+    command = "python benchmarks/bench_ssc_consensus.py " + " ".join(
+        f"--{k} {' '.join(v) if isinstance(v, list) else v}"
+        for k, v in vars(args).items()
+        if k != "out" and v is not None
+    )
+    payload = {
+        "command": command,
+        "machine": {
+            "node": platform.node(),
+            "cpu_count": os.cpu_count(),
+            "shared_with_other_jobs": True,
+            "load_average_at_end": os.getloadavg(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        },
+        "n": n,
+        "d": args.d,
+        "members": args.members,
+        "p": args.p,
+        "r": args.r,
+        "k": args.k,
+        "data": args.data,
+        **first,
+        "configs": configs,
+        "dense_affinity_float32_bytes": n * n * 4,
+        "dense_affinity_float64_bytes": n * n * 8,
+        "targets": {"wall_s": 60, "step_peak_rss_increase_bytes": GIB},
+    }
+    return payload
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=70_000)
@@ -271,34 +304,7 @@ def main() -> None:
     text = table(args, configs, first)
     print()
     print(text)
-    n = args.n
-    command = "python benchmarks/bench_ssc_consensus.py " + " ".join(
-        f"--{k} {' '.join(v) if isinstance(v, list) else v}"
-        for k, v in vars(args).items()
-        if k != "out" and v is not None
-    )
-    payload = {
-        "command": command,
-        "machine": {
-            "node": platform.node(),
-            "cpu_count": os.cpu_count(),
-            "shared_with_other_jobs": True,
-            "load_average_at_end": os.getloadavg(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        },
-        "n": n,
-        "d": args.d,
-        "members": args.members,
-        "p": args.p,
-        "r": args.r,
-        "k": args.k,
-        "data": args.data,
-        **first,
-        "configs": configs,
-        "dense_affinity_float32_bytes": n * n * 4,
-        "dense_affinity_float64_bytes": n * n * 8,
-        "targets": {"wall_s": 60, "step_peak_rss_increase_bytes": GIB},
-    }
+    payload = _payload(args, first, configs)
     write_json(args.out, payload)
     write_atomic(args.out.with_suffix(".txt"), lambda p: p.write_text(text + "\n"))
     print(f"\nwritten: {args.out} and {args.out.with_suffix('.txt')}")
