@@ -92,3 +92,39 @@ def test_no_import_cycles_inside_the_package():
     # a package's __init__ importing its own submodules is not a cycle of code
     real = [c for c in cycles if not all(m.startswith(c[0] + ".") or m == c[0] for m in c)]
     assert real == []
+
+
+# --------------------------------------------------------------------------- sizes
+MAX_FILE_LINES = 400
+MAX_FUNCTION_CODE_LINES = 60
+
+
+def _code_lines(source_lines: list[str], node: ast.AST) -> int:
+    """Lines of a function holding code: its docstring, blank and comment lines left out."""
+    skip: set[int] = set()
+    body = node.body
+    if ast.get_docstring(node, clean=False) is not None:
+        skip = set(range(body[0].lineno, body[0].end_lineno + 1))
+    count = 0
+    for number in range(node.lineno, node.end_lineno + 1):
+        text = source_lines[number - 1].strip()
+        if text and not text.startswith("#") and number not in skip:
+            count += 1
+    return count
+
+
+def test_no_file_over_400_lines_and_no_function_over_60_lines_of_code():
+    too_long = []
+    for root in (PACKAGE, PACKAGE.parent / "benchmarks"):
+        for path in sorted(root.rglob("*.py")):
+            source = path.read_text()
+            lines = source.splitlines()
+            name = path.relative_to(PACKAGE.parent)
+            if len(lines) > MAX_FILE_LINES:
+                too_long.append(f"{name}: {len(lines)} lines")
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    count = _code_lines(lines, node)
+                    if count > MAX_FUNCTION_CODE_LINES:
+                        too_long.append(f"{name}:{node.lineno} {node.name}: {count} lines of code")
+    assert too_long == []
