@@ -24,6 +24,7 @@ from lcc._validation import (
     check_latents,
     check_positive_int,
 )
+from lcc.backends.knn import approximate_methods
 
 __all__ = ["Neighbors", "knn", "knn_graph"]
 
@@ -100,7 +101,7 @@ def knn(
     given, target = resolve(z, backend)
     if not exact:
         method = method or ("cagra" if target == "gpu" else "ivf")
-        check_choice(method, "method", ("hnsw", "ivf") if target == "cpu" else ("ivf", "cagra"))
+        check_choice(method, "method", approximate_methods(target))
     _check_search(exact, method, nprobe, method)
     impl = backends.get(target)
     d2, idx = impl.knn_search(

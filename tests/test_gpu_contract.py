@@ -168,7 +168,14 @@ def collect(module: str, glue: bool) -> list[tuple[str, Any, list[str], int]]:
     return collector.calls
 
 
-GPU_CALLS = collect("backends/gpu.py", glue=False)
+GPU_CALLS = [
+    call
+    for m in (
+        "backends/gpu.py",
+        *(f"backends/knn/{p.name}" for p in sorted((LCC / "backends" / "knn").glob("gpu_*.py"))),
+    )
+    for call in collect(m, glue=False)
+]
 # the Dask backend's RAPIDS calls (multi-GPU estimators) and LocalCUDACluster
 DASK_CALLS = [
     (m, *call)

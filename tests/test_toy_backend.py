@@ -45,6 +45,22 @@ def test_the_engine_runs_on_the_toy_backend(toy):
     assert {"knn_query", "leiden", "kmeans"} <= set(toy.CALLS)
 
 
+def test_a_knn_algorithm_is_one_module_and_one_registry_line(toy):
+    from lcc.backends.knn import ALGORITHMS, register_algorithm
+
+    register_algorithm("cpu", "toy-brute", "toy_backend")  # the one line
+    try:
+        z, _ = make_blobs(n_samples=200, n_features=3, centers=3, random_state=1)
+        z = z.astype(np.float32)
+        _, idx = lcc.knn(z, 4, exact=False, method="toy-brute")
+        np.testing.assert_array_equal(idx, lcc.knn(z, 4).indices)
+        assert toy.CALLS == ["knn_query"]
+    finally:
+        ALGORITHMS.pop(("cpu", "toy-brute"))
+    with pytest.raises(ValueError, match="choose one of"):
+        lcc.knn(z, 4, exact=False, method="toy-brute")
+
+
 def test_an_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="not a backend; choose one of"):
         lcc.knn(np.zeros((5, 2), np.float32), 1, backend="tpu")

@@ -27,6 +27,11 @@ def knn_search(z, k, *, exact, method, chunk_size, progress, nprobe=None):
     return knn_query(z, z, k, chunk_size=chunk_size)
 
 
+def search(z, k, *, chunk_size, progress, nprobe=None):
+    """The same search as a k-NN algorithm module (lcc.backends.knn's signature)."""
+    return knn_query(z, z, k, chunk_size=chunk_size)
+
+
 def leiden(adjacency, *, resolution, seed):
     import networkx as nx
 

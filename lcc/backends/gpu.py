@@ -11,13 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tqdm.auto import tqdm
-
-# CAGRA / IVF search breadth relative to k (recall ≥ 0.95 on blob latents).
-CAGRA_ITOPK_MIN = 64
-IVF_PROBE_FRACTION = 1 / 14
-IVF_MIN_PROBES = 16
-
 
 # --------------------------------------------------------------------------- k-NN
 def knn_search(
@@ -30,63 +23,27 @@ def knn_search(
     progress: bool,
     nprobe: int | None = None,
 ) -> tuple[Any, Any]:
-    """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids."""
+    """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids.
+
+    The algorithm (``"exact"``: cuVS brute force, ``"ivf"``, ``"cagra"``) comes
+    from :mod:`lcc.backends.knn`.
+    """
     import cupy as cp
-    from cuvs.neighbors import cagra, ivf_flat
+
+    from lcc.backends.knn import algorithm
 
     z = cp.ascontiguousarray(z, dtype=cp.float32)
-    n = z.shape[0]
-    if exact:
-        return knn_query(z, z, k, chunk_size=chunk_size, progress=progress)
-    if method == "cagra":
-        index = cagra.build(cagra.IndexParams(metric="sqeuclidean"), z)
-        params = cagra.SearchParams(itopk_size=max(CAGRA_ITOPK_MIN, 2 * k))
-
-        def search(q):
-            return cagra.search(params, index, q, k)
-
-    else:  # ivf
-        n_lists = max(1, min(int(2 * n**0.5), n // 39))
-        index = ivf_flat.build(ivf_flat.IndexParams(n_lists=n_lists, metric="sqeuclidean"), z)
-        n_probes = min(n_lists, max(IVF_MIN_PROBES, int(n_lists * IVF_PROBE_FRACTION + 0.999)))
-        n_probes = min(n_lists, nprobe) if nprobe else n_probes
-        params = ivf_flat.SearchParams(n_probes=n_probes)
-
-        def search(q):
-            return ivf_flat.search(params, index, q, k)
-
-    return _search_in_chunks(search, z, k, chunk_size, progress)
-
-
-def _search_in_chunks(search, queries: Any, k: int, chunk_size: int, progress: bool):
-    """Run ``search(query_chunk) -> (distances, ids)`` over ``queries`` in chunks."""
-    import cupy as cp
-
-    n = queries.shape[0]
-    dist = cp.empty((n, k), dtype=cp.float32)
-    idx = cp.empty((n, k), dtype=cp.int64)
-    for start in tqdm(range(0, n, chunk_size), desc="k-NN", disable=not progress, unit="chunk"):
-        stop = min(start + chunk_size, n)
-        d, i = search(queries[start:stop])
-        dist[start:stop] = cp.asarray(d)
-        idx[start:stop] = cp.asarray(i).astype(cp.int64)
-    return dist, idx
+    search = algorithm("gpu", "exact" if exact else method or "cagra")
+    return search(z, k, chunk_size=chunk_size, progress=progress, nprobe=nprobe)
 
 
 def knn_query(
     base: Any, queries: Any, k: int, *, chunk_size: int, progress: bool = False
 ) -> tuple[Any, Any]:
     """Exact ``k`` nearest rows of ``base`` for every row of ``queries``: squared L2, ids."""
-    import cupy as cp
-    from cuvs.neighbors import brute_force
+    from lcc.backends.knn.gpu_brute_force import query
 
-    index = brute_force.build(cp.ascontiguousarray(base, dtype=cp.float32), metric="sqeuclidean")
-
-    def search(q):
-        return brute_force.search(index, q, k)
-
-    queries = cp.ascontiguousarray(queries, dtype=cp.float32)
-    return _search_in_chunks(search, queries, k, chunk_size, progress)
+    return query(base, queries, k, chunk_size=chunk_size, progress=progress)
 
 
 def knn_query_minkowski(
@@ -110,7 +67,9 @@ def knn_query_minkowski(
         return model.kneighbors(q, n_neighbors=k)
 
     queries = cp.ascontiguousarray(queries, dtype=cp.float32)
-    return _search_in_chunks(search, queries, k, chunk_size, False)
+    from lcc.backends.knn.gpu_brute_force import search_in_chunks
+
+    return search_in_chunks(search, queries, k, chunk_size, False)
 
 
 # --------------------------------------------------------------------- communities

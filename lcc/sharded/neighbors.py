@@ -60,10 +60,10 @@ class IVFIndex:
             self.index.add_with_ids(np.ascontiguousarray(block, dtype=np.float32), ids)
 
     def search(self, queries: np.ndarray, k: int, chunk_size: int) -> tuple[Any, Any]:
-        from lcc.backends.cpu import _search_in_chunks
+        from lcc.backends.knn.cpu_ivf import search_in_chunks
 
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        return _search_in_chunks(self.index, queries, k, chunk_size, False)
+        return search_in_chunks(self.index, queries, k, chunk_size, False)
 
 
 def _knn_block(block: np.ndarray, start: int, token: str, k: int, chunk_size: int, n: int):
@@ -79,11 +79,11 @@ def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarr
     """An empty IVF-Flat index trained on a sample of ``z`` (serialized), and its nprobe.
 
     The same list and probe counts as the single-process approximate search
-    (:mod:`lcc.backends.cpu`): ``2√n`` lists, trained on ≤ 32 points per list.
+    (:mod:`lcc.backends.knn.cpu_ivf`): ``2√n`` lists, trained on ≤ 32 points per list.
     """
     import faiss
 
-    from lcc.backends.cpu import IVF_TRAIN_POINTS_PER_LIST, _n_lists, _n_probes
+    from lcc.backends.knn.cpu_ivf import IVF_TRAIN_POINTS_PER_LIST, _n_lists, _n_probes
 
     n, d = z.shape
     nlist = _n_lists(n, 2.0)

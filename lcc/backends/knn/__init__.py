@@ -1,0 +1,47 @@
+"""k-NN algorithms: one small module each, registered by (backend, name).
+
+Every algorithm is ``search(z, k, *, chunk_size, progress, nprobe=None) -> (sq_dist, ids)``:
+the ``k`` nearest rows of ``z`` for every row, the row itself included,
+squared L2 distances and int64 ids, arrays of the backend's kind. A backend's
+``knn_search`` picks one with :func:`algorithm`; a new algorithm is a module
+and a :func:`register_algorithm` line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["ALGORITHMS", "algorithm", "approximate_methods", "register_algorithm"]
+
+ALGORITHMS: dict[tuple[str, str], str] = {
+    ("cpu", "exact"): "lcc.backends.knn.cpu_exact",
+    ("cpu", "ivf"): "lcc.backends.knn.cpu_ivf",
+    ("cpu", "hnsw"): "lcc.backends.knn.cpu_hnsw",
+    ("gpu", "exact"): "lcc.backends.knn.gpu_brute_force",
+    ("gpu", "ivf"): "lcc.backends.knn.gpu_ivf",
+    ("gpu", "cagra"): "lcc.backends.knn.gpu_cagra",
+}
+
+
+def register_algorithm(backend: str, name: str, module: str) -> None:
+    """Make ``module.search`` the k-NN algorithm ``name`` of ``backend``."""
+    ALGORITHMS[(backend, name)] = module
+
+
+def algorithm(backend: str, name: str) -> Callable[..., Any]:
+    """The ``search`` function of a registered algorithm (its module imported on first use)."""
+    try:
+        module = ALGORITHMS[(backend, name)]
+    except KeyError:
+        names = sorted(n for b, n in ALGORITHMS if b == backend)
+        raise ValueError(
+            f"k-NN method {name!r} is not available on {backend}; choose {names}"
+        ) from None
+    return importlib.import_module(module).search
+
+
+def approximate_methods(backend: str) -> tuple[str, ...]:
+    """The names ``method=`` accepts on ``backend`` (every registered algorithm but exact)."""
+    return tuple(sorted(n for b, n in ALGORITHMS if b == backend and n != "exact"))
