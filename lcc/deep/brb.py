@@ -124,7 +124,7 @@ class BRB:
 
     def recluster(self, target: Any, epoch: int) -> torch.Tensor:
         """k-Means centroids of a random subsample of the re-embedded data (eq. 2)."""
-        from lcc.deep._kmeans import kmeans_on_codes
+        from lcc.deep._codes import kmeans_on_codes
 
         rng = np.random.default_rng(self.seed + epoch)
         size = min(self.subsample, target.n_samples)

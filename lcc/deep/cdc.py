@@ -263,10 +263,9 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
     @torch.no_grad()
     def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings of an already validated tensor, in chunks, without gradients."""
-        self.model_.eval()
-        out = torch.cat([self.model_.encode(x[i : i + 4096]) for i in range(0, len(x), 4096)])
-        self.model_.train()
-        return out
+        from lcc.deep._codes import encode_in_batches
+
+        return encode_in_batches(self.model_.encode, self.model_, x)
 
     # ---------------------------------------------------------------- validation
     _parameter_constraints: ClassVar[dict[str, Any]] = {
@@ -357,7 +356,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _init_clustering(self, x: torch.Tensor, y: np.ndarray | None, seed: int) -> None:
         """Algorithm 1, lines 2–4: k-Means on the codes gives the initial centres."""
-        from lcc.deep._kmeans import kmeans_on_codes
+        from lcc.deep._codes import kmeans_on_codes
 
         z = self.transform_tensor(x)
         labels, centers = kmeans_on_codes(z, self.n_clusters, seed=seed, n_init=self.n_init)

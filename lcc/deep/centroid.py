@@ -157,10 +157,9 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @torch.no_grad()
     def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        self.model_.eval()
-        out = torch.cat([self.model_.encode(x[i : i + 4096]) for i in range(0, len(x), 4096)])
-        self.model_.train()
-        return out
+        from lcc.deep._codes import encode_in_batches
+
+        return encode_in_batches(self.model_.encode, self.model_, x)
 
     # ------------------------------------------------- the protocol BRB acts on
     @property
@@ -208,7 +207,7 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 optimizer.step()
 
     def _init_clustering(self, x: torch.Tensor, seed: int) -> None:
-        from lcc.deep._kmeans import kmeans_on_codes
+        from lcc.deep._codes import kmeans_on_codes
 
         z = self.transform_tensor(x)
         centers = kmeans_on_codes(z, self.n_clusters, seed=seed, n_init=self.n_init).centers

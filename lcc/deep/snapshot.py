@@ -259,10 +259,11 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
 
     @torch.no_grad()
     def _take_snapshot(self, model: nn.Module, x: torch.Tensor) -> None:
+        from lcc.deep._codes import encode_in_batches
         from lcc.staging import to_backend
 
         encoder = copy.deepcopy(model.encoder).eval()
-        z = torch.cat([encoder(x[i : i + 4096]) for i in range(0, len(x), 4096)])
+        z = encode_in_batches(encoder, encoder, x)
         self.snapshots_.append(encoder)
         self.embeddings_.append(to_backend(z.contiguous()))
 

@@ -215,13 +215,12 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @torch.no_grad()
     def _codes(self, x: torch.Tensor) -> torch.Tensor:
-        self.model_.eval()
-        z = torch.cat([self.model_.encode(x[i : i + 4096]) for i in range(0, len(x), 4096)])
-        self.model_.train()
-        return z
+        from lcc.deep._codes import encode_in_batches
+
+        return encode_in_batches(self.model_.encode, self.model_, x)
 
     def _kmeans(self, x: torch.Tensor, seed: int, n_init: int) -> tuple[np.ndarray, np.ndarray]:
-        from lcc.deep._kmeans import kmeans_on_codes
+        from lcc.deep._codes import kmeans_on_codes
 
         labels, centers = kmeans_on_codes(self._codes(x), self.n_clusters, seed=seed, n_init=n_init)
         return labels, np.asarray(centers.cpu())

@@ -1,8 +1,8 @@
-"""k-Means on a network's codes, the initialisation every deep estimator shares."""
+"""A network's codes, in batches, and k-Means on them: what every deep estimator shares."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -25,3 +25,15 @@ def kmeans_on_codes(z: torch.Tensor, n_clusters: int, *, seed: int, n_init: int)
     )
     labels = np.asarray(to_torch(result.labels).cpu()).astype(np.int64)
     return CodeClusters(labels, to_torch(result.centers).to(z.device).float())
+
+
+def encode_in_batches(
+    encode: Any, model: torch.nn.Module, x: torch.Tensor, batch_size: int = 4096
+) -> torch.Tensor:
+    """``encode`` (e.g. ``model.encode``) on ``x`` in batches, ``model`` in eval mode meanwhile."""
+    training = model.training
+    model.eval()
+    try:
+        return torch.cat([encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(training)
