@@ -56,6 +56,35 @@ def emulated_gpu(monkeypatch):
     gpu_memory._reset_for_tests()
 
 
+@pytest.fixture
+def emulated_cuda(emulated_gpu, monkeypatch):
+    """A "CUDA model": the engine on the emulated GPU for torch tensors (``.cuda()`` is a no-op)."""
+    import torch
+
+    monkeypatch.setenv("LCC_BACKEND", "gpu")
+    monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)
+    return emulated_gpu
+
+
+@pytest.fixture
+def matching_calls(monkeypatch):
+    """Counts every match_clusters call, wherever it is imported from."""
+    import lcc.correction
+    import lcc.matching
+    import lcc.targets
+
+    calls = []
+    original = lcc.matching.match_clusters
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    for module in (lcc.matching, lcc.correction, lcc.targets):
+        monkeypatch.setattr(module, "match_clusters", counting)
+    return calls
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """The backend name; ``helpers.on(backend, x)`` / ``helpers.host(x)`` move test data."""

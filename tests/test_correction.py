@@ -118,26 +118,6 @@ def _noisy_blobs():
     return z.astype(np.float32), y
 
 
-@pytest.fixture
-def matching_calls(monkeypatch):
-    """Counts every match_clusters call, wherever it is imported from."""
-    import lcc.correction
-    import lcc.matching
-    import lcc.targets
-
-    calls = []
-    original = lcc.matching.match_clusters
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(lcc.matching, "match_clusters", counting)
-    monkeypatch.setattr(lcc.correction, "match_clusters", counting)
-    monkeypatch.setattr(lcc.targets, "match_clusters", counting)
-    return calls
-
-
 @pytest.mark.parametrize("method", ["leiden", "louvain", "peer_pressure"])
 def test_correct_is_the_chain_of_engine_steps_with_one_matching(backend, method, matching_calls):
     z, y = _noisy_blobs()

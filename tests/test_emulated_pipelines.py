@@ -16,14 +16,6 @@ from lcc.metrics import clustering_accuracy
 pytestmark = pytest.mark.emulated_gpu
 
 
-@pytest.fixture
-def emulated_cuda(emulated_gpu, monkeypatch):
-    """A "CUDA model": torch tensors enter the engine on the emulated GPU."""
-    monkeypatch.setenv("LCC_BACKEND", "gpu")
-    monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)
-    return emulated_gpu
-
-
 def _digits(n=500):
     x, y = load_digits(return_X_y=True)
     return (x[:n] / 16.0).astype(np.float32), y[:n]

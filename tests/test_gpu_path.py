@@ -22,14 +22,6 @@ pytestmark = pytest.mark.emulated_gpu
 
 
 @pytest.fixture
-def emulated_cuda(emulated_gpu, monkeypatch):
-    """A "CUDA model": the engine on the emulated GPU for torch tensors (``.cuda()`` is a no-op)."""
-    monkeypatch.setenv("LCC_BACKEND", "gpu")
-    monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)
-    return emulated_gpu
-
-
-@pytest.fixture
 def gpu_workers(emulated_gpu):
     """A ``local-cuda`` Dask cluster: two emulated GPU workers (threads)."""
     with lcc.distributed.cluster("local-cuda", n_workers=2) as client:

@@ -152,25 +152,11 @@ def test_public_names():
         lcc.NoSuchThing  # noqa: B018
 
 
-def test_callback_matches_clusters_once_per_layer_per_correction_epoch(monkeypatch):
-    import lcc.correction
-    import lcc.matching
-    import lcc.targets
-
-    calls = []
-    original = lcc.matching.match_clusters
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(lcc.matching, "match_clusters", counting)
-    monkeypatch.setattr(lcc.correction, "match_clusters", counting)
-    monkeypatch.setattr(lcc.targets, "match_clusters", counting)
+def test_callback_matches_clusters_once_per_layer_per_correction_epoch(matching_calls):
     torch.manual_seed(0)
     model = SmallCNN()
     callback = LCCCallback(model, ["fc1", "fc2"], digits_subset(200), warmup=0, k=5)
     for epoch in range(2):
         callback.on_epoch_start(epoch)
     callback.close()
-    assert len(calls) == 2 * 2  # two layers, two correction epochs
+    assert len(matching_calls) == 2 * 2  # two layers, two correction epochs
