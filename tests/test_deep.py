@@ -215,7 +215,7 @@ def test_augmented_copies_keep_their_originals_assignment(cls, monkeypatch):
     monkeypatch.setattr(augment, "random_affine", lambda images, fill: images + 0.0)
     xb = model._check_input(x[:32])
     idx = torch.arange(32)
-    targets = target_distribution(soft_assignment(model.transform_tensor(xb), model._centers))
+    targets = target_distribution(soft_assignment(model.transform_tensor(xb), model.head_.centers))
     with_aug = model._batch_loss(xb, idx, targets, 0.1)
     model.augment = False
     torch.testing.assert_close(with_aug, model._batch_loss(xb, idx, targets, 0.1))
@@ -232,7 +232,7 @@ def test_per_batch_target_mode_uses_the_batch_distribution():
     x, _ = make_blobs(n_samples=64, n_features=6, centers=3, random_state=0)
     model = DEC(3, pretrain_epochs=0, clustering_epochs=1, hidden=(8,), target="batch").fit(x)
     xb = model._check_input(x[:20])
-    q = soft_assignment(model.model_.encode(xb), model._centers)
+    q = soft_assignment(model.model_.encode(xb), model.head_.centers)
     expected = dec_loss(q, target_distribution(q))
     torch.testing.assert_close(model._batch_loss(xb, None, None, 1.0), expected)
     with pytest.raises(ValueError, match="target"):

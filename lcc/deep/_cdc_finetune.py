@@ -90,7 +90,7 @@ def _log_epoch(est, x, y, previous, sums, seen, epoch, step, start) -> np.ndarra
     if y is not None:
         record |= est._report(z_all, labels, y)
     record["epoch_time_s"] = time.perf_counter() - start
-    est._log(record)
+    est._end_epoch(record)
     return labels
 
 

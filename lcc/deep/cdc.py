@@ -43,12 +43,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from lcc.deep._input import check_input, check_labels
-from lcc.deep._params import Bool, Choice, Int, Ints, Real, check_parameters
+from lcc.deep._base import EncoderClusterer
+from lcc.deep._codes import kmeans_on_codes
+from lcc.deep._params import Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.cdc import correlation_loss
 from lcc.losses.dec import soft_assignment
@@ -56,7 +55,7 @@ from lcc.losses.dec import soft_assignment
 __all__ = ["CDC"]
 
 
-class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
+class CDC(EncoderClusterer):
     """Correlation losses for Deep Clustering (Trinh & Pham); see the module docstring.
 
     Defaults are the paper's settings where it gives them; where it is silent
@@ -134,6 +133,9 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
     device : str or None, default None
         Torch device; by default the input's (a CUDA tensor) or CUDA if
         available, else CPU.
+    callbacks : sequence or None, default None
+        Objects with ``on_epoch_end(epoch, estimator) -> bool``, called after
+        every fine-tuning epoch.
     verbose : bool, default False
         Print each epoch's record.
 
@@ -187,6 +189,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state: int | None = None,
         warm_start: bool = False,
         device: str | None = None,
+        callbacks: Sequence[Any] | None = None,
         verbose: bool = False,
     ):
         self.n_clusters = n_clusters
@@ -215,6 +218,7 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.device = device
+        self.callbacks = callbacks
         self.verbose = verbose
 
     # ------------------------------------------------------------------ sklearn API
@@ -223,53 +227,21 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
 
         ``y`` is only used to log :func:`lcc.metrics.clustering_report` per epoch.
         """
-        self._check_params()
         warm = bool(self.warm_start) and hasattr(self, "model_")
-        x = self._check_input(X, reset=not warm)
-        if self.n_clusters > len(x):
-            raise ValueError(
-                f"n_clusters={self.n_clusters} exceeds the number of samples ({len(x)})"
-            )
-        if y is not None:
-            y = check_labels(y, len(x))
-        seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
-        self._rng = np.random.default_rng(seed)
+        x, y = self._start_fit(X, y, reset=not warm)
         if not warm:
             model = FeedForwardAutoencoder(x.shape[1], self.latent_dim, tuple(self.hidden))
             self.model_ = model.to(x.device)
             self.history_: list[dict[str, Any]] = []
             self._pretrain(x)
-        self._init_clustering(x, y, seed)
+        self._init_clustering(x, y)
         self._cluster(x, y)
         self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
         self.cluster_centers_ = self._centers.detach().cpu().numpy()
         return self
 
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        """``fit(X, y).labels_``."""
-        return self.fit(X, y).labels_
-
-    def predict(self, X: Any) -> np.ndarray:
-        """``argmax_j q_ij`` (eq. 8) for the rows of ``X``."""
-        check_is_fitted(self, "cluster_centers_")
-        return self._assign(self.transform_tensor(self._check_input(X))).cpu().numpy()
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Embeddings ``z = f_W(x)``, ``(n, latent_dim)`` numpy."""
-        check_is_fitted(self, "cluster_centers_")
-        return self.transform_tensor(self._check_input(X)).cpu().numpy()
-
-    @torch.no_grad()
-    def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """Embeddings of an already validated tensor, in chunks, without gradients."""
-        from lcc.deep._codes import encode_in_batches
-
-        return encode_in_batches(self.model_.encode, self.model_, x)
-
     # ---------------------------------------------------------------- validation
     _parameter_constraints: ClassVar[dict[str, Any]] = {
-        "n_clusters": Int(),
         "latent_dim": Int(),
         "hidden": Ints(),
         "pretrain_epochs": Int(0),
@@ -295,18 +267,11 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         "warm_start": Bool(),
     }
 
-    def _check_params(self) -> None:
-        check_parameters(self, self._parameter_constraints)
-
-    def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
-        return check_input(self, X, reset)
-
     # ---------------------------------------------------------------- internals
     def _batches(self, n: int) -> list[torch.Tensor]:
         """A random permutation in batches of ``batch_size``; a trailing singleton joins the
         previous batch (the pairwise distributions need two points)."""
-        order = torch.as_tensor(self._rng.permutation(n))
-        batches = list(order.split(self.batch_size))
+        batches = super()._batches(n)
         if len(batches) > 1 and len(batches[-1]) == 1:
             batches[-2:] = [torch.cat(batches[-2:])]
         return batches
@@ -354,12 +319,10 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
             record["epoch_time_s"] = time.perf_counter() - start
             self._log(record)
 
-    def _init_clustering(self, x: torch.Tensor, y: np.ndarray | None, seed: int) -> None:
+    def _init_clustering(self, x: torch.Tensor, y: np.ndarray | None) -> None:
         """Algorithm 1, lines 2–4: k-Means on the codes gives the initial centres."""
-        from lcc.deep._codes import kmeans_on_codes
-
         z = self.transform_tensor(x)
-        labels, centers = kmeans_on_codes(z, self.n_clusters, seed=seed, n_init=self.n_init)
+        labels, centers = kmeans_on_codes(z, self.n_clusters, seed=self._seed, n_init=self.n_init)
         self._centers = nn.Parameter(centers.clone())
         self.init_labels_ = labels
         if y is not None and self.history_:
@@ -372,11 +335,6 @@ class CDC(ClusterMixin, TransformerMixin, BaseEstimator):
         from lcc.metrics import clustering_report
 
         return clustering_report(z.cpu().numpy(), labels, y)
-
-    def _log(self, record: dict[str, Any]) -> None:
-        self.history_.append(record)
-        if self.verbose:
-            print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
 
     def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
         """Algorithm 1, lines 5–15 (:func:`lcc.deep._cdc_finetune.fine_tune`)."""

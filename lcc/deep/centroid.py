@@ -23,37 +23,49 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from lcc.deep._input import check_input, check_labels
+from lcc.deep._base import EncoderClusterer
+from lcc.deep._codes import kmeans_on_codes
+from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
+from lcc.deep._input import check_input
+from lcc.deep._params import Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
-from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
 
 __all__ = ["DCN", "DEC", "IDEC", "dcn_center_update"]
 
 
-def dcn_center_update(
-    centers: torch.Tensor, counts: torch.Tensor, z: torch.Tensor, assignments: torch.Tensor
-) -> None:
-    """DCN's count-based centroid update for a batch, in place, without a per-sample loop."""
-    k = centers.shape[0]
-    m = torch.bincount(assignments, minlength=k).to(centers.dtype)
-    sums = torch.zeros_like(centers).index_add_(0, assignments, z.to(centers.dtype))
-    new_counts = counts + m
-    seen = m > 0
-    centers[seen] = (counts[seen, None] * centers[seen] + sums[seen]) / new_counts[seen, None]
-    counts.copy_(new_counts)
+class _CentroidDeepClustering(EncoderClusterer):
+    """The training shared by DEC, IDEC and DCN; a subclass names its head and loss weights.
 
+    ``_head``: the cluster layer (:mod:`lcc.deep._heads`); ``_reconstruction``:
+    whether the decoder keeps training on ``L_rec`` (IDEC, DCN) or is dropped
+    (DEC); ``_default_cluster_weight``: the clustering term's weight.
+    """
 
-class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
-    _algorithm = ""
-    _default_cluster_weight = 1.0
+    _head: ClassVar[type[nn.Module]]
+    _reconstruction: ClassVar[bool]
+    _default_cluster_weight: ClassVar[float]
+
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "pretrain_epochs": Int(0),
+        "clustering_epochs": Int(0),
+        "lr": Real(positive=True),
+        "architecture": Choice(("mlp", "conv")),
+        "hidden": Ints(optional=True),
+        "embedding_dim": Int(optional=True),
+        "cluster_weight": Real(optional=True),
+        "update_interval": Int(optional=True),
+        "target": Choice(("dataset", "batch")),
+        "tol": Real(),
+        "augment": Bool(),
+        "image_shape": Ints(optional=True),
+        "n_init": Int(),
+    }
 
     def __init__(
         self,
@@ -104,30 +116,18 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
         ``y`` is only used to log ACC / NMI / ARI and class distances per epoch.
         """
-        if self.target not in ("dataset", "batch"):
-            raise ValueError(f"target must be 'dataset' or 'batch', got {self.target!r}")
-        x = self._check_input(X, reset=True)
-        if not isinstance(self.n_clusters, int | np.integer) or not 1 <= self.n_clusters <= len(x):
-            raise ValueError(f"n_clusters must be an int in [1, n_samples], got {self.n_clusters}")
-        if y is not None:
-            y = check_labels(y, len(x))
-        seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
-        self._rng = np.random.default_rng(seed)
+        x, y = self._start_fit(X, y)
         self.model_ = self._build_model(x.shape[1]).to(x.device)
         self._x = x
         self._fill = float(x.min())  # background of the augmented images (black, z-scored)
         self.history_: list[dict[str, Any]] = []
         self._pretrain(x)
-        self._init_clustering(x, seed)
+        self._init_clustering(x)
         self._cluster(x, y)
         self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
-        self.cluster_centers_ = self._centers.detach().cpu().numpy()
+        self.cluster_centers_ = self.head_.centers.detach().cpu().numpy()
         del self._x
         return self
-
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        return self.fit(X, y).labels_
 
     def _build_model(self, n_features: int) -> nn.Module:
         """``architecture="mlp"``: ``d-hidden…-c`` (default 500-500-2000, as DEC);
@@ -136,30 +136,16 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         latent = self.embedding_dim or self.n_clusters
         if self.architecture == "mlp":
             return FeedForwardAutoencoder(n_features, latent, self.hidden or (500, 500, 2000))
-        if self.architecture == "conv":
-            shape = tuple(self.image_shape or ())
-            if not shape or math.prod(shape) != n_features:
-                raise ValueError(
-                    f"architecture='conv' needs image_shape=(C, H, W) with C·H·W = "
-                    f"{n_features}, got {self.image_shape}"
-                )
-            return ConvAutoencoder(shape, latent, self.hidden or (32, 64))
-        raise ValueError(f"architecture must be 'mlp' or 'conv', got {self.architecture!r}")
+        shape = tuple(self.image_shape or ())
+        if not shape or math.prod(shape) != n_features:
+            raise ValueError(
+                f"architecture='conv' needs image_shape=(C, H, W) with C·H·W = "
+                f"{n_features}, got {self.image_shape}"
+            )
+        return ConvAutoencoder(shape, latent, self.hidden or (32, 64))
 
-    def predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "cluster_centers_")
-        return self._assign(self.transform_tensor(self._check_input(X))).cpu().numpy()
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Embeddings of ``X`` (``(n, embedding_dim)`` numpy)."""
-        check_is_fitted(self, "cluster_centers_")
-        return self.transform_tensor(self._check_input(X)).cpu().numpy()
-
-    @torch.no_grad()
-    def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        from lcc.deep._codes import encode_in_batches
-
-        return encode_in_batches(self.model_.encode, self.model_, x)
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head_.assign(z)
 
     # ------------------------------------------------- the protocol BRB acts on
     @property
@@ -183,18 +169,14 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def set_centers(self, centers: torch.Tensor) -> None:
         with torch.no_grad():
-            self._centers.copy_(centers.to(self._centers))
+            self.head_.centers.copy_(centers.to(self.head_.centers))
 
     def center_parameters(self) -> list[torch.Tensor]:
-        return [self._centers] if isinstance(self._centers, nn.Parameter) else []
+        return list(self.head_.parameters())
 
     # ---------------------------------------------------------------- internals
     def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
         return check_input(self, X, reset)
-
-    def _batches(self, n: int):
-        order = torch.as_tensor(self._rng.permutation(n))
-        return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
 
     def _pretrain(self, x: torch.Tensor) -> None:
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
@@ -206,32 +188,21 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 loss.backward()
                 optimizer.step()
 
-    def _init_clustering(self, x: torch.Tensor, seed: int) -> None:
-        from lcc.deep._codes import kmeans_on_codes
-
-        z = self.transform_tensor(x)
-        centers = kmeans_on_codes(z, self.n_clusters, seed=seed, n_init=self.n_init).centers
-        if self._algorithm == "dcn":
-            self._centers = centers.clone()
-            self._counts = torch.ones(self.n_clusters, device=x.device)
-            params = list(self.model_.parameters())
-        else:
-            self._centers = nn.Parameter(centers.clone())
-            modules = self.model_.encoder if self._algorithm == "dec" else self.model_
-            params = [*modules.parameters(), self._centers]
+    def _init_clustering(self, x: torch.Tensor) -> None:
+        """k-Means on the codes gives the head's centres; the optimizer takes the network
+        (only its encoder when the decoder is dropped) and the head's parameters."""
+        codes = self.transform_tensor(x)
+        centers = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=self.n_init)
+        self.head_ = self._head(centers.centers)
+        network = self.model_ if self._reconstruction else self.model_.encoder
+        params = [*network.parameters(), *self.head_.parameters()]
         self.optimizer_ = torch.optim.Adam(params, lr=self.lr)
-
-    def _assign(self, z: torch.Tensor) -> torch.Tensor:
-        if self._algorithm == "dcn":
-            return torch.cdist(z, self._centers.detach()).argmin(dim=1)
-        return soft_assignment(z, self._centers.detach()).argmax(dim=1)
 
     def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
         weight = self.cluster_weight
         weight = self._default_cluster_weight if weight is None else weight
-        steps_per_epoch = math.ceil(len(x) / self.batch_size)
-        update_interval = self.update_interval or steps_per_epoch
-        callbacks = list(self.callbacks or [])
+        update_interval = self.update_interval or math.ceil(len(x) / self.batch_size)
+        whole_set_targets = self.head_.uses_targets and self.target == "dataset"
         previous = self._assign(self.transform_tensor(x)).cpu().numpy()
         targets = None
         step = 0
@@ -240,34 +211,23 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             total = 0.0
             for idx in self._batches(len(x)):
                 idx = idx.to(x.device)
-                per_batch = self.target == "batch"
-                if self._algorithm != "dcn" and not per_batch and step % update_interval == 0:
-                    with torch.no_grad():  # P from the whole data set (eq. 4)
-                        targets = target_distribution(
-                            soft_assignment(self.transform_tensor(x), self._centers)
-                        )
+                if whole_set_targets and step % update_interval == 0:
+                    targets = self.head_.targets(self.transform_tensor(x))  # eq. 4
                 loss = self._batch_loss(x[idx], idx, targets, weight)
                 self.optimizer_.zero_grad()
                 loss.backward()
                 self.optimizer_.step()
-                if self._algorithm == "dcn":
-                    with torch.no_grad():
-                        z = self.model_.encode(x[idx])
-                        assign = torch.cdist(z, self._centers).argmin(dim=1)
-                        dcn_center_update(self._centers, self._counts, z, assign)
+                self.head_.after_step(self.model_.encode, x[idx])
                 total += float(loss.detach()) * len(idx)
                 step += 1
             z_all = self.transform_tensor(x)
             labels = self._assign(z_all).cpu().numpy()
             record = self._epoch_record(epoch, total / len(x), labels, previous, y, z_all)
             record["epoch_time_s"] = time.perf_counter() - start
-            record["reset"] = any([cb.on_epoch_end(epoch, self) for cb in callbacks])  # call all
-            self.history_.append(record)
-            if self.verbose:
-                print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
+            self._end_epoch(record)
             changed = float(np.mean(labels != previous))
             previous = labels
-            if self.tol > 0 and changed < self.tol and not callbacks:
+            if self.tol > 0 and changed < self.tol and not self.callbacks:
                 break
 
     def _batch_loss(self, xb, idx, targets, weight) -> torch.Tensor:
@@ -277,23 +237,23 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         assignment of its original — DCN's hard assignment and DEC/IDEC's target row.
         """
         z, recon = self.model_(xb)
-        assign = torch.cdist(z.detach(), self._centers).argmin(dim=1)
-        if targets is None and self._algorithm != "dcn":  # target="batch": P of this batch
-            targets = target_distribution(soft_assignment(z.detach(), self._centers))
+        assign = self.head_.assign(z.detach())
+        if targets is None and self.head_.uses_targets:  # target="batch": P of this batch
+            targets = self.head_.targets(z.detach())
             idx = torch.arange(len(xb), device=xb.device)
-        losses = [self._loss(xb, z, recon, assign, idx, targets, weight)]
+        rows = None if targets is None else targets[idx]
+        losses = [self._loss(xb, z, recon, assign, rows, weight)]
         if self.augment:
             xa = self._augmented(xb)
             za, recon_a = self.model_(xa)
-            losses.append(self._loss(xa, za, recon_a, assign, idx, targets, weight))
+            losses.append(self._loss(xa, za, recon_a, assign, rows, weight))
         return sum(losses) / len(losses)
 
-    def _loss(self, x, z, recon, assign, idx, targets, weight) -> torch.Tensor:
-        rec = nn.functional.mse_loss(recon, x)
-        if self._algorithm == "dcn":
-            return rec + weight * dcn_loss(z, self._centers, assign)
-        cluster = dec_loss(soft_assignment(z, self._centers), targets[idx])
-        return weight * cluster if self._algorithm == "dec" else rec + weight * cluster
+    def _loss(self, x, z, recon, assign, target_rows, weight) -> torch.Tensor:
+        cluster = weight * self.head_.loss(z, assign, target_rows)
+        if not self._reconstruction:
+            return cluster
+        return nn.functional.mse_loss(recon, x) + cluster
 
     def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
         from lcc.deep.augment import random_affine
@@ -328,19 +288,22 @@ class _CentroidDeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 class DEC(_CentroidDeepClustering):
     """Deep Embedded Clustering; see the module docstring. ``cluster_weight`` scales KL (1)."""
 
-    _algorithm = "dec"
+    _head = StudentTHead
+    _reconstruction = False
     _default_cluster_weight = 1.0
 
 
 class IDEC(_CentroidDeepClustering):
     """Improved DEC: reconstruction + ``cluster_weight`` (γ = 0.1) · KL(P ‖ Q)."""
 
-    _algorithm = "idec"
+    _head = StudentTHead
+    _reconstruction = True
     _default_cluster_weight = 0.1
 
 
 class DCN(_CentroidDeepClustering):
     """Deep Clustering Network: reconstruction + ``cluster_weight`` (λ = 0.05) · k-Means term."""
 
-    _algorithm = "dcn"
+    _head = KMeansHead
+    _reconstruction = True
     _default_cluster_weight = 0.05

@@ -25,15 +25,18 @@ import copy
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
-from lcc.deep._input import check_input, check_labels
+from lcc.deep._base import DeepClusterer
+from lcc.deep._codes import encode_in_batches
+from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
+from lcc.landmarks import METRICS
 
 __all__ = ["SnapshotSpectralClustering", "cosine_cyclic_lr", "train_denoising_autoencoder"]
 
@@ -103,7 +106,7 @@ def train_denoising_autoencoder(
     return model.eval(), history
 
 
-class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
+class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
     """SSC / SSC-RM: snapshot ensemble of autoencoder encoders + landmark spectral consensus.
 
     Parameters
@@ -120,6 +123,8 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
     image_shape:
         ``(C, H, W)`` for the convolutional encoder; ``None`` uses a fully
         connected ``d-500-500-2000-latent`` autoencoder instead.
+    callbacks:
+        Objects with ``on_epoch_end(epoch, estimator) -> bool``, called after every epoch.
 
     Attributes
     ----------
@@ -138,6 +143,21 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         The :class:`lcc.consensus.SSCResult` of the final consensus (affinity,
         SVD, metrics drawn, bandwidths, landmarks).
     """
+
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "n_snapshots": Int(),
+        "cycle_epochs": Int(),
+        "lr": Real(positive=True),
+        "momentum": Real(0.0, 1.0),
+        "noise_std": Real(),
+        "latent_dim": Int(),
+        "image_shape": Ints(optional=True),
+        "channels": Ints(),
+        "strides": Ints(),
+        "n_landmarks": Int(),
+        "r": Int(),
+        "metric": Choice((*METRICS, "random")),
+    }
 
     def __init__(
         self,
@@ -158,6 +178,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         metric: str = "euclidean",
         random_state: int | None = None,
         device: str | None = None,
+        callbacks: Sequence[Any] | None = None,
         verbose: bool = False,
     ):
         self.n_clusters = n_clusters
@@ -176,6 +197,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
         self.metric = metric
         self.random_state = random_state
         self.device = device
+        self.callbacks = callbacks
         self.verbose = verbose
 
     def fit(self, X: Any, y: Any = None) -> SnapshotSpectralClustering:
@@ -183,16 +205,7 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
 
         ``y`` only feeds the ensemble-size curve in ``history_``.
         """
-        for name in ("n_snapshots", "cycle_epochs", "batch_size", "latent_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        x = check_input(self, X, reset=True)
-        if y is not None:
-            y = check_labels(y, len(x))
-        seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        x, y = self._start_fit(X, y)
         model = self.build_model(x.shape[1]).to(x.device)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
         n_batches = math.ceil(len(x) / self.batch_size)
@@ -206,12 +219,12 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
             start = time.perf_counter()
             model.train()
             loss_sum = 0.0
-            for idx in np.array_split(rng.permutation(len(x)), n_batches):
+            for idx in self._batches(len(x), even=True):
                 t += 1
                 lr = cosine_cyclic_lr(t, self.lr, total, self.n_snapshots)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                xb = x[torch.as_tensor(idx, device=x.device)]
+                xb = x[idx.to(x.device)]
                 noisy = xb + self.noise_std * torch.randn_like(xb)
                 loss = nn.functional.mse_loss(model(noisy)[1], xb)
                 optimizer.zero_grad()
@@ -223,25 +236,20 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
                 self._take_snapshot(model, x)
                 record["snapshot"] = len(self.snapshots_)
             record["epoch_time_s"] = time.perf_counter() - start
-            self.history_.append(record)
-            if self.verbose:
-                print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
-        self.consensus_ = self._consensus(seed)
+            self._end_epoch(record)
+        self.consensus_ = self._consensus(self._seed)
         self.labels_ = _host_labels(self.consensus_.labels)
         if y is not None:  # the ensemble-size curve, on the snapshot records
             from lcc.consensus import ensemble_size_labels
             from lcc.metrics import ari, clustering_accuracy, nmi
 
             records = [h for h in self.history_ if "snapshot" in h]
-            prefixes = ensemble_size_labels(self.consensus_, self.n_clusters, seed=seed)
+            prefixes = ensemble_size_labels(self.consensus_, self.n_clusters, seed=self._seed)
             for record, labels in zip(records, prefixes, strict=True):
                 labels = _host_labels(labels)
                 record |= {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels)}
                 record["ari"] = ari(y, labels)
         return self
-
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        return self.fit(X, y).labels_
 
     # ---------------------------------------------------------------- internals
     def build_model(self, n_features: int) -> nn.Module:
@@ -259,7 +267,6 @@ class SnapshotSpectralClustering(ClusterMixin, BaseEstimator):
 
     @torch.no_grad()
     def _take_snapshot(self, model: nn.Module, x: torch.Tensor) -> None:
-        from lcc.deep._codes import encode_in_batches
         from lcc.staging import to_backend
 
         encoder = copy.deepcopy(model.encoder).eval()

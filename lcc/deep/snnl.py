@@ -30,15 +30,17 @@ SNNL-2/4/6/8 train a plain autoencoder, as the paper's tables show.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from lcc.deep._base import EncoderClusterer
+from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._input import check_input, check_labels
+from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.snnl import SNNLoss, annealed_temperature
 
@@ -59,7 +61,7 @@ CONFIGURATIONS = {
 }
 
 
-class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
+class SNNLAutoencoder(EncoderClusterer):
     """Autoencoder trained with reconstruction + α · SNNL, then k-Means on its codes.
 
     ``fit(X, y)`` trains on ``X`` (``y`` required by the supervised
@@ -73,7 +75,22 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
     ``X`` must lie in [0, 1] for the BCE reconstruction (divide pixels by 255).
     ``layers="all"`` applies the loss to every hidden representation (encoder
     and decoder, code included; eq. 5), ``"code"`` to the code only.
+    ``callbacks``: objects with ``on_epoch_end(epoch, estimator) -> bool``.
     """
+
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "n_clusters": Int(2),
+        "configuration": Choice(tuple(CONFIGURATIONS)),
+        "latent_dim": Int(),
+        "hidden": Ints(),
+        "epochs": Int(0),
+        "lr": Real(positive=True),
+        "alpha": Real(),
+        "temperature": Real(positive=True),
+        "distance": Choice(("cosine", "euclidean")),
+        "layers": Choice(("all", "code")),
+        "n_init": Int(),
+    }
 
     def __init__(
         self,
@@ -92,6 +109,7 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
         n_init: int = 10,
         random_state: int | None = None,
         device: str | None = None,
+        callbacks: Sequence[Any] | None = None,
         verbose: bool = False,
     ):
         self.n_clusters = n_clusters
@@ -108,9 +126,9 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_init = n_init
         self.random_state = random_state
         self.device = device
+        self.callbacks = callbacks
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ sklearn API
     def fit(self, X: Any, y: Any = None, eval_set: tuple[Any, Any] | None = None):
         """Train the autoencoder, then k-Means on the codes of ``X``.
 
@@ -118,24 +136,13 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
         k-Means on the codes of ``X_eval`` is scored into ``history_``;
         without it, the codes of ``X`` (against ``y`` when given) are.
         """
-        config = self._configuration()
-        if self.layers not in ("all", "code"):
-            raise ValueError(f"layers must be 'all' or 'code', got {self.layers!r}")
-        x = self._check_unit_interval(check_input(self, X, reset=True), "X")
-        if not isinstance(self.n_clusters, int | np.integer) or not 2 <= self.n_clusters <= len(x):
-            raise ValueError(f"n_clusters must be an int in [2, n_samples], got {self.n_clusters}")
-        labels = None if y is None else self._check_labels(y, len(x), "y")
+        x, labels = self._start_fit(X, y)
+        _check_unit_interval(x, "X")
+        config = CONFIGURATIONS[self.configuration]
+        labels = None if labels is None else np.unique(labels, return_inverse=True)[1]
         if config.supervised and labels is None:
             raise ValueError(f"{self.configuration} is supervised: fit needs y")
-        x_eval, y_eval = x, labels
-        if eval_set is not None:
-            x_eval = self._check_unit_interval(check_input(self, eval_set[0]), "eval_set[0]")
-            y_eval = eval_set[1]
-            if y_eval is not None:
-                y_eval = self._check_labels(y_eval, len(x_eval), "eval_set[1]")
-        seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        x_eval, y_eval = (x, labels) if eval_set is None else self._eval_set(eval_set)
         self.model_ = FeedForwardAutoencoder(
             x.shape[1],
             self.latent_dim,
@@ -144,89 +151,64 @@ class SNNLAutoencoder(ClusterMixin, TransformerMixin, BaseEstimator):
             output_activation=nn.Sigmoid(),
             init="he",
         ).to(x.device)
-        snnl = SNNLoss(self.distance, config.combine, self.temperature)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
         y_train = None if labels is None or not config.supervised else torch.as_tensor(labels)
         self.history_: list[dict[str, Any]] = []
         for epoch in range(self.epochs):
             start = time.perf_counter()
             t = annealed_temperature(epoch) if config.annealed else self.temperature
-            sums = np.zeros(3)
-            for idx in np.array_split(
-                rng.permutation(len(x)), max(1, -(-len(x) // self.batch_size))
-            ):
-                xb = x[torch.as_tensor(idx, device=x.device)]
-                hidden, out = self.model_.forward_layers(xb)
-                reps = hidden if self.layers == "all" else [self.model_.encode(xb)]
-                yb = None if y_train is None else y_train[idx].to(x.device)
-                rec = nn.functional.binary_cross_entropy(out, xb)
-                sn = snnl(reps, yb, t)
-                loss = rec + self.alpha * sn
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                sums += torch.stack([loss, rec, sn]).detach().cpu().numpy() * len(idx)
-            record = dict(zip(("loss", "reconstruction", "snnl"), sums / len(x), strict=True))
+            record = self._train_epoch(
+                x, y_train, SNNLoss(self.distance, config.combine, t), optimizer
+            )
             record = {"epoch": epoch, **record, "temperature": t}
-            record |= self._evaluate(x_eval, y_eval, seed, n_init=1)
+            record |= self._evaluate(x_eval, y_eval, n_init=1)
             record["epoch_time_s"] = time.perf_counter() - start
-            self.history_.append(record)
-            if self.verbose:
-                print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
-        result = self._kmeans(x, seed, self.n_init)
-        self.labels_ = result[0]
-        self.cluster_centers_ = result[1]
+            self._end_epoch(record)
+        self.labels_, self.cluster_centers_ = self._kmeans(x, self.n_init)
         return self
 
-    def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
-        return self.fit(X, y, **kwargs).labels_
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Latent codes ``(n, latent_dim)``."""
-        check_is_fitted(self, "cluster_centers_")
-        return self._codes(check_input(self, X)).cpu().numpy()
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Nearest of ``cluster_centers_`` for each code."""
-        z = self.transform(X)
-        d = ((z[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1)
-        return d.argmin(1)
-
     # ---------------------------------------------------------------- internals
-    def _configuration(self) -> SNNLConfiguration:
-        if self.configuration not in CONFIGURATIONS:
-            raise ValueError(
-                f"configuration must be one of {sorted(CONFIGURATIONS)}, got {self.configuration!r}"
-            )
-        return CONFIGURATIONS[self.configuration]
+    def _train_epoch(self, x, y_train, snnl: SNNLoss, optimizer) -> dict[str, float]:
+        """One pass: BCE reconstruction (eq. 1) + α · SNNL of the chosen layers (eq. 5)."""
+        sums = np.zeros(3)
+        for idx in self._batches(len(x), even=True):
+            xb = x[idx.to(x.device)]
+            hidden, out = self.model_.forward_layers(xb)
+            reps = hidden if self.layers == "all" else [self.model_.encode(xb)]
+            yb = None if y_train is None else y_train[idx].to(x.device)
+            rec = nn.functional.binary_cross_entropy(out, xb)
+            sn = snnl(reps, yb)
+            loss = rec + self.alpha * sn
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            sums += torch.stack([loss, rec, sn]).detach().cpu().numpy() * len(idx)
+        return dict(zip(("loss", "reconstruction", "snnl"), sums / len(x), strict=True))
 
-    @staticmethod
-    def _check_unit_interval(x: torch.Tensor, name: str) -> torch.Tensor:
-        if float(x.min()) < 0 or float(x.max()) > 1:
-            raise ValueError(
-                f"{name} must lie in [0, 1] for the BCE reconstruction (eq. 1); "
-                f"got [{float(x.min()):.3g}, {float(x.max()):.3g}] — e.g. divide pixels by 255"
-            )
-        return x
+    def _eval_set(self, eval_set: tuple[Any, Any]) -> tuple[torch.Tensor, np.ndarray | None]:
+        x_eval = _check_unit_interval(check_input(self, eval_set[0]), "eval_set[0]")
+        y_eval = eval_set[1]
+        if y_eval is not None:
+            y_eval = check_labels(y_eval, len(x_eval), "eval_set[1]")
+            y_eval = np.unique(y_eval, return_inverse=True)[1]
+        return x_eval, y_eval
 
-    @staticmethod
-    def _check_labels(y: Any, n: int, name: str) -> np.ndarray:
-        return np.unique(check_labels(y, n, name), return_inverse=True)[1]
-
-    @torch.no_grad()
-    def _codes(self, x: torch.Tensor) -> torch.Tensor:
-        from lcc.deep._codes import encode_in_batches
-
-        return encode_in_batches(self.model_.encode, self.model_, x)
-
-    def _kmeans(self, x: torch.Tensor, seed: int, n_init: int) -> tuple[np.ndarray, np.ndarray]:
-        from lcc.deep._codes import kmeans_on_codes
-
-        labels, centers = kmeans_on_codes(self._codes(x), self.n_clusters, seed=seed, n_init=n_init)
+    def _kmeans(self, x: torch.Tensor, n_init: int) -> tuple[np.ndarray, np.ndarray]:
+        codes = self.transform_tensor(x)
+        labels, centers = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=n_init)
         return labels, np.asarray(centers.cpu())
 
-    def _evaluate(self, x: torch.Tensor, y: np.ndarray | None, seed: int, n_init: int) -> dict:
+    def _evaluate(self, x: torch.Tensor, y: np.ndarray | None, n_init: int) -> dict:
         from lcc.metrics import clustering_report
 
-        labels, _ = self._kmeans(x, seed, n_init)
-        return clustering_report(self._codes(x).cpu().numpy(), labels, y)
+        labels, _ = self._kmeans(x, n_init)
+        return clustering_report(self.transform_tensor(x).cpu().numpy(), labels, y)
+
+
+def _check_unit_interval(x: torch.Tensor, name: str) -> torch.Tensor:
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError(
+            f"{name} must lie in [0, 1] for the BCE reconstruction (eq. 1); "
+            f"got [{float(x.min()):.3g}, {float(x.max()):.3g}] — e.g. divide pixels by 255"
+        )
+    return x

@@ -1,0 +1,134 @@
+"""The base every deep clustering estimator stands on.
+
+What DEC / IDEC / DCN, CDC, the SNNL autoencoder and SSC share lives here once:
+
+* parameters declared as data (``_parameter_constraints``, checked once at ``fit``
+  by :func:`lcc.deep._params.check_parameters`), then the input (``X`` as a
+  float32 tensor on the training device, ``y`` as class labels) and
+  ``n_clusters ≤ n_samples``;
+* seeding (``random_state``: torch's generator, and ``self._rng`` for the batch order);
+* shuffled mini-batches;
+* the epoch log: ``history_`` records, ``verbose`` printing, and the
+  ``callbacks`` (``on_epoch_end(epoch, estimator) -> bool``, True to say the
+  callback reset something, as :class:`lcc.deep.BRB` does);
+* for estimators with an encoder ``model_``: batched ``transform`` and the
+  nearest-centre ``predict``.
+
+The per-method parts stay in their own modules (ClustPy's split): the
+estimator's ``fit`` calls a training function of its method, which trains an
+``nn.Module``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from lcc.deep._codes import encode_in_batches
+from lcc.deep._input import check_input, check_labels
+from lcc.deep._params import Bool, Callbacks, Device, Int, check_parameters
+
+__all__ = ["DeepClusterer", "EncoderClusterer"]
+
+
+class DeepClusterer:
+    """Validation, seeding, batches and the epoch log of a deep clustering estimator.
+
+    A mixin, listed first: ``class SSC(DeepClusterer, ClusterMixin, BaseEstimator)``
+    keeps scikit-learn's mixin order (and so its estimator tags) and this
+    ``fit_predict``, which passes ``y`` on (``ClusterMixin``'s drops it).
+    """
+
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "n_clusters": Int(1),
+        "batch_size": Int(1),
+        "random_state": Int(0, optional=True),
+        "device": Device(),
+        "callbacks": Callbacks(),
+        "verbose": Bool(),
+    }
+
+    def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """``fit(X, y, **fit_params).labels_``."""
+        return self.fit(X, y, **fit_params).labels_
+
+    def _start_fit(
+        self, X: Any, y: Any = None, *, reset: bool = True
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Check the parameters and the data, seed torch and ``self._rng``.
+
+        Returns ``X`` as a float32 ``(n, features)`` tensor on the training
+        device and ``y`` as a numpy array (or None). ``reset=False`` keeps
+        ``n_features_in_`` (a warm start checks ``X`` against it).
+        """
+        check_parameters(self)
+        x = check_input(self, X, reset)
+        if self.n_clusters > len(x):
+            raise ValueError(
+                f"n_clusters={self.n_clusters} exceeds the number of samples ({len(x)})"
+            )
+        labels = None if y is None else check_labels(y, len(x))
+        self._seed = 0 if self.random_state is None else int(self.random_state)
+        torch.manual_seed(self._seed)
+        self._rng = np.random.default_rng(self._seed)
+        return x, labels
+
+    def _batches(self, n: int, *, even: bool = False) -> list[torch.Tensor]:
+        """A fresh random permutation of ``range(n)`` in batches of ``batch_size`` (the last
+        one shorter), or with ``even=True`` in ``⌈n / batch_size⌉`` batches of near-equal
+        size (the split of the SNNL and SSC authors' code)."""
+        order = self._rng.permutation(n)
+        if even:
+            n_batches = max(1, -(-n // self.batch_size))
+            return [torch.as_tensor(part) for part in np.array_split(order, n_batches)]
+        return list(torch.as_tensor(order).split(self.batch_size))
+
+    def _log(self, record: dict[str, Any]) -> None:
+        """Append ``record`` to ``history_`` (and print it when ``verbose``)."""
+        self.history_.append(record)
+        if self.verbose:
+            print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
+
+    def _end_epoch(self, record: dict[str, Any]) -> bool:
+        """Run every callback on the epoch just finished, log ``record`` with ``reset``.
+
+        Returns True when a callback reset something (all callbacks run, whatever
+        the first ones answer).
+        """
+        callbacks: Sequence[Any] = getattr(self, "callbacks", None) or ()
+        record["reset"] = any([cb.on_epoch_end(record["epoch"], self) for cb in callbacks])
+        self._log(record)
+        return record["reset"]
+
+
+class EncoderClusterer(DeepClusterer, ClusterMixin, TransformerMixin, BaseEstimator):
+    """A :class:`DeepClusterer` with an encoder ``model_`` and centres ``cluster_centers_``.
+
+    ``transform`` gives the codes of ``model_.encode``; ``predict`` the nearest
+    centre, which is also the most probable cluster under the Student-t
+    assignment Q of DEC / IDEC / CDC (the kernel decreases with distance).
+    """
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Codes ``(n, latent dim)`` of the rows of ``X``, as numpy."""
+        check_is_fitted(self, "cluster_centers_")
+        return self.transform_tensor(check_input(self, X)).cpu().numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The cluster of each row of ``X``: its code's nearest centre."""
+        check_is_fitted(self, "cluster_centers_")
+        return self._assign(self.transform_tensor(check_input(self, X))).cpu().numpy()
+
+    @torch.no_grad()
+    def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes of an already validated tensor, in chunks, without gradients."""
+        return encode_in_batches(self.model_.encode, self.model_, x)
+
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        centers = torch.as_tensor(self.cluster_centers_, device=z.device, dtype=z.dtype)
+        return torch.cdist(z, centers).argmin(dim=1)

@@ -1,0 +1,97 @@
+"""The cluster layers of DEC / IDEC and DCN as ``nn.Module`` s (BRB paper, appendix B.1).
+
+A head holds the centroids μ and states the method's clustering term; the
+training loop in :mod:`lcc.deep.centroid` is the same for every head.
+
+* :class:`StudentTHead` (DEC, IDEC): μ is a parameter learned by SGD; soft
+  assignments Q (eq. 3), target P (eq. 4), ``KL(P ‖ Q)`` (eq. 5).
+* :class:`KMeansHead` (DCN): μ is a buffer moved by the count-based update
+  (eq. 7) after each step; hard assignments, ``½ ‖z − μ_s‖²`` (eq. 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
+
+__all__ = ["KMeansHead", "StudentTHead", "dcn_center_update"]
+
+
+def dcn_center_update(
+    centers: torch.Tensor, counts: torch.Tensor, z: torch.Tensor, assignments: torch.Tensor
+) -> None:
+    """DCN's count-based centroid update (eq. 7) for a batch, in place, without a per-sample loop.
+
+    ``μ_k ← μ_k − (z − μ_k) / c_k`` applied sample by sample equals, for a batch
+    with ``m_k`` samples of sum ``S_k`` in cluster ``k``,
+    ``μ_k ← (c_k μ_k + S_k) / (c_k + m_k)``.
+    """
+    k = centers.shape[0]
+    m = torch.bincount(assignments, minlength=k).to(centers.dtype)
+    sums = torch.zeros_like(centers).index_add_(0, assignments, z.to(centers.dtype))
+    new_counts = counts + m
+    seen = m > 0
+    centers[seen] = (counts[seen, None] * centers[seen] + sums[seen]) / new_counts[seen, None]
+    counts.copy_(new_counts)
+
+
+class StudentTHead(nn.Module):
+    """DEC's cluster layer: learnable centres, Student-t Q, sharpened target P."""
+
+    uses_targets = True
+
+    def __init__(self, centers: torch.Tensor):
+        super().__init__()
+        self.centers = nn.Parameter(centers.clone())
+
+    def assign(self, z: torch.Tensor) -> torch.Tensor:
+        """The most probable cluster under Q (eq. 3)."""
+        return soft_assignment(z, self.centers.detach()).argmax(dim=1)
+
+    @torch.no_grad()
+    def targets(self, z: torch.Tensor) -> torch.Tensor:
+        """P (eq. 4) of the codes ``z``."""
+        return target_distribution(soft_assignment(z, self.centers))
+
+    def loss(
+        self, z: torch.Tensor, assignments: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        """``KL(P ‖ Q)`` (eq. 5) against the target rows of the batch."""
+        return dec_loss(soft_assignment(z, self.centers), targets)
+
+    def after_step(self, encode: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> None:
+        """Nothing: SGD moves the centres."""
+
+
+class KMeansHead(nn.Module):
+    """DCN's cluster layer: centres and counts as buffers, hard assignments."""
+
+    uses_targets = False
+
+    def __init__(self, centers: torch.Tensor):
+        super().__init__()
+        self.register_buffer("centers", centers.clone())
+        self.register_buffer("counts", torch.ones(len(centers), device=centers.device))
+
+    def assign(self, z: torch.Tensor) -> torch.Tensor:
+        """The nearest centre."""
+        return torch.cdist(z, self.centers).argmin(dim=1)
+
+    def targets(self, z: torch.Tensor) -> None:
+        return None
+
+    def loss(
+        self, z: torch.Tensor, assignments: torch.Tensor, targets: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``½ ‖z_i − μ_{s_i}‖²`` (eq. 6)."""
+        return dcn_loss(z, self.centers, assignments)
+
+    @torch.no_grad()
+    def after_step(self, encode: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> None:
+        """Eq. 7 on the batch's codes after the network's step."""
+        z = encode(xb)
+        dcn_center_update(self.centers, self.counts, z, self.assign(z))
