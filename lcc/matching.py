@@ -8,7 +8,7 @@ of flow, from exactly one label (the paper's Proposition), and the weight of a
 flow is the sum over clusters of the weight of that one edge. The clusters do
 not compete, so the optimum gives every cluster the label it overlaps most:
 an argmax over the rows of the cluster × label contingency table, O(N).
-``tests/test_matching.py`` checks this against networkx's ``max_flow_min_cost``.
+``tests/engine/test_matching.py`` checks this against networkx's ``max_flow_min_cost``.
 """
 
 from __future__ import annotations

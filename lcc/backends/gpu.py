@@ -3,7 +3,7 @@
 Same names and signatures as :mod:`lcc.backends.cpu`. Inputs are validated
 cupy arrays / cupyx CSR matrices on the current device and every result stays
 there: no host round trip. RAPIDS is imported inside each function so that
-importing this module needs no GPU; ``tests/test_gpu_contract.py`` checks
+importing this module needs no GPU; ``tests/backends/test_gpu_contract.py`` checks
 every RAPIDS call made here against the installed RAPIDS API.
 """
 

@@ -1,7 +1,7 @@
 """Thin fakes of the cuVS / cuML / cuGraph / cuDF calls ``lcc`` makes (tests only).
 
 Each returns the documented RAPIDS 26.10 type and keeps the quirks the GPU
-code has to survive; ``tests/test_emulation.py`` checks every fake's signature
+code has to survive; ``tests/backends/test_emulation.py`` checks every fake's signature
 against the installed RAPIDS callable so that a fake cannot drift.
 
 * cuVS searches return device arrays; IVF-Flat searches only the ``n_probes``

@@ -20,8 +20,8 @@ pytest.importorskip("cuml", reason="RAPIDS (the gpu extra) is not installed")
 pytest.importorskip("cugraph", reason="RAPIDS (the gpu extra) is not installed")
 pytest.importorskip("cuvs", reason="RAPIDS (the gpu extra) is not installed")
 
+from api_signatures import import_path, parameters
 from emulation import fake_cupy, fake_dask_rapids, fake_rapids, fake_sparse
-from test_gpu_contract import _import_path, _parameters
 
 pytestmark = pytest.mark.emulated_gpu
 
@@ -88,7 +88,7 @@ def _names(obj: Any) -> tuple[set[str], set[str], bool] | None:
     try:
         params = list(inspect.signature(target).parameters.values())
     except (TypeError, ValueError):
-        found = _parameters(obj)  # Cython: the docstring's first line
+        found = parameters(obj)  # Cython: the docstring's first line
         return None if found is None else (found[0] - {"self"}, set(), found[1])
     accepted = {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     required = {
@@ -123,7 +123,7 @@ def same_type(value: Any, real_type: type) -> bool:
 
 @pytest.mark.parametrize(("fake", "real"), FAKES, ids=[path for _, path in FAKES])
 def test_fake_matches_the_real_signature(fake, real):
-    assert signature_problems(fake, _import_path(real)) == []
+    assert signature_problems(fake, import_path(real)) == []
 
 
 def _device(x: np.ndarray) -> Any:
@@ -207,7 +207,7 @@ def test_a_fake_with_an_extra_keyword_fails_the_check():
                      prefilter=None, n_probes=8):  # fmt: skip
         """brute_force.search takes no n_probes: code passing it would crash on a GPU."""
 
-    problems = signature_problems(wrong_search, _import_path("cuvs.neighbors.brute_force.search"))
+    problems = signature_problems(wrong_search, import_path("cuvs.neighbors.brute_force.search"))
     assert problems == ["extra parameters ['n_probes']"]
 
 
@@ -215,12 +215,12 @@ def test_a_fake_missing_a_required_parameter_fails_the_check():
     def wrong_leiden(G, max_iter=100, resolution=1.0):
         """Accepts no random_state; a real, optional one is fine to omit, but not G."""
 
-    assert signature_problems(wrong_leiden, _import_path("cugraph.leiden")) == []
+    assert signature_problems(wrong_leiden, import_path("cugraph.leiden")) == []
 
     def wrong_build(index_params):  # the real ivf_flat.build requires the dataset too
         pass
 
-    problems = signature_problems(wrong_build, _import_path("cuvs.neighbors.ivf_flat.build"))
+    problems = signature_problems(wrong_build, import_path("cuvs.neighbors.ivf_flat.build"))
     assert problems == ["missing required parameters ['dataset']"]
 
 

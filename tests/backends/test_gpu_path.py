@@ -3,7 +3,7 @@
 Every test here runs the GPU backend (cupy / cuVS / cuML / cuGraph calls) on
 ``tests/emulation`` and failed before its fix; the defect numbers are those of
 the review (issue 12). Defect 1 (cupy 14.0's ``repeat``) is covered by the
-``emulated_gpu`` cases of ``tests/test_graph.py``.
+``emulated_gpu`` cases of ``tests/engine/test_graph.py``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_cdc_on_a_cuda_model_gives_host_labels(emulated_cuda):
 
 # --------------------------------------------------- 3: the callback from the disk store
 def _callback_targets(**options):
-    from test_out_of_core import digits_subset
+    from helpers import digits_subset
 
     from lcc.models import SmallCNN
     from lcc.training import LCCCallback

@@ -7,19 +7,11 @@ import logging
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import TensorDataset
+from helpers import digits_subset
 
-import lcc
 from lcc.models import SmallCNN
 from lcc.staging import LatentBuffer, LatentStore, latent_buffer
 from lcc.training import LCCCallback
-
-
-def digits_subset(n: int) -> TensorDataset:
-    split = lcc.data.load_dataset("digits")
-    x = torch.stack([split.train[i][0] for i in range(n)])
-    y = torch.stack([split.train[i][1] for i in range(n)])
-    return TensorDataset(x, y)
 
 
 def test_store_writes_by_dataset_index(tmp_path):

@@ -25,7 +25,7 @@ def _digits(n=500):
 @pytest.mark.parametrize("method", ["leiden", "louvain", "peer_pressure"])
 @pytest.mark.parametrize("mode", ["exact", "approximate", "orthogonal"])
 def test_callback_in_memory_on_a_cuda_model(emulated_cuda, method, mode):
-    from test_out_of_core import digits_subset
+    from helpers import digits_subset
 
     from lcc.models import SmallCNN
     from lcc.training import LCCCallback, train

@@ -16,18 +16,18 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_signatures import import_path, parameters
 
 pytest.importorskip("cupy", reason="the gpu extra (RAPIDS) is not installed")
 pytest.importorskip("cuml", reason="the gpu extra (RAPIDS) is not installed")
 pytest.importorskip("cugraph", reason="the gpu extra (RAPIDS) is not installed")
 pytest.importorskip("cuvs", reason="the gpu extra (RAPIDS) is not installed")
 
-LCC = Path(__file__).resolve().parents[1] / "lcc"
+LCC = Path(__file__).resolve().parents[2] / "lcc"
 GPU_ROOTS = {
     "cupy",
     "cupyx",
@@ -41,49 +41,6 @@ GPU_ROOTS = {
 }
 # The glue's stand-in names and the cupy objects they stand for on the GPU.
 GLUE_NAMES = {"xp": "cupy", "sparse": "cupyx.scipy.sparse", "cp": "cupy"}
-
-
-def _import_path(path: str) -> Any:
-    """Resolve ``a.b.c`` by importing the longest importable prefix, then getattr."""
-    parts = path.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for name in parts[cut:]:
-            obj = getattr(obj, name)
-        return obj
-    raise ImportError(path)
-
-
-def _parameters(obj: Any) -> tuple[set[str], bool] | None:
-    """Names a callable accepts and whether it takes ``**kwargs``; None if unknowable."""
-    target = obj.__init__ if inspect.isclass(obj) and _has_python_init(obj) else obj
-    try:
-        params = inspect.signature(target).parameters.values()
-        names = {p.name for p in params}
-        return names, any(p.kind is p.VAR_KEYWORD for p in params)
-    except (TypeError, ValueError):
-        pass
-    # Cython classes: the signature is the first line of the docstring
-    match = re.match(r"\s*\w+\((.*?)\)\s*$", (obj.__doc__ or "").split("\n")[0])
-    if not match:
-        return None
-    names = set()
-    for item in match.group(1).split(","):
-        item = item.split("=")[0].split(":")[0].strip().lstrip("*")
-        if item:
-            names.add(item.split()[-1])
-    return names, "**" in match.group(1)
-
-
-def _has_python_init(cls: type) -> bool:
-    try:
-        inspect.signature(cls.__init__)
-        return cls.__init__ is not object.__init__
-    except (TypeError, ValueError):
-        return False
 
 
 class _CallCollector(ast.NodeVisitor):
@@ -102,7 +59,7 @@ class _CallCollector(ast.NodeVisitor):
             if name in scope:
                 return scope[name]
         if self.glue and name in GLUE_NAMES:
-            return _import_path(GLUE_NAMES[name])
+            return import_path(GLUE_NAMES[name])
         return None
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -115,7 +72,7 @@ class _CallCollector(ast.NodeVisitor):
             if alias.name.split(".")[0] in GPU_ROOTS:
                 bound = alias.asname or alias.name.split(".")[0]
                 target = alias.name if alias.asname else alias.name.split(".")[0]
-                self._bind(bound, _import_path(target))
+                self._bind(bound, import_path(target))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.module and node.module.split(".")[0] in GPU_ROOTS:
@@ -205,7 +162,7 @@ GLUE_CALLS = [(m, *call) for m in GLUE_MODULES for call in collect(m, glue=True)
 
 def _check_call(where: str, text: str, func: Any, keywords: list[str]) -> None:
     assert callable(func), f"{where}: {text} is not callable"
-    params = _parameters(func)
+    params = parameters(func)
     if params is None:
         return  # a C function with no introspectable signature: existence was checked
     names, var_kw = params
