@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import io
 import shutil
 import sys
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
 
-    config = copy.deepcopy(ssc.DEFAULTS)
+    config = ssc.Config().model_dump()
     config |= {"name": "bench_ssc", "seeds": args.seeds, "cycle_epochs": args.cycle_epochs}
     config["batch_size"] = args.batch_size
     config["lr"] = args.lr

@@ -1,5 +1,9 @@
 """The ``lcc`` command: ``lcc run CONFIG.yaml [key=value ...] [--scheduler WHERE]``, ``lcc doctor``.
 
+The config is validated before anything runs: each problem is one line naming
+the dotted key, the value and what is allowed, exit code 2.
+``--print-config`` prints the resolved config (defaults filled in) and exits.
+
 ``--scheduler`` runs the LCC correction step on a Dask cluster: ``local``
 (CPU worker processes), ``local-cuda`` (one worker per GPU), ``auto`` (GPUs if
 present) or the address of a running scheduler (``tcp://host:8786``).
@@ -11,8 +15,9 @@ smoke test per backend) and exits non-zero when something installed is broken.
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
+from typing import Any
 
 __all__ = ["main"]
 
@@ -35,44 +40,49 @@ def main(argv: list[str] | None = None) -> int:
         metavar="WHERE",
         help="Dask cluster for the correction step: local | local-cuda | auto | ADDRESS",
     )
+    run.add_argument(
+        "--print-config", action="store_true", help="print the resolved config and exit"
+    )
     sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from lcc.doctor import main as doctor
 
         return doctor()
+    from lcc.config import ConfigError
 
-    import importlib
-
-    import yaml
-
-    from lcc.config import load_config
-
-    if not os.path.isfile(args.config):
-        parser.error(f"config file {args.config!r} does not exist")
-    with open(args.config) as fh:
-        pipeline = (yaml.safe_load(fh) or {}).get("pipeline", "lcc_finetune")
-    if pipeline not in PIPELINES:
-        parser.error(f"unknown pipeline {pipeline!r}; known: {sorted(PIPELINES)}")
-    if args.scheduler is not None:
-        from lcc.distributed import resolve_scheduler
-
-        if pipeline != "lcc_finetune":
-            parser.error(f"--scheduler applies to the lcc_finetune pipeline, not {pipeline!r}")
-        try:
-            resolve_scheduler(args.scheduler)
-        except (TypeError, ValueError) as err:
-            parser.error(str(err))
-        args.overrides.append(f"lcc.scheduler={args.scheduler}")
-    module = importlib.import_module(PIPELINES[pipeline])
-    defaults = {"pipeline": pipeline} | module.DEFAULTS
     try:
-        config = load_config(args.config, args.overrides, defaults)
-    except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
-    run_dir = module.run({k: v for k, v in config.items() if k != "pipeline"})
+        module, config = _resolve(args)
+    except ConfigError as err:
+        for line in err.lines:
+            print(f"lcc: error: {line}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(config.model_dump(), sort_keys=False), end="")
+        return 0
+    run_dir = module.run(config.model_dump())
     print(f"run_dir={run_dir}")
     return 0
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The pipeline module named in the config file, and the validated config."""
+    from lcc.config import ConfigError, load_config, read_yaml
+
+    pipeline = read_yaml(args.config).get("pipeline", "lcc_finetune")
+    if pipeline not in PIPELINES:
+        raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
+    overrides = list(args.overrides)
+    if args.scheduler is not None:
+        if pipeline != "lcc_finetune":
+            raise ConfigError(
+                [f"--scheduler applies to the lcc_finetune pipeline, not {pipeline!r}"]
+            )
+        overrides.append(f"lcc.scheduler={args.scheduler}")
+    module = importlib.import_module(PIPELINES[pipeline])
+    return module, load_config(args.config, overrides, module.Config)
 
 
 if __name__ == "__main__":

@@ -12,40 +12,56 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
 from lcc.pipelines import new_run_dir
+from lcc.pipelines._schema import FlatDataSection, NonNegInt, PosFloat, PosInt, Seeds
 
-__all__ = ["DEFAULTS", "run"]
+__all__ = ["Config", "run"]
 
-DEFAULTS: dict[str, Any] = {
-    "name": "deep_clustering",
-    "output_dir": "runs",
-    "seeds": [0],
-    "data": {"name": "digits", "root": None, "download": False, "standardize": True},
-    "algorithms": ["DEC", "IDEC", "DCN"],
-    "brb": [False, True],
-    "pretrain_epochs": [0],
-    "clustering_epochs": 100,
-    "batch_size": 256,
-    "lr": 1e-3,
-    "architecture": "mlp",  # or "conv": the small convolutional autoencoder
-    "hidden": None,  # layer widths (mlp, default 500-500-2000) or channels (conv, default 32-64)
-    "augment": False,  # random affine with the BRB paper's consistency rule
-    "brb_options": {"alpha": 0.8, "interval": 20, "subsample": 10_000},
-}
+
+class BRBOptions(Section):
+    """:class:`lcc.deep.BRB`'s reset strength, interval (epochs) and reclustering subsample."""
+
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.8
+    interval: PosInt = 20
+    subsample: PosInt = 10_000
+
+
+class Config(Section):
+    """The ``deep_clustering`` pipeline: every ``algorithms × brb × pretrain_epochs`` run."""
+
+    pipeline: Literal["deep_clustering"] = "deep_clustering"
+    name: str = "deep_clustering"
+    output_dir: str = "runs"
+    seeds: Seeds = [0]
+    data: FlatDataSection = FlatDataSection(standardize=True)
+    algorithms: Annotated[list[Literal["DEC", "IDEC", "DCN"]], Field(min_length=1)] = [
+        "DEC",
+        "IDEC",
+        "DCN",
+    ]
+    brb: Annotated[list[bool], Field(min_length=1)] = [False, True]
+    pretrain_epochs: Annotated[list[NonNegInt], Field(min_length=1)] = [0]
+    clustering_epochs: NonNegInt = 100
+    batch_size: PosInt = 256
+    lr: PosFloat = 1e-3
+    architecture: Literal["mlp", "conv"] = "mlp"
+    # layer widths (mlp, default 500-500-2000) or channels (conv, default 32-64)
+    hidden: list[PosInt] | None = None
+    augment: bool = False  # random affine with the BRB paper's consistency rule
+    brb_options: BRBOptions = BRBOptions()
 
 
 def run(config: dict[str, Any]) -> Path:
     from lcc import deep
     from lcc.plots import plot_curves
 
-    unknown = set(config["algorithms"]) - {"DEC", "IDEC", "DCN"}
-    if unknown:
-        raise ValueError(f"unknown algorithms {sorted(unknown)}; choose DEC, IDEC, DCN")
     run_dir = new_run_dir(config)
     from lcc.data import load_flat
 

@@ -11,41 +11,100 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from lcc.config import Section
+from lcc.correction import Method
+from lcc.distributed import resolve_scheduler
 from lcc.io import append_jsonl, write_csv, write_safetensors
 from lcc.pipelines import new_run_dir
+from lcc.pipelines._schema import (
+    DataSection,
+    Device,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+)
+from lcc.targets import Mode
 
-__all__ = ["DEFAULTS", "run"]
+__all__ = ["Config", "run"]
 
-DEFAULTS: dict[str, Any] = {
-    "name": "lcc",
-    "seed": 0,
-    "output_dir": "runs",
-    "device": "auto",  # auto | cpu | cuda
-    "progress": True,
-    "data": {"name": "digits", "root": None, "download": False},
-    "model": {"name": "small_cnn", "weights": None},
-    "pretrain": {"epochs": 5, "lr": 0.05, "batch_size": 64},
-    "finetune": {"epochs": 6, "lr": 0.01, "batch_size": 64},
-    "lcc": {
-        "layers": ["fc1"],
-        "weight": 0.01,
-        "k": 5,
-        "method": "leiden",
-        "mode": "exact",
-        "warmup": 1,
-        "interval": 1,
-        "resolution": 1.0,
-        "exact_knn": True,
-        "track_baseline": True,  # CC / MC statistics for the baseline too (weight 0)
-        # the correction step on a Dask cluster: null | local | local-cuda | auto | address
-        "scheduler": None,
-        "max_in_memory_bytes": None,  # larger latents go to an on-disk zarr store
-    },
-}
+
+class ModelSection(Section):
+    """``small_cnn`` or a torchvision classification model; ``weights`` from the hub cache."""
+
+    name: str = "small_cnn"
+    weights: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        import torchvision
+
+        if name != "small_cnn" and name not in torchvision.models.list_models(torchvision.models):
+            raise ValueError(
+                "expected 'small_cnn' or a torchvision classification model "
+                "(torchvision.models.list_models(), e.g. 'resnet18')"
+            )
+        return name
+
+
+class TrainSection(Section):
+    epochs: NonNegInt = 5
+    lr: PosFloat = 0.05
+    batch_size: PosInt = 64
+
+
+class LCCSection(Section):
+    layers: Annotated[list[str], Field(min_length=1)] = ["fc1"]
+    weight: NonNegFloat = 0.01
+    k: PosInt = 5
+    method: Method = "leiden"
+    mode: Mode = "exact"
+    warmup: NonNegInt = 1
+    interval: PosInt = 1
+    resolution: PosFloat = 1.0
+    exact_knn: bool = True
+    track_baseline: bool = True  # CC / MC statistics for the baseline too (weight 0)
+    # the correction step on a Dask cluster: null | local | local-cuda | auto | address
+    scheduler: Annotated[str, AfterValidator(resolve_scheduler)] | None = None
+    max_in_memory_bytes: PosInt | None = None  # larger latents go to an on-disk zarr store
+
+
+class Config(Section):
+    """The ``lcc_finetune`` pipeline's config (``lcc run CONFIG --print-config`` shows it)."""
+
+    pipeline: Literal["lcc_finetune"] = "lcc_finetune"
+    name: str = "lcc"
+    seed: NonNegInt = 0
+    output_dir: str = "runs"
+    device: Device = "auto"
+    progress: bool = True
+    data: DataSection = DataSection()
+    model: ModelSection = ModelSection()
+    pretrain: TrainSection = TrainSection()
+    finetune: TrainSection = TrainSection(epochs=6, lr=0.01)
+    lcc: LCCSection = LCCSection()
+
+    @model_validator(mode="after")
+    def _layers_exist(self) -> Config:
+        """``lcc.layers`` against the model's modules, built on the meta device (no memory)."""
+        from lcc.models import build_model
+
+        with torch.device("meta"):
+            model = build_model(self.model.name, n_classes=10)
+        known = [name for name, _ in model.named_modules() if name]
+        unknown = [layer for layer in self.lcc.layers if layer not in known]
+        if unknown:
+            raise ValueError(
+                f"lcc.layers: {unknown} are not layers of {self.model.name}; "
+                f"choose from {known[:12]}{' …' if len(known) > 12 else ''}"
+            )
+        return self
 
 
 def _device(name: str) -> torch.device:
@@ -59,7 +118,7 @@ def _device(name: str) -> torch.device:
 
 
 def run(config: dict[str, Any]) -> Path:
-    """Run the pipeline for a resolved config (see :data:`DEFAULTS`); return the run dir."""
+    """Run the pipeline for a validated config (:class:`Config` as a dict); return the run dir."""
     from lcc.data import load_dataset
     from lcc.plots import plot_accuracy, plot_cc_mc_accuracy
     from lcc.training import evaluate

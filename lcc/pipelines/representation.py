@@ -21,25 +21,59 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import model_validator
 
+from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
 from lcc.pipelines import new_run_dir
+from lcc.pipelines._schema import FlatDataSection, PosInt, Seeds
 
-__all__ = ["DEFAULTS", "run"]
+__all__ = ["Config", "run"]
 
-DEFAULTS: dict[str, Any] = {
-    "name": "representation",
-    "output_dir": "runs",
-    "seeds": [0],
-    "data": {"name": "mnist_subset", "root": None, "download": False, "standardize": False},
-    "method": "snnl",  # or "cdc"
-    "n_labelled": 1000,  # snnl: labelled training samples; the rest are clustered
-    "model": None,  # estimator keyword arguments
-    "picture": {"method": "tsne", "samples": 2000},
-}
+
+class Picture(Section):
+    """The 2-D picture of the codes: ``tsne`` or ``umap`` (if installed) on ``samples`` codes."""
+
+    method: Literal["tsne", "umap"] = "tsne"
+    samples: PosInt = 2000
+
+
+class Config(Section):
+    """The ``representation`` pipeline: the SNNL autoencoder or CDC, then k-Means on the codes."""
+
+    pipeline: Literal["representation"] = "representation"
+    name: str = "representation"
+    output_dir: str = "runs"
+    seeds: Seeds = [0]
+    data: FlatDataSection = FlatDataSection(name="mnist_subset")
+    method: Literal["snnl", "cdc"] = "snnl"
+    n_labelled: PosInt = 1000  # snnl: labelled training samples; the rest are clustered
+    model: dict[str, Any] | None = None  # estimator keyword arguments
+    picture: Picture = Picture()
+
+    @model_validator(mode="after")
+    def _estimator_arguments(self) -> Config:
+        """``model`` against the estimator's own declared parameters, before any data loads."""
+        from lcc.deep._params import InvalidParameterError, check_parameters
+
+        estimator = _estimator(self.method, 2, 0, None)
+        for key, value in (self.model or {}).items():
+            if key not in estimator.get_params():
+                known = sorted(estimator.get_params())
+                raise ValueError(
+                    f"model.{key}: unknown {type(estimator).__name__} argument; known: {known}"
+                )
+            estimator.set_params(**{key: value})
+        try:
+            check_parameters(estimator)
+        except InvalidParameterError as err:
+            raise ValueError(f"model.{err}") from None
+        return self
+
+
 CURVES = {
     "snnl": ["loss", "reconstruction", "snnl", "temperature", "acc", "silhouette"],
     "cdc": ["loss", "reconstruction", "correlation_x", "clustering", "affinity", "acc"],
@@ -50,15 +84,8 @@ FINAL = ("acc", "nmi", "ari", "silhouette", "calinski_harabasz", "davies_bouldin
 def _estimator(method: str, n_clusters: int, seed: int, model: dict[str, Any] | None):
     from lcc import deep
 
-    if method not in CURVES:
-        raise ValueError(f"method must be one of {sorted(CURVES)}, got {method!r}")
     cls = deep.SNNLAutoencoder if method == "snnl" else deep.CDC
-    estimator = cls(n_clusters, random_state=seed)
-    if model:
-        if not isinstance(model, dict):
-            raise ValueError(f"model must be a mapping of {cls.__name__} arguments, got {model!r}")
-        estimator.set_params(**model)  # unknown names: ValueError listing the valid ones
-    return estimator
+    return cls(n_clusters, random_state=seed).set_params(**(model or {}))
 
 
 def run(config: dict[str, Any]) -> Path:
@@ -68,7 +95,6 @@ def run(config: dict[str, Any]) -> Path:
     from lcc.plots import embed_2d, plot_embeddings, plot_history
 
     method = config["method"]
-    _estimator(method, 2, 0, config["model"])  # fail on a bad config before loading data
     run_dir = new_run_dir(config)
     x, y, _ = load_flat(**config["data"])
     n_clusters = len(np.unique(y))

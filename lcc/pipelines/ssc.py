@@ -25,33 +25,52 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from lcc.config import Section
 from lcc.io import write_csv, write_json
+from lcc.landmarks import METRICS
 from lcc.pipelines import new_run_dir
+from lcc.pipelines._schema import FlatDataSection, NonNegFloat, PosFloat, PosInt, Seeds
 
-__all__ = ["DEFAULTS", "MODELS", "run"]
+__all__ = ["MODELS", "Config", "run"]
 
 MODELS = ("kmeans", "dae_kmeans", "lsc", "dae_lsc", "ssc", "ssc_rm")
-DEFAULTS: dict[str, Any] = {
-    "name": "ssc",
-    "output_dir": "runs",
-    "seeds": [0],
-    "data": {"name": "mnist_subset", "root": None, "download": False},
-    "models": list(MODELS),
-    "n_snapshots": 6,
-    "cycle_epochs": 20,
-    "lr": 0.01,
-    "latent_dim": 256,
-    "noise_std": 0.2,
-    "batch_size": 256,
-    "n_landmarks": 350,
-    "r": 3,
-    "metric": "euclidean",
-    "dae": {"lr": 1e-3, "patience": 10},
-}
+
+
+Model = Literal[MODELS]  # type: ignore[valid-type]
+Metric = Literal[(*METRICS, "random")]  # type: ignore[valid-type]
+
+
+class DAEOptions(Section):
+    """The DAE baseline's Adam learning rate and early-stopping patience (epochs)."""
+
+    lr: PosFloat = 1e-3
+    patience: PosInt = 10
+
+
+class Config(Section):
+    """The ``ssc`` pipeline; defaults are the paper's MNIST column of Table II."""
+
+    pipeline: Literal["ssc"] = "ssc"
+    name: str = "ssc"
+    output_dir: str = "runs"
+    seeds: Seeds = [0]
+    data: FlatDataSection = FlatDataSection(name="mnist_subset")
+    models: Annotated[list[Model], Field(min_length=1)] = list(MODELS)
+    n_snapshots: PosInt = 6
+    cycle_epochs: PosInt = 20
+    lr: PosFloat = 0.01
+    latent_dim: PosInt = 256
+    noise_std: NonNegFloat = 0.2
+    batch_size: PosInt = 256
+    n_landmarks: PosInt = 350
+    r: PosInt = 3
+    metric: Metric = "euclidean"
+    dae: DAEOptions = DAEOptions()
 
 
 def run(config: dict[str, Any]) -> Path:
@@ -60,9 +79,6 @@ def run(config: dict[str, Any]) -> Path:
     from lcc.data import load_flat
     from lcc.deep import SnapshotSpectralClustering
 
-    unknown = set(config["models"]) - set(MODELS)
-    if unknown:
-        raise ValueError(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
     run_dir = new_run_dir(config)
     x, y, image_shape = load_flat(**config["data"])
     k = len(np.unique(y))

@@ -117,5 +117,5 @@ def test_ssc_pipeline_writes_the_table_curve_and_consensus_costs(tmp_path, capsy
     assert len(set(consensus["ssc_rm"]["metrics"])) == 2  # a different metric per member
     assert (run_dir / "ensemble_size.png").read_bytes()[:4] == b"\x89PNG"
     assert "consensus step" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="unknown models"):
-        main(["run", "pipelines/configs/ssc_mnist_subset.yaml", "models=[spectral]"])
+    assert main(["run", "pipelines/configs/ssc_mnist_subset.yaml", "models=[spectral]"]) == 2
+    assert "models[0]: expected one of 'kmeans'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Every shipped pipeline config loads against its pipeline's defaults (no stale keys)."""
+"""Every shipped pipeline config validates against its pipeline's schema (no stale keys)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,20 @@ import yaml
 
 from lcc.cli import PIPELINES
 from lcc.config import load_config
+from lcc.data import EMBEDDED
 
 CONFIGS = sorted((Path(__file__).parents[2] / "pipelines" / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_config_loads(path):
-    pipeline = yaml.safe_load(path.read_text()).get("pipeline", "lcc_finetune")
+def test_config_loads(path, tmp_path):
+    loaded = yaml.safe_load(path.read_text())
+    pipeline = loaded.get("pipeline", "lcc_finetune")
     module = importlib.import_module(PIPELINES[pipeline])
-    config = load_config(path, [], {"pipeline": pipeline} | module.DEFAULTS)
-    assert config["name"] == path.stem
+    # a torchvision data set's folder must exist: this machine has none, so point at an empty one
+    local = [] if loaded["data"]["name"] in EMBEDDED else [f"data.root={tmp_path}"]
+    config = load_config(path, local, module.Config)
+    assert config.name == path.stem and config.pipeline == pipeline
 
 
 def test_there_are_configs():

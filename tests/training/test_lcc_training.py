@@ -139,11 +139,11 @@ def test_main_job_writes_every_artefact(tmp_path, capsys):
     assert (run_dir / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cli_rejects_unknown_keys(tmp_path):
+def test_cli_rejects_unknown_keys(tmp_path, capsys):
     from lcc.cli import main
 
-    with pytest.raises(SystemExit):
-        main(["run", "pipelines/configs/lcc_demo.yaml", "finetune.epochz=2"])
+    assert main(["run", "pipelines/configs/lcc_demo.yaml", "finetune.epochz=2"]) == 2
+    assert "lcc: error: finetune.epochz: unknown key" in capsys.readouterr().err
 
 
 def test_public_names():

@@ -98,9 +98,7 @@ def test_cli_scheduler_runs_the_correction_on_a_cluster_from_disk(tmp_path, caps
 def test_cli_scheduler_errors(capsys):
     from lcc.cli import main
 
-    with pytest.raises(SystemExit):
-        main(["run", "pipelines/configs/lcc_demo.yaml", "--scheduler", "nowhere"])
-    assert "neither" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["run", "pipelines/configs/cdc_digits.yaml", "--scheduler", "local"])
+    assert main(["run", "pipelines/configs/lcc_demo.yaml", "--scheduler", "nowhere"]) == 2
+    assert "lcc: error: lcc.scheduler: scheduler='nowhere' is neither" in capsys.readouterr().err
+    assert main(["run", "pipelines/configs/cdc_digits.yaml", "--scheduler", "local"]) == 2
     assert "applies to the lcc_finetune pipeline" in capsys.readouterr().err

@@ -1,0 +1,66 @@
+"""Config pieces every pipeline shares: constrained numbers, the device, the data section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from lcc.config import Section
+from lcc.data import EMBEDDED, TORCHVISION
+
+__all__ = [
+    "DataName",
+    "DataSection",
+    "Device",
+    "NonNegFloat",
+    "NonNegInt",
+    "PosFloat",
+    "PosInt",
+    "Seeds",
+]
+
+NonNegInt = Annotated[int, Field(ge=0)]
+PosInt = Annotated[int, Field(ge=1)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+Seeds = Annotated[list[NonNegInt], Field(min_length=1)]
+DataName = Literal[EMBEDDED + tuple(TORCHVISION)]  # type: ignore[valid-type]
+
+
+def _device(name: str) -> str:
+    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
+    raise ValueError("expected auto, cpu, cuda or cuda:<index>")
+
+
+Device = Annotated[str, AfterValidator(_device)]
+
+
+class DataSection(Section):
+    """``name``: an embedded set or a torchvision one read from ``root``."""
+
+    name: DataName = "digits"
+    root: str | None = None
+    download: bool = False
+
+    @model_validator(mode="after")
+    def _folder(self) -> DataSection:
+        """A torchvision set is read from ``root``: it must be given and exist (or download)."""
+        if self.name in EMBEDDED or self.download:
+            return self
+        if self.root is None:
+            raise ValueError(
+                f"data.root: {self.name} is read from a local folder; set data.root "
+                "(or data.download=true where there is internet)"
+            )
+        if not Path(self.root).is_dir():
+            raise ValueError(f"data.root: folder {self.root!r} does not exist")
+        return self
+
+
+class FlatDataSection(DataSection):
+    """A data set as flat rows for clustering (``standardize``: z-transform all pixels)."""
+
+    standardize: bool = False
