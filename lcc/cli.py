@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
 
+RESUMABLE = ("lcc_finetune",)
 PIPELINES = {
     "lcc_finetune": "lcc.pipelines.lcc_finetune",
     "deep_clustering": "lcc.pipelines.deep_clustering",
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lcc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a pipeline config")
-    run.add_argument("config", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml")
+    run.add_argument("config", nargs="?", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml")
     run.add_argument("overrides", nargs="*", help="dotted overrides, e.g. finetune.epochs=2")
     run.add_argument(
         "--scheduler",
@@ -43,12 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--print-config", action="store_true", help="print the resolved config and exit"
     )
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="go on from RUN_DIR's last checkpoint (its config.yaml; a CONFIG given must match)",
+    )
     sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from lcc.doctor import main as doctor
 
         return doctor()
+    from lcc.checkpoint import CheckpointError
     from lcc.config import ConfigError
 
     try:
@@ -62,15 +70,28 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(config.model_dump(), sort_keys=False), end="")
         return 0
-    run_dir = module.run(config.model_dump())
+    try:
+        resume = {} if args.resume is None else {"run_dir": Path(args.resume)}
+        run_dir = module.run(config.model_dump(), **resume)
+    except CheckpointError as err:
+        print(f"lcc: error: {err}", file=sys.stderr)
+        return 1
     print(f"run_dir={run_dir}")
     return 0
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The pipeline module named in the config file, and the validated config."""
+    """The pipeline module named in the config file, and the validated config.
+
+    With ``--resume RUN_DIR`` the config is the run's own ``config.yaml``; a
+    CONFIG (and overrides) given as well must resolve to the same.
+    """
     from lcc.config import ConfigError, load_config, read_yaml
 
+    if args.resume is not None:
+        return _resume_config(args)
+    if args.config is None:
+        raise ConfigError(["a CONFIG file is needed (or --resume RUN_DIR)"])
     pipeline = read_yaml(args.config).get("pipeline", "lcc_finetune")
     if pipeline not in PIPELINES:
         raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
@@ -83,6 +104,38 @@ def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
         overrides.append(f"lcc.scheduler={args.scheduler}")
     module = importlib.import_module(PIPELINES[pipeline])
     return module, load_config(args.config, overrides, module.Config)
+
+
+def _resume_config(args: argparse.Namespace) -> tuple[Any, Any]:
+    from lcc.config import ConfigError, load_config, read_yaml
+
+    saved = Path(args.resume) / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError([f"--resume: {str(saved)!r} does not exist (not a run directory?)"])
+    pipeline = read_yaml(saved).get("pipeline", "lcc_finetune")
+    if pipeline not in RESUMABLE:
+        raise ConfigError([f"--resume: the {pipeline} pipeline cannot resume yet; run it again"])
+    module = importlib.import_module(PIPELINES[pipeline])
+    config = load_config(saved, [], module.Config)
+    if args.config is not None or args.overrides:
+        given = args.config, args.overrides
+        wanted = _resolve(argparse.Namespace(**{**vars(args), "resume": None}))[1]
+        differ = _differences(wanted.model_dump(), config.model_dump())
+        if differ:
+            raise ConfigError(
+                [f"--resume: {given[0]} {' '.join(given[1])} differs from {saved} at {differ}"]
+            )
+    return module, config
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], where: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            keys += _differences(a[key], b[key], f"{where}{key}.")
+        elif a.get(key) != b.get(key):
+            keys.append(f"{where}{key}")
+    return keys
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from lcc.config import Section
 from lcc.data import EMBEDDED, TORCHVISION
 
 __all__ = [
+    "CheckpointSection",
     "DataName",
     "DataSection",
     "Device",
@@ -64,3 +65,10 @@ class FlatDataSection(DataSection):
     """A data set as flat rows for clustering (``standardize``: z-transform all pixels)."""
 
     standardize: bool = False
+
+
+class CheckpointSection(Section):
+    """A checkpoint at the end of every epoch; ``keep`` the last few."""
+
+    enabled: bool = True
+    keep: PosInt = 1

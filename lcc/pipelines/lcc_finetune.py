@@ -5,11 +5,13 @@ shuffling, so the only difference is the LCC term. The run directory gets
 ``config.yaml`` (resolved), ``metrics.jsonl`` and ``metrics.csv`` (one row per
 run and epoch), ``model.safetensors`` (the LCC model), ``baseline.safetensors``,
 ``accuracy.png`` and ``cc_mc_accuracy.png``; a summary table is printed.
+``checkpoints/`` holds the last checkpoint (every epoch of every phase) and
+``complete.json`` marks a finished run; ``lcc run --resume RUN_DIR`` goes on
+from the checkpoint.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +23,9 @@ from lcc.correction import Method
 from lcc.distributed import resolve_scheduler
 from lcc.io import append_jsonl, write_csv, write_safetensors
 from lcc.pipelines import new_run_dir
+from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
+    CheckpointSection,
     DataSection,
     Device,
     NonNegFloat,
@@ -89,6 +93,7 @@ class Config(Section):
     pretrain: TrainSection = TrainSection()
     finetune: TrainSection = TrainSection(epochs=6, lr=0.01)
     lcc: LCCSection = LCCSection()
+    checkpoint: CheckpointSection = CheckpointSection()
 
     @model_validator(mode="after")
     def _layers_exist(self) -> Config:
@@ -117,40 +122,60 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def run(config: dict[str, Any]) -> Path:
-    """Run the pipeline for a validated config (:class:`Config` as a dict); return the run dir."""
+def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
+    """Run the pipeline for a validated config (:class:`Config` as a dict); return the run dir.
+
+    ``run_dir`` (``lcc run --resume RUN_DIR``) resumes that run from its last
+    checkpoint: pretraining, the baseline and the LCC fine-tune each go on from
+    the epoch after it, and the run ends as an uninterrupted one would.
+    """
     from lcc.data import load_dataset
-    from lcc.plots import plot_accuracy, plot_cc_mc_accuracy
     from lcc.training import evaluate
 
     _device(config["device"])  # a device that is not there fails before anything is written
-    run_dir = new_run_dir(config)
+    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
+    if runs.complete:
+        print(f"run {runs.run_dir} is complete; nothing to resume")
+        return runs.run_dir
+    last = runs.latest()
+    phase = last.meta["phase"] if last is not None else "pretrain"
     data = load_dataset(
         config["data"]["name"],
         root=config["data"]["root"],
         download=config["data"]["download"],
         seed=0,
     )
-    model = _pretrained_model(config, data)
-    pretrained = copy.deepcopy(model.state_dict())
-    pretrained_acc = evaluate(model, data.test)
-    metrics_path = run_dir / "metrics.jsonl"
-    histories: dict[str, list[dict[str, Any]]] = {}
+    model = _pretrained_model(config, data, runs, last if phase == "pretrain" else None)
+    if phase == "pretrain":
+        pretrained = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        pretrained_acc = evaluate(model, data.test)
+    else:
+        pretrained, pretrained_acc = last.with_prefix("pretrained"), last.meta["pretrained_acc"]
+    done = dict(last.meta.get("finished", {})) if last is not None else {}
+    arm = _Arm(config, data, runs, pretrained, pretrained_acc)
     for run_name in ("baseline", "lcc"):
-        model.load_state_dict(pretrained)
-        histories[run_name] = _fine_tune(config, model, data, run_name, run_dir, metrics_path)
+        if run_name in done:
+            continue
+        resume = last if phase == run_name else None
+        done[run_name] = arm.fine_tune(model, run_name, done, resume)
         name = "model.safetensors" if run_name == "lcc" else "baseline.safetensors"
-        write_safetensors(run_dir / name, model.state_dict())
-    layers = list(config["lcc"]["layers"])
+        write_safetensors(runs.run_dir / name, model.state_dict())
+    _report(runs, done, pretrained_acc, list(config["lcc"]["layers"]))
+    return runs.run_dir
+
+
+def _report(runs: RunCheckpoints, histories: dict, pretrained_acc: float, layers: list) -> None:
+    from lcc.plots import plot_accuracy, plot_cc_mc_accuracy
+
     rows = [{"run": n} | r for n, h in histories.items() for r in h]
-    write_csv(run_dir / "metrics.csv", rows)
-    plot_accuracy(histories, run_dir / "accuracy.png")
-    plot_cc_mc_accuracy(histories, layers, run_dir / "cc_mc_accuracy.png")
+    write_csv(runs.run_dir / "metrics.csv", rows)
+    plot_accuracy(histories, runs.run_dir / "accuracy.png")
+    plot_cc_mc_accuracy(histories, layers, runs.run_dir / "cc_mc_accuracy.png")
     print_summary(histories, pretrained_acc, layers)
-    return run_dir
+    runs.mark_complete({"pretrained_acc": pretrained_acc, "runs": sorted(histories)})
 
 
-def _pretrained_model(config: dict[str, Any], data: Any) -> Any:
+def _pretrained_model(config: dict[str, Any], data: Any, runs: RunCheckpoints, resume) -> Any:
     """The configured model on its device, trained for ``pretrain.epochs`` (0: as built)."""
     from lcc.models import build_model
     from lcc.training import train
@@ -178,22 +203,70 @@ def _pretrained_model(config: dict[str, Any], data: Any) -> Any:
             batch_size=pre["batch_size"],
             seed=config["seed"],
             progress=bool(config["progress"]),
+            on_checkpoint=lambda ck: runs.save(ck, phase="pretrain"),
+            resume=resume,
         )
     return model
 
 
-def _fine_tune(config, model, data, run_name: str, run_dir: Path, metrics_path: Path) -> list:
-    """One arm: ``"baseline"`` (LCC weight 0, statistics tracked if asked) or ``"lcc"``."""
-    from lcc.training import LCCCallback, train
+class _Arm:
+    """The two fine-tunes (``"baseline"``: LCC weight 0, statistics tracked if asked;
+    ``"lcc"``), both from the pretrained weights, each checkpointed every epoch."""
 
-    opts = config["lcc"]
-    callback = None
-    if run_name == "lcc" or opts["track_baseline"]:
+    def __init__(self, config, data, runs: RunCheckpoints, pretrained, pretrained_acc) -> None:
+        self.config, self.data, self.runs = config, data, runs
+        self.pretrained, self.pretrained_acc = pretrained, pretrained_acc
+
+    def fine_tune(self, model, run_name: str, finished: dict, resume) -> list:
+        from lcc.training import train
+
+        model.load_state_dict(self.pretrained)
+        callback = self._callback(model, run_name)
+        metrics = "metrics.jsonl"
+        if resume is not None:  # the rows as of the checkpoint, none of a cut-short epoch
+            rows = [{"run": n} | r for n, h in finished.items() for r in h]
+            rows += [{"run": run_name} | r for r in resume.meta["history"]]
+            self.runs.rewrite_metrics(metrics, rows)
+
+        def save(ck) -> None:
+            ck.put("pretrained", self.pretrained)
+            extra = {"finished": finished, "pretrained_acc": self.pretrained_acc}
+            self.runs.save(ck, phase=run_name, **extra)
+
+        print(f"fine-tuning: {run_name}")
+        ft = self.config["finetune"]
+        try:
+            return train(
+                model,
+                self.data.train,
+                epochs=ft["epochs"],
+                lr=ft["lr"],
+                batch_size=ft["batch_size"],
+                val_set=self.data.test,
+                callback=callback,
+                seed=self.config["seed"],
+                progress=bool(self.config["progress"]),
+                on_epoch_end=lambda r: append_jsonl(
+                    self.runs.run_dir / metrics, {"run": run_name} | r
+                ),
+                on_checkpoint=save,
+                resume=resume,
+            )
+        finally:
+            if callback is not None:
+                callback.close()
+
+    def _callback(self, model, run_name: str):
+        from lcc.training import LCCCallback
+
+        opts = self.config["lcc"]
+        if run_name != "lcc" and not opts["track_baseline"]:
+            return None
         on_disk = opts["max_in_memory_bytes"] is not None
-        callback = LCCCallback(
+        return LCCCallback(
             model,
             opts["layers"],
-            data.train,
+            self.data.train,
             weight=opts["weight"] if run_name == "lcc" else 0.0,
             k=opts["k"],
             method=opts["method"],
@@ -202,29 +275,11 @@ def _fine_tune(config, model, data, run_name: str, run_dir: Path, metrics_path: 
             interval=opts["interval"],
             resolution=opts["resolution"],
             exact_knn=opts["exact_knn"],
-            seed=config["seed"],
+            seed=self.config["seed"],
             scheduler=opts["scheduler"],
             max_in_memory_bytes=opts["max_in_memory_bytes"],
-            store_dir=run_dir / "latents" if on_disk else None,
+            store_dir=self.runs.run_dir / "latents" if on_disk else None,
         )
-    print(f"fine-tuning: {run_name}")
-    ft = config["finetune"]
-    try:
-        return train(
-            model,
-            data.train,
-            epochs=ft["epochs"],
-            lr=ft["lr"],
-            batch_size=ft["batch_size"],
-            val_set=data.test,
-            callback=callback,
-            seed=config["seed"],
-            progress=bool(config["progress"]),
-            on_epoch_end=lambda r: append_jsonl(metrics_path, {"run": run_name} | r),
-        )
-    finally:
-        if callback is not None:
-            callback.close()
 
 
 def print_summary(

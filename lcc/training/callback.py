@@ -225,6 +225,27 @@ class LCCCallback:
             total = total + self.criterion(z, target, mask)
         return self.weight * total
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs: each layer's last targets and correctible mask."""
+        tensors: dict[str, torch.Tensor] = {}
+        on_host = {}
+        for name, (targets, correctible) in self.targets.items():
+            tensors[f"{name}/targets"], tensors[f"{name}/correctible"] = targets, correctible
+            on_host[name] = targets.device.type == "cpu"
+        return {"active": self.active, "on_host": on_host, "tensors": tensors}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (targets go back to the model's device, or the host)."""
+        device = _device_of(self.model)
+        self.targets = {}
+        for name, on_host in state["on_host"].items():
+            where = torch.device("cpu") if on_host else device
+            self.targets[name] = (
+                state["tensors"][f"{name}/targets"].to(where),
+                state["tensors"][f"{name}/correctible"].to(where),
+            )
+        self.active = bool(state["active"])
+
     def close(self) -> None:
         """Remove the forward hooks from the model and close a cluster this callback started."""
         self.capture.remove()

@@ -18,8 +18,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from lcc.checkpoint import Checkpoint
 from lcc.training.callback import LCCCallback
 from lcc.training.capture import IndexedDataset, unpack_batch
+from lcc.training.state import TrainingState
 
 __all__ = ["evaluate", "train"]
 
@@ -53,6 +55,8 @@ def train(
     drop_last: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    resume: Checkpoint | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in place for ``epochs`` epochs; return the per-epoch history.
 
@@ -72,6 +76,12 @@ def train(
         Drop the last incomplete batch (sample order stays aligned either way).
     on_epoch_end : callable, optional
         Called with each epoch's record (e.g. to write it to disk at once).
+    on_checkpoint : callable, optional
+        Called after every epoch with the loop's whole state
+        (:class:`lcc.training.state.TrainingState`) to save.
+    resume : Checkpoint, optional
+        One such state: training goes on from the epoch after it, and ends as
+        an uninterrupted run would (on CPU, bit for bit).
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -89,8 +99,9 @@ def train(
         optimizer, T_max=max(1, epochs * len(loader))
     )
     step = _Step(model, optimizer, scheduler, callback, device)
-    history: list[dict[str, Any]] = []
-    for epoch in range(epochs):
+    state = TrainingState(model, optimizer, scheduler, step.scaler, generator, callback)
+    first, history = state.restore(resume) if resume is not None else (0, [])
+    for epoch in range(first, epochs):
         start = time.perf_counter()
         record: dict[str, Any] = {"epoch": epoch, "lr": scheduler.get_last_lr()[0]}
         if callback is not None:
@@ -107,6 +118,8 @@ def train(
         history.append(record)
         if on_epoch_end is not None:
             on_epoch_end(record)
+        if on_checkpoint is not None:
+            on_checkpoint(state.snapshot(epoch, history))
     return history
 
 

@@ -1,0 +1,55 @@
+"""A pipeline run's checkpoints, its metrics file and its completion marker.
+
+Every epoch of every phase ends with :meth:`RunCheckpoints.save`: the training
+loop's state plus what the pipeline needs to pick up (the phase, the finished
+runs' histories, the pretrained weights…) and the resolved config, which a
+resume must match. ``complete.json`` marks a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lcc.checkpoint import Checkpoint, CheckpointError, Checkpoints
+from lcc.io import write_atomic, write_json
+
+__all__ = ["RunCheckpoints"]
+
+
+class RunCheckpoints:
+    """The checkpoints in ``<run_dir>/checkpoints`` of a run of ``config``."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any]):
+        self.run_dir, self.config = Path(run_dir), config
+        options = config.get("checkpoint", {"enabled": True, "keep": 1})
+        self.enabled = bool(options["enabled"])
+        self.store = Checkpoints(self.run_dir / "checkpoints", keep=int(options["keep"]))
+
+    @property
+    def complete(self) -> bool:
+        return (self.run_dir / "complete.json").is_file()
+
+    def mark_complete(self, summary: dict[str, Any]) -> None:
+        write_json(self.run_dir / "complete.json", summary)
+
+    def latest(self) -> Checkpoint | None:
+        """The newest checkpoint, checked against this run's config."""
+        ck = self.store.latest()
+        if ck is not None and ck.meta.get("config") != self.config:
+            raise CheckpointError(
+                f"the checkpoints in {str(self.store.folder)!r} belong to another config; "
+                "resume with the run's own config.yaml"
+            )
+        return ck
+
+    def save(self, ck: Checkpoint, **meta: Any) -> None:
+        if self.enabled:
+            ck.meta |= meta | {"config": self.config}
+            self.store.save(ck)
+
+    def rewrite_metrics(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """``metrics.jsonl`` as of the checkpoint: drops rows of an epoch that was cut short."""
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+        write_atomic(self.run_dir / name, lambda p: p.write_text(text))
