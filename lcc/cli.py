@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         resume = {} if args.resume is None else {"run_dir": Path(args.resume)}
         run_dir = module.run(config.model_dump(), **resume)
-    except CheckpointError as err:
+    except (CheckpointError, FloatingPointError) as err:
         print(f"lcc: error: {err}", file=sys.stderr)
         return 1
     print(f"run_dir={run_dir}")

@@ -89,6 +89,12 @@ def correct(
     """
     check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
     check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
+    for name, labels in (("y", y), ("predictions", predictions)):
+        if labels is not None and len(labels) != len(z):
+            raise ValueError(
+                f"{name} has {len(labels)} entries but z has {len(z)} samples; per-sample "
+                "arrays must be indexed by dataset index and have the same length"
+            )
     adjacency = knn_graph(z, k, exact=exact_knn)
     gather = sharded("gather", adjacency)
     if gather is not None and method != "leiden":

@@ -137,6 +137,35 @@ class LatentBuffer:
     def complete(self) -> bool:
         return bool(self.filled.all())
 
+    @property
+    def marker(self) -> Path:
+        return self.path.with_name(self.path.name + ".complete")
+
+    def finish(self) -> None:
+        """Mark the store complete on disk (every row written), atomically."""
+        from lcc.io import write_json
+
+        if not self.complete:
+            missing = int((~self.filled).sum())
+            raise ValueError(f"{missing} of {self.filled.size} samples were never written")
+        write_json(self.marker, {"shape": list(self.shape)})
+
+    @classmethod
+    def open(cls, path: str | Path) -> LatentStore:
+        """A finished store read back from ``path``; an error when its capture never finished."""
+        import zarr
+
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        if not store.marker.is_file():
+            raise ValueError(
+                f"latent store {str(store.path)!r} is incomplete: its capture pass was "
+                "interrupted (no completion marker); capture the latents again"
+            )
+        store.array = zarr.open_array(str(store.path), mode="r")
+        store.filled = np.ones(store.array.shape[0], dtype=bool)
+        return store
+
     def to_backend(self, backend: str | None = None) -> Any:
         """The whole buffer as a numpy / cupy array (zero-copy); every row must be written."""
         if not self.complete:
@@ -170,6 +199,10 @@ class LatentStore:
     sharded by the same chunks, which the engine's Dask backend clusters
     without loading it whole. Rows written in one call are sorted by index
     first, so a sequential capture pass writes whole chunks.
+
+    :meth:`finish` writes a completion marker beside the store
+    (``<path>.complete``) once every row is in; :meth:`open` reads a store back
+    only with it, so an interrupted capture is never taken for a whole one.
     """
 
     def __init__(
@@ -186,6 +219,7 @@ class LatentStore:
         if n_samples < 1 or dim < 1:
             raise ValueError(f"n_samples and dim must be positive, got {n_samples}, {dim}")
         self.path = Path(path)
+        self.marker.unlink(missing_ok=True)  # an old completion does not cover the new rows
         self.array = zarr.open_array(
             str(self.path),
             mode="w",
@@ -217,6 +251,35 @@ class LatentStore:
     @property
     def complete(self) -> bool:
         return bool(self.filled.all())
+
+    @property
+    def marker(self) -> Path:
+        return self.path.with_name(self.path.name + ".complete")
+
+    def finish(self) -> None:
+        """Mark the store complete on disk (every row written), atomically."""
+        from lcc.io import write_json
+
+        if not self.complete:
+            missing = int((~self.filled).sum())
+            raise ValueError(f"{missing} of {self.filled.size} samples were never written")
+        write_json(self.marker, {"shape": list(self.shape)})
+
+    @classmethod
+    def open(cls, path: str | Path) -> LatentStore:
+        """A finished store read back from ``path``; an error when its capture never finished."""
+        import zarr
+
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        if not store.marker.is_file():
+            raise ValueError(
+                f"latent store {str(store.path)!r} is incomplete: its capture pass was "
+                "interrupted (no completion marker); capture the latents again"
+            )
+        store.array = zarr.open_array(str(store.path), mode="r")
+        store.filled = np.ones(store.array.shape[0], dtype=bool)
+        return store
 
     def to_dask(self) -> Any:
         """The stored matrix as a Dask array chunked like the zarr array (every row written)."""

@@ -154,7 +154,12 @@ class LCCCallback:
         if self.scheduler is not None and self._client is None:
             self._client = self._cluster.enter_context(cluster(self.scheduler))
         with _engine_device(self.model):
-            stats = self._correct()
+            try:
+                stats = self._correct()
+            except FloatingPointError as err:
+                raise FloatingPointError(
+                    f"epoch {epoch}: {err}; the run diverged (the last checkpoint is kept)"
+                ) from None
         release_cached()
         self.active = True
         stats["correction_time_s"] = time.perf_counter() - start

@@ -114,7 +114,7 @@ class LatentCapture:
         """
         from tqdm.auto import tqdm
 
-        from lcc.staging import latent_buffer
+        from lcc.staging import LatentStore, latent_buffer
 
         device = torch.device(device) if device else next(model.parameters()).device
         n = len(dataset)  # type: ignore[arg-type]
@@ -122,6 +122,7 @@ class LatentCapture:
             IndexedDataset(dataset), batch_size=batch_size, shuffle=False, num_workers=num_workers
         )
         buffers: dict[str, Any] = {}
+        finite = {name: torch.ones((), dtype=torch.bool, device=device) for name in self.layers}
         labels = torch.full((n,), -1, dtype=torch.long, device=device)
         predictions = torch.full((n,), -1, dtype=torch.long, device=device)
         was_training = model.training
@@ -143,8 +144,14 @@ class LatentCapture:
                             name=name,
                         )
                     buffers[name].write(index, z.float())
+                    finite[name] &= torch.isfinite(z).all()  # no sync: checked after the pass
                 labels[index] = torch.as_tensor(y, device=device).long()
                 predictions[index] = logits.argmax(dim=1)
         finally:
             model.train(was_training)
+        for name, buffer in buffers.items():
+            if not bool(finite[name]):
+                raise FloatingPointError(f"the latents of layer {name!r} contain NaN or inf")
+            if isinstance(buffer, LatentStore):  # on disk: mark it whole
+                buffer.finish()
         return buffers, labels, predictions

@@ -162,7 +162,11 @@ class _Step:
         lcc_term = callback.loss(index) if callback is not None else task.new_zeros(())
         loss = task + lcc_term
         if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"loss became {float(loss.detach())} at epoch {epoch}")
+            raise FloatingPointError(
+                f"epoch {epoch}: the loss became {float(loss.detach())} (task loss "
+                f"{float(task.detach())}, LCC term {float(lcc_term.detach())}); the run "
+                "diverged (the last checkpoint is kept): lower the learning rate"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
