@@ -95,6 +95,12 @@ def correct(
                 f"{name} has {len(labels)} entries but z has {len(z)} samples; per-sample "
                 "arrays must be indexed by dataset index and have the same length"
             )
+    survive = sharded("survive_worker_loss", z)  # Dask: rerun when a worker dies meanwhile
+    args = (z, y, k, method, mode, resolution, exact_knn, seed, predictions)
+    return survive(lambda: _correct(*args)) if survive is not None else _correct(*args)
+
+
+def _correct(z, y, k, method, mode, resolution, exact_knn, seed, predictions) -> Correction:
     adjacency = knn_graph(z, k, exact=exact_knn)
     gather = sharded("gather", adjacency)
     if gather is not None and method != "leiden":

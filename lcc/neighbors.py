@@ -207,16 +207,15 @@ def knn_graph(
             )
         if not bandwidth > 0:
             raise ValueError(f"bandwidth must be positive, got {bandwidth}")
-    dist, idx = knn(
-        z,
-        k,
-        exact=exact,
-        method=method,
-        nprobe=nprobe,
-        chunk_size=chunk_size,
-        progress=progress,
-        backend=backend,
-    )
+    options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
+    survive = sharded("survive_worker_loss", z)  # Dask: rerun when a worker dies meanwhile
+    if survive is not None:
+        return survive(lambda: _knn_graph(z, k, bandwidth, options, progress, backend))
+    return _knn_graph(z, k, bandwidth, options, progress, backend)
+
+
+def _knn_graph(z, k, bandwidth, options, progress, backend) -> Any:
+    dist, idx = knn(z, k, **options, progress=progress, backend=backend)
     impl = sharded("graph_from_neighbors", dist)
     if impl is not None:
         return impl(dist, idx, bandwidth)

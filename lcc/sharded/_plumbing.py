@@ -3,13 +3,23 @@
 The per-worker copies (a search structure, the correctly clustered samples)
 live in a module-level store keyed by a random token and are dropped as soon
 as the results are persisted.
+
+Worker loss: Dask recomputes lost blocks of ordinary results itself, but a
+per-worker store dies with its worker. Tasks that fill a store are pinned to
+it, so :func:`wait_for` stops with :class:`WorkerLost` when a pinned worker
+leaves (instead of waiting forever); a block task can run on any worker that
+holds the whole store and fails with :class:`WorkerLost` on one that does not.
+:func:`survive_worker_loss` reruns a whole step from its (recomputable) input
+then, up to ``RETRIES`` times.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +28,46 @@ from lcc._dispatch import register_sharded
 
 _STORE: dict[str, Any] = {}
 _STORE_LOCK = threading.Lock()
+RETRIES = 3
+POLL_S = 0.25
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class WorkerLost(RuntimeError):
+    """A Dask worker holding part of a step's state left the cluster during the step."""
+
+
+def wait_for(client: Any, futures: Any, workers: list[str]) -> None:
+    """``distributed.wait(futures)``, stopped by :class:`WorkerLost` when one of ``workers``
+    leaves the cluster (a task pinned to it would otherwise never run)."""
+    from distributed import wait
+
+    while True:
+        try:
+            wait(futures, timeout=POLL_S)
+            return
+        except TimeoutError:
+            gone = set(workers) - set(workers_of(client))
+            if gone:
+                raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster") from None
+
+
+@register_sharded("survive_worker_loss")
+def survive_worker_loss(step: Callable[[], T]) -> T:
+    """``step()``, rerun from its input when a Dask worker dies during it (at most
+    ``RETRIES`` times); Dask recomputes the input's lost blocks from their graph."""
+    from distributed import KilledWorker
+
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return step()
+        except (WorkerLost, KilledWorker) as err:
+            log.warning("%s during a sharded step; rerunning it (%d/%d)", err, attempt, RETRIES)
+            client = client_or_none()
+            if client is not None:
+                client.wait_for_workers(1)
+    return step()
 
 
 def client_or_none() -> Any:
@@ -100,6 +150,7 @@ def broadcast(client: Any, z: Any, factory: Any, *args: Any) -> tuple[str, list[
             step = client.submit(_add, token, block, start, step, workers=[w], **pinned)
         ends.append(step)
     try:
+        wait_for(client, ends, workers)
         client.gather(ends)  # raises what a worker raised
     except BaseException:
         release(client, token)
@@ -124,9 +175,9 @@ def lookup(token: str) -> Any:
     try:
         return _STORE[token]
     except KeyError:
-        raise RuntimeError(
+        raise WorkerLost(
             "this Dask worker holds no copy of the search structure (it joined the "
-            "cluster after the broadcast?); rerun the call"
+            "cluster after the broadcast, or the step is over); rerun the call"
         ) from None
 
 
@@ -144,19 +195,20 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
     one Dask array per ``(trailing_shape, dtype)`` of ``outputs``, persisted on ``workers``."""
     import dask
     import dask.array as da
-    from distributed import wait
+    from distributed import futures_of, wait
 
     rows = arrays[0].chunks[0]
     starts = row_starts(rows)
     blocks = zip(*(a.to_delayed().ravel() for a in arrays), strict=True)
     meta = arrays[0]._meta
     # each block's task runs where its latents already are (a persisted array), so no
-    # worker receives, and keeps, a replica of another worker's block
+    # worker receives, and keeps, a replica of another worker's block; if that worker
+    # dies, any other of ``workers`` (each holds the whole store) takes the task
     owners = client.who_has(arrays[0])
     parts = []
     for key, bs, start in zip(_block_keys(arrays[0]), blocks, starts[:-1], strict=True):
         near = [w for w in owners.get(key, ()) if w in workers] or workers
-        with dask.annotate(workers=near, allow_other_workers=False):
+        with dask.annotate(workers=near, allow_other_workers=True):
             parts.append(dask.delayed(fn, nout=len(outputs), pure=False)(*bs, int(start), *args))
     results = []
     for j, (trailing, dtype) in enumerate(outputs):
@@ -167,6 +219,7 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
         results.append(da.concatenate(pieces, axis=0))
     results = client.persist(results)
     wait(results)
+    client.gather([f for r in results for f in futures_of(r) if f.status == "error"])  # raise
     return results
 
 
