@@ -58,14 +58,22 @@ class DeepClusterer:
         return self.fit(X, y, **fit_params).labels_
 
     def _start_fit(
-        self, X: Any, y: Any = None, *, reset: bool = True
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        reset: bool = True,
+        resume: Any = None,
+        on_checkpoint: Any = None,
     ) -> tuple[torch.Tensor, np.ndarray | None]:
         """Check the parameters and the data, seed torch and ``self._rng``.
 
         Returns ``X`` as a float32 ``(n, features)`` tensor on the training
         device and ``y`` as a numpy array (or None). ``reset=False`` keeps
-        ``n_features_in_`` (a warm start checks ``X`` against it).
+        ``n_features_in_`` (a warm start checks ``X`` against it). ``resume``
+        and ``on_checkpoint``: see :mod:`lcc.deep._checkpointing`.
         """
+        self._resume, self._on_checkpoint = resume, on_checkpoint
         check_parameters(self)
         x = check_input(self, X, reset)
         if self.n_clusters > len(x):

@@ -110,6 +110,13 @@ class BRB:
     def __repr__(self) -> str:
         return f"BRB(alpha={self.alpha}, interval={self.interval}, subsample={self.subsample})"
 
+    def state_dict(self) -> dict[str, Any]:
+        """The resets so far (for a checkpoint of the estimator it acts on)."""
+        return {"reset_epochs": list(self.reset_epochs)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reset_epochs = [int(e) for e in state["reset_epochs"]]
+
     def on_epoch_end(self, epoch: int, target: Any) -> bool:
         """Apply BRB after ``epoch`` (0-based) when it is due; True when it was applied."""
         if (epoch + 1) % self.interval != 0:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from lcc.deep._base import EncoderClusterer
+from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._input import check_input
@@ -111,22 +112,27 @@ class _CentroidDeepClustering(EncoderClusterer):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ sklearn API
-    def fit(self, X: Any, y: Any = None) -> _CentroidDeepClustering:
+    def fit(
+        self, X: Any, y: Any = None, *, resume: Any = None, on_checkpoint: Any = None
+    ) -> _CentroidDeepClustering:
         """Pretrain (optional), initialise centroids by k-Means, then cluster.
 
         ``y`` is only used to log ACC / NMI / ARI and class distances per epoch.
+        ``on_checkpoint`` / ``resume``: a checkpoint after every pretraining and
+        clustering epoch, and going on from one (:mod:`lcc.deep._checkpointing`).
         """
-        x, y = self._start_fit(X, y)
+        x, y = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
         self.model_ = self._build_model(x.shape[1]).to(x.device)
         self._x = x
         self._fill = float(x.min())  # background of the augmented images (black, z-scored)
         self.history_: list[dict[str, Any]] = []
-        self._pretrain(x)
+        if resume is None or resume.meta["phase"] == "pretrain":
+            self._pretrain(x)
         self._init_clustering(x)
         self._cluster(x, y)
         self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
         self.cluster_centers_ = self.head_.centers.detach().cpu().numpy()
-        del self._x
+        del self._x, self._resume, self._on_checkpoint
         return self
 
     def _build_model(self, n_features: int) -> nn.Module:
@@ -180,20 +186,28 @@ class _CentroidDeepClustering(EncoderClusterer):
 
     def _pretrain(self, x: torch.Tensor) -> None:
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
-        for _ in range(self.pretrain_epochs):
+        objects = {"model": self.model_, "optimizer": optimizer}
+        first, _ = restore_point(self, "pretrain", objects) or (0, {})
+        for epoch in range(first, self.pretrain_epochs):
             for idx in self._batches(len(x)):
                 xb = x[idx.to(x.device)]
                 loss = nn.functional.mse_loss(self.model_(xb)[1], xb)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+            save_point(self, "pretrain", epoch, objects, {})
 
     def _init_clustering(self, x: torch.Tensor) -> None:
         """k-Means on the codes gives the head's centres; the optimizer takes the network
-        (only its encoder when the decoder is dropped) and the head's parameters."""
+        (only its encoder when the decoder is dropped) and the head's parameters.
+        (Resuming inside the clustering phase, the centres come from the checkpoint.)"""
         codes = self.transform_tensor(x)
-        centers = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=self.n_init)
-        self.head_ = self._head(centers.centers)
+        if getattr(self, "_resume", None) is not None:  # overwritten by the checkpoint
+            centers = codes.new_zeros((self.n_clusters, codes.shape[1]))
+        else:
+            kmeans = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=self.n_init)
+            centers = kmeans.centers
+        self.head_ = self._head(centers)
         network = self.model_ if self._reconstruction else self.model_.encoder
         params = [*network.parameters(), *self.head_.parameters()]
         self.optimizer_ = torch.optim.Adam(params, lr=self.lr)
@@ -203,10 +217,15 @@ class _CentroidDeepClustering(EncoderClusterer):
         weight = self._default_cluster_weight if weight is None else weight
         update_interval = self.update_interval or math.ceil(len(x) / self.batch_size)
         whole_set_targets = self.head_.uses_targets and self.target == "dataset"
-        previous = self._assign(self.transform_tensor(x)).cpu().numpy()
-        targets = None
-        step = 0
-        for epoch in range(self.clustering_epochs):
+        objects = {"model": self.model_, "head": self.head_, "optimizer": self.optimizer_}
+        first, loop = restore_point(self, "cluster", objects) or (0, {})
+        if first:
+            previous, targets, step = loop["previous"].numpy(), loop["targets"], loop["step"]
+            targets = None if targets is None else targets.to(x.device)
+        else:
+            previous = self._assign(self.transform_tensor(x)).cpu().numpy()
+            targets, step = None, 0
+        for epoch in range(first, self.clustering_epochs):
             start = time.perf_counter()
             total = 0.0
             for idx in self._batches(len(x)):
@@ -227,6 +246,8 @@ class _CentroidDeepClustering(EncoderClusterer):
             self._end_epoch(record)
             changed = float(np.mean(labels != previous))
             previous = labels
+            loop = {"previous": as_tensor(previous), "targets": targets, "step": step}
+            save_point(self, "cluster", epoch, objects, loop)
             if self.tol > 0 and changed < self.tol and not self.callbacks:
                 break
 

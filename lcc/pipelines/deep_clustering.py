@@ -5,7 +5,9 @@ config for every seed, and writes to the run directory: ``config.yaml``,
 ``metrics.jsonl`` / ``metrics.csv`` (one row per run and epoch: loss, ACC,
 NMI, ARI, cluster-label change, intra- / inter-class distance, whether a BRB
 reset happened), ``summary.csv``, ``accuracy.png`` and ``cl_change.png``
-(reset epochs marked) and prints a final table.
+(reset epochs marked) and prints a final table. Every epoch of every fit
+ends with a checkpoint in ``checkpoints/`` (the estimator's state, BRB's resets,
+the finished fits' histories); ``lcc run --resume RUN_DIR`` goes on from it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from pydantic import Field
 from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
 from lcc.pipelines import new_run_dir
-from lcc.pipelines._schema import FlatDataSection, NonNegInt, PosFloat, PosInt, Seeds
+from lcc.pipelines._resume import RunCheckpoints
+from lcc.pipelines._schema import (
+    CheckpointSection,
+    FlatDataSection,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Seeds,
+)
 
 __all__ = ["Config", "run"]
 
@@ -56,15 +66,22 @@ class Config(Section):
     hidden: list[PosInt] | None = None
     augment: bool = False  # random affine with the BRB paper's consistency rule
     brb_options: BRBOptions = BRBOptions()
+    checkpoint: CheckpointSection = CheckpointSection()
 
 
-def run(config: dict[str, Any]) -> Path:
-    from lcc import deep
+def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
+    """Every run of the grid; ``run_dir`` resumes that run from its last checkpoint."""
+    from lcc.data import load_flat
     from lcc.plots import plot_curves
 
-    run_dir = new_run_dir(config)
-    from lcc.data import load_flat
-
+    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
+    if runs.complete:
+        print(f"run {runs.run_dir} is complete; nothing to resume")
+        return runs.run_dir
+    last = runs.latest()
+    done: dict[str, list] = dict(last.meta["done"]) if last is not None else {}
+    if last is not None:  # metrics.jsonl as of the checkpoint
+        runs.rewrite_metrics("metrics.jsonl", [r for h in done.values() for r in h])
     x, y, image_shape = load_flat(**config["data"])
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features")
     rows, curves, summary = [], {}, []
@@ -74,37 +91,52 @@ def run(config: dict[str, Any]) -> Path:
                 label = f"{algo}{'+BRB' if use_brb else ''}{'' if pretrain else ' (scratch)'}"
                 finals = []
                 for seed in config["seeds"]:
-                    callbacks = [deep.BRB(seed=seed, **config["brb_options"])] if use_brb else None
-                    model = getattr(deep, algo)(
-                        10 if y is None else len(np.unique(y)),
-                        pretrain_epochs=pretrain,
-                        clustering_epochs=config["clustering_epochs"],
-                        batch_size=config["batch_size"],
-                        lr=config["lr"],
-                        architecture=config["architecture"],
-                        hidden=tuple(config["hidden"]) if config["hidden"] else None,
-                        augment=config["augment"],
-                        image_shape=image_shape,
-                        random_state=seed,
-                        callbacks=callbacks,
-                    )
-                    print(f"{label}, seed {seed}", flush=True)
-                    model.fit(x, y)
-                    for record in model.history_:
-                        row = {"run": label, "seed": seed} | record
-                        rows.append(row)
-                        append_jsonl(run_dir / "metrics.jsonl", row)
-                    finals.append(model.history_[-1])
-                    curves.setdefault(label, model.history_)
+                    key = f"{label}|{seed}"
+                    if key not in done:
+                        resume = last if last is not None and last.meta["run"] == key else None
+                        model = _estimator(config, algo, pretrain, use_brb, seed, y, image_shape)
+                        print(f"{label}, seed {seed}", flush=True)
+                        model.fit(
+                            x,
+                            y,
+                            resume=resume,
+                            on_checkpoint=lambda ck, key=key: runs.save(ck, run=key, done=done),
+                        )
+                        done[key] = [{"run": label, "seed": seed} | r for r in model.history_]
+                        for row in done[key]:
+                            append_jsonl(runs.run_dir / "metrics.jsonl", row)
+                    rows += done[key]
+                    finals.append(done[key][-1])
+                    curves.setdefault(label, done[key])
                 summary.append(_summarise(label, finals))
-    write_csv(run_dir / "metrics.csv", rows)
-    write_csv(run_dir / "summary.csv", summary)
-    plot_curves(curves, "acc", "clustering accuracy", run_dir / "accuracy.png")
+    write_csv(runs.run_dir / "metrics.csv", rows)
+    write_csv(runs.run_dir / "summary.csv", summary)
+    plot_curves(curves, "acc", "clustering accuracy", runs.run_dir / "accuracy.png")
     plot_curves(
-        curves, "cl_change", "cluster-label change 100·(1 − NMI)", run_dir / "cl_change.png"
+        curves, "cl_change", "cluster-label change 100·(1 − NMI)", runs.run_dir / "cl_change.png"
     )
     _print_table(summary)
-    return run_dir
+    runs.mark_complete({"runs": sorted(done)})
+    return runs.run_dir
+
+
+def _estimator(config, algo: str, pretrain: int, use_brb: bool, seed: int, y, image_shape):
+    from lcc import deep
+
+    callbacks = [deep.BRB(seed=seed, **config["brb_options"])] if use_brb else None
+    return getattr(deep, algo)(
+        10 if y is None else len(np.unique(y)),
+        pretrain_epochs=pretrain,
+        clustering_epochs=config["clustering_epochs"],
+        batch_size=config["batch_size"],
+        lr=config["lr"],
+        architecture=config["architecture"],
+        hidden=tuple(config["hidden"]) if config["hidden"] else None,
+        augment=config["augment"],
+        image_shape=image_shape,
+        random_state=seed,
+        callbacks=callbacks,
+    )
 
 
 def _summarise(label: str, finals: list[dict[str, Any]]) -> dict[str, Any]:
