@@ -22,7 +22,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-RESUMABLE = ("lcc_finetune", "deep_clustering")
+RESUMABLE = ("lcc_finetune", "deep_clustering", "ssc")
 PIPELINES = {
     "lcc_finetune": "lcc.pipelines.lcc_finetune",
     "deep_clustering": "lcc.pipelines.deep_clustering",

@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
 from lcc.deep._base import DeepClusterer
+from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import encode_in_batches
 from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
@@ -66,6 +67,8 @@ def train_denoising_autoencoder(
     patience: int = 10,
     validation_fraction: float = 0.1,
     seed: int = 0,
+    on_checkpoint: Any = None,
+    resume: Any = None,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """The paper's DAE baselines: Adam with early stopping on a held-out reconstruction loss.
 
@@ -73,14 +76,17 @@ def train_denoising_autoencoder(
     ``x`` from ``x + N(0, noise_std²)`` for at most ``epochs`` epochs and
     returns it with the weights of its best validation epoch, plus the
     per-epoch ``train_loss`` / ``val_loss`` history. ``x`` keeps its order.
+    ``on_checkpoint`` receives a :class:`lcc.checkpoint.Checkpoint` after every
+    epoch; ``resume`` goes on from one, ending as an uninterrupted run would.
     """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))
     n_val = max(1, int(validation_fraction * len(x)))
     val, train = (torch.as_tensor(a, device=x.device) for a in (order[:n_val], order[n_val:]))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    best, best_state, waited, history = math.inf, None, 0, []
-    for epoch in range(epochs):
+    state = _DAEState(model, optimizer, rng)
+    first, (best, best_state, waited, history) = state.restore(resume)
+    for epoch in range(first, epochs):
         model.train()
         total = 0.0
         for idx in torch.split(train[torch.as_tensor(rng.permutation(len(train)))], batch_size):
@@ -99,11 +105,49 @@ def train_denoising_autoencoder(
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
-            if waited >= patience:
-                break
+        if on_checkpoint is not None:
+            on_checkpoint(state.snapshot(epoch, (best, best_state, waited, history)))
+        if waited and waited >= patience:  # early stopping
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history
+
+
+class _DAEState:
+    """The DAE loop's state for a checkpoint: network, Adam, the batch-order generator,
+    the global RNGs (the noise), and the early-stopping variables."""
+
+    def __init__(self, model: nn.Module, optimizer: Any, rng: np.random.Generator) -> None:
+        self.model, self.optimizer, self.rng = model, optimizer, rng
+
+    def snapshot(self, epoch: int, loop: tuple) -> Any:
+        from lcc.checkpoint import Checkpoint, flatten, rng_state
+
+        best, best_state, waited, history = loop
+        ck = Checkpoint(meta={"phase": "dae", "epoch": epoch, "history": history})
+        ck.meta["best"] = [best, waited]
+        for name, obj in (("model", self.model), ("optimizer", self.optimizer)):
+            ck.meta[name] = flatten(obj.state_dict(), name, ck.tensors)
+        ck.meta["best_state"] = flatten(best_state, "best_state", ck.tensors)
+        ck.meta["batch_rng"] = self.rng.bit_generator.state
+        rng_state(ck)
+        return ck
+
+    def restore(self, ck: Any) -> tuple[int, tuple]:
+        """The next epoch and ``(best, best_state, waited, history)``: fresh, or from ``ck``."""
+        from lcc.checkpoint import restore_rng, unflatten
+
+        if ck is None:
+            return 0, (math.inf, None, 0, [])
+        for name, obj in (("model", self.model), ("optimizer", self.optimizer)):
+            obj.load_state_dict(unflatten(ck.meta[name], ck.tensors))
+        self.rng.bit_generator.state = ck.meta["batch_rng"]
+        restore_rng(ck)
+        best, waited = ck.meta["best"]
+        best_state = unflatten(ck.meta["best_state"], ck.tensors)
+        history = [dict(r) for r in ck.meta["history"]]
+        return int(ck.meta["epoch"]) + 1, (best, best_state, waited, history)
 
 
 class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
@@ -200,56 +244,79 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
         self.callbacks = callbacks
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any = None) -> SnapshotSpectralClustering:
+    def fit(
+        self, X: Any, y: Any = None, *, resume: Any = None, on_checkpoint: Any = None
+    ) -> SnapshotSpectralClustering:
         """Snapshot-train the autoencoder on ``X`` and cluster by consensus.
 
         ``y`` only feeds the ensemble-size curve in ``history_``.
+        ``on_checkpoint`` / ``resume``: a checkpoint after every epoch (network,
+        optimizer, iteration, the snapshots so far), and going on from one
+        (:mod:`lcc.deep._checkpointing`).
         """
-        x, y = self._start_fit(X, y)
+        x, y = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
         model = self.build_model(x.shape[1]).to(x.device)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
-        n_batches = math.ceil(len(x) / self.batch_size)
         epochs = self.n_snapshots * self.cycle_epochs
-        total = epochs * n_batches
         self.snapshots_: list[nn.Module] = []
         self.embeddings_: list[Any] = []
         self.history_: list[dict[str, Any]] = []
-        t = 0
-        for epoch in range(epochs):
+        objects = {"model": model, "optimizer": optimizer}
+        first, loop = restore_point(self, "train", objects) or (0, {"t": 0, "snapshots": []})
+        for state in loop["snapshots"]:  # resumed: the snapshots taken before the kill
+            with torch.random.fork_rng(devices=[]):  # building one draws from torch's RNG
+                encoder = self.build_model(x.shape[1]).encoder
+            encoder.to(x.device).load_state_dict(state)
+            self._take_snapshot(encoder, x)
+        t = loop["t"]
+        for epoch in range(first, epochs):
             start = time.perf_counter()
-            model.train()
-            loss_sum = 0.0
-            for idx in self._batches(len(x), even=True):
-                t += 1
-                lr = cosine_cyclic_lr(t, self.lr, total, self.n_snapshots)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                xb = x[idx.to(x.device)]
-                noisy = xb + self.noise_std * torch.randn_like(xb)
-                loss = nn.functional.mse_loss(model(noisy)[1], xb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                loss_sum += float(loss.detach()) * len(idx)
-            record: dict[str, Any] = {"epoch": epoch, "loss": loss_sum / len(x), "lr": lr}
+            t, loss, lr = self._train_epoch(model, optimizer, x, t)
+            record: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lr}
             if (epoch + 1) % self.cycle_epochs == 0:
-                self._take_snapshot(model, x)
+                self._take_snapshot(model.encoder, x)
                 record["snapshot"] = len(self.snapshots_)
             record["epoch_time_s"] = time.perf_counter() - start
             self._end_epoch(record)
+            snapshots = [m.state_dict() for m in self.snapshots_]
+            save_point(self, "train", epoch, objects, {"t": t, "snapshots": snapshots})
+        del self._resume, self._on_checkpoint
         self.consensus_ = self._consensus(self._seed)
         self.labels_ = _host_labels(self.consensus_.labels)
-        if y is not None:  # the ensemble-size curve, on the snapshot records
-            from lcc.consensus import ensemble_size_labels
-            from lcc.metrics import ari, clustering_accuracy, nmi
-
-            records = [h for h in self.history_ if "snapshot" in h]
-            prefixes = ensemble_size_labels(self.consensus_, self.n_clusters, seed=self._seed)
-            for record, labels in zip(records, prefixes, strict=True):
-                labels = _host_labels(labels)
-                record |= {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels)}
-                record["ari"] = ari(y, labels)
+        if y is not None:
+            self._ensemble_size_curve(y)
         return self
+
+    def _train_epoch(self, model, optimizer, x: torch.Tensor, t: int) -> tuple[int, float, float]:
+        """One pass with the cyclic cosine learning rate; the iteration, mean loss and last lr."""
+        total = self.n_snapshots * self.cycle_epochs * math.ceil(len(x) / self.batch_size)
+        model.train()
+        loss_sum, lr = 0.0, self.lr
+        for idx in self._batches(len(x), even=True):
+            t += 1
+            lr = cosine_cyclic_lr(t, self.lr, total, self.n_snapshots)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            xb = x[idx.to(x.device)]
+            noisy = xb + self.noise_std * torch.randn_like(xb)
+            loss = nn.functional.mse_loss(model(noisy)[1], xb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(idx)
+        return t, loss_sum / len(x), lr
+
+    def _ensemble_size_curve(self, y: np.ndarray) -> None:
+        """ACC / NMI / ARI of the consensus of the first 1 … m snapshots, on their records."""
+        from lcc.consensus import ensemble_size_labels
+        from lcc.metrics import ari, clustering_accuracy, nmi
+
+        records = [h for h in self.history_ if "snapshot" in h]
+        prefixes = ensemble_size_labels(self.consensus_, self.n_clusters, seed=self._seed)
+        for record, labels in zip(records, prefixes, strict=True):
+            labels = _host_labels(labels)
+            record |= {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels)}
+            record["ari"] = ari(y, labels)
 
     # ---------------------------------------------------------------- internals
     def build_model(self, n_features: int) -> nn.Module:
@@ -266,10 +333,10 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
         )
 
     @torch.no_grad()
-    def _take_snapshot(self, model: nn.Module, x: torch.Tensor) -> None:
+    def _take_snapshot(self, encoder: nn.Module, x: torch.Tensor) -> None:
         from lcc.staging import to_backend
 
-        encoder = copy.deepcopy(model.encoder).eval()
+        encoder = copy.deepcopy(encoder).eval()
         z = encode_in_batches(encoder, encoder, x)
         self.snapshots_.append(encoder)
         self.embeddings_.append(to_backend(z.contiguous()))

@@ -34,7 +34,15 @@ from lcc.config import Section
 from lcc.io import write_csv, write_json
 from lcc.landmarks import METRICS
 from lcc.pipelines import new_run_dir
-from lcc.pipelines._schema import FlatDataSection, NonNegFloat, PosFloat, PosInt, Seeds
+from lcc.pipelines._resume import RunCheckpoints
+from lcc.pipelines._schema import (
+    CheckpointSection,
+    FlatDataSection,
+    NonNegFloat,
+    PosFloat,
+    PosInt,
+    Seeds,
+)
 
 __all__ = ["MODELS", "Config", "run"]
 
@@ -71,15 +79,20 @@ class Config(Section):
     r: PosInt = 3
     metric: Metric = "euclidean"
     dae: DAEOptions = DAEOptions()
+    checkpoint: CheckpointSection = CheckpointSection()
 
 
-def run(config: dict[str, Any]) -> Path:
-    import torch
-
+def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
+    """Every model of Table I for every seed; ``run_dir`` resumes that run from its last
+    checkpoint (the DAE's and the snapshot ensemble's epochs are checkpointed)."""
     from lcc.data import load_flat
-    from lcc.deep import SnapshotSpectralClustering
 
-    run_dir = new_run_dir(config)
+    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
+    if runs.complete:
+        print(f"run {runs.run_dir} is complete; nothing to resume")
+        return runs.run_dir
+    last = runs.latest()
+    done: dict[str, Any] = dict(last.meta["done"]) if last is not None else {}
     x, y, image_shape = load_flat(**config["data"])
     k = len(np.unique(y))
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, k = {k}")
@@ -87,6 +100,53 @@ def run(config: dict[str, Any]) -> Path:
     curves: dict[str, list[list[dict[str, float]]]] = {"SSC": [], "SSC-RM": []}
     consensus: dict[str, Any] = {}
     for seed in config["seeds"]:
+        if str(seed) not in done:
+            resume = last if last is not None and last.meta["seed"] == seed else None
+            one = _Seed(config, runs, done, seed, resume)
+            done[str(seed)] = one.results(x, y, k, image_shape)
+        results = done[str(seed)]
+        rows += results["rows"]
+        for name, curve in results["curves"].items():
+            curves[name].append(curve)
+        consensus = results["consensus"] or consensus
+        print(
+            f"seed {seed} NMI: "
+            + ", ".join(f"{r['model']} {r['nmi']:.3f}" for r in results["rows"])
+        )
+    write_csv(runs.run_dir / "metrics.csv", rows)
+    summary = _summarise(rows, config["models"])
+    write_csv(runs.run_dir / "summary.csv", summary)
+    if consensus:
+        write_json(runs.run_dir / "consensus.json", consensus)
+    if any(curves.values()):
+        _plot_ensemble_size(curves, summary, runs.run_dir / "ensemble_size.png")
+    _print_table(summary, consensus)
+    runs.mark_complete({"seeds": sorted(done)})
+    return runs.run_dir
+
+
+class _Seed:
+    """The models of one seed; the DAE and the snapshot ensemble checkpoint every epoch, with
+    the models already done (``partial``) and the finished seeds (``done``) alongside."""
+
+    def __init__(self, config, runs: RunCheckpoints, done: dict, seed: int, resume) -> None:
+        self.config, self.runs, self.done, self.seed, self.resume = config, runs, done, seed, resume
+        self.partial: dict[str, Any] = dict(resume.meta["partial"]) if resume is not None else {}
+
+    def save(self, ck) -> None:
+        self.runs.save(ck, seed=self.seed, done=self.done, partial=self.partial)
+
+    def resume_in(self, phase: str):
+        """The checkpoint to resume from when it is of ``phase``."""
+        ck = self.resume
+        return ck if ck is not None and ck.meta["phase"] == phase else None
+
+    def results(self, x, y, k, image_shape) -> dict[str, Any]:
+        import torch
+
+        from lcc.deep import SnapshotSpectralClustering
+
+        config = self.config
         estimator = SnapshotSpectralClustering(
             k,
             n_snapshots=config["n_snapshots"],
@@ -99,33 +159,22 @@ def run(config: dict[str, Any]) -> Path:
             n_landmarks=config["n_landmarks"],
             r=config["r"],
             metric=config["metric"],
-            random_state=seed,
+            random_state=self.seed,
         )
-        results = _models(config, estimator, x, y, k, seed, torch.from_numpy(x))
-        for model, (labels, seconds) in results["labels"].items():
-            rows.append({"seed": seed, "model": model} | _scores(y, labels) | {"time_s": seconds})
-        for name, curve in results["curves"].items():
-            curves[name].append(curve)
-        consensus = results["consensus"] or consensus
-        mine = [r for r in rows if r["seed"] == seed]
-        print(f"seed {seed} NMI: " + ", ".join(f"{r['model']} {r['nmi']:.3f}" for r in mine))
-    write_csv(run_dir / "metrics.csv", rows)
-    summary = _summarise(rows, config["models"])
-    write_csv(run_dir / "summary.csv", summary)
-    if consensus:
-        write_json(run_dir / "consensus.json", consensus)
-    if any(curves.values()):
-        _plot_ensemble_size(curves, summary, run_dir / "ensemble_size.png")
-    _print_table(summary, consensus)
-    return run_dir
+        out = _models(config, estimator, x, y, k, self, torch.from_numpy(x))
+        rows = [
+            {"seed": self.seed, "model": model} | _scores(y, labels) | {"time_s": seconds}
+            for model, (labels, seconds) in out["labels"].items()
+        ]
+        return {"rows": rows, "curves": out["curves"], "consensus": out["consensus"]}
 
 
-def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
+def _models(config, estimator, x, y, k, one: _Seed, x_tensor) -> dict[str, Any]:
     """Labels (and seconds) of every requested model for one seed."""
     from lcc.consensus import ssc_consensus
     from lcc.kmeans import kmeans
 
-    wanted = config["models"]
+    wanted, seed = config["models"], one.seed
     p, r, metric = config["n_landmarks"], config["r"], config["metric"]
     out: dict[str, Any] = {"labels": {}, "curves": {}, "consensus": {}}
 
@@ -139,13 +188,21 @@ def _models(config, estimator, x, y, k, seed, x_tensor) -> dict[str, Any]:
     if "lsc" in wanted:
         timed("lsc", lambda: ssc_consensus([x], k, p, r, metrics=metric, seed=seed))
     if {"dae_kmeans", "dae_lsc"} & set(wanted):
-        _dae_models(config, estimator, x, k, seed, x_tensor, timed, out)
+        if "dae" not in one.partial:
+            _dae_models(config, estimator, x, k, one, x_tensor, timed, out)
+            one.partial["dae"] = {
+                n: [out["labels"][n][0].tolist(), out["labels"][n][1]]
+                for n in ("dae_kmeans", "dae_lsc")
+                if n in out["labels"]
+            }
+        for name, (labels, seconds) in one.partial["dae"].items():
+            out["labels"][name] = (np.asarray(labels), seconds)
     if {"ssc", "ssc_rm"} & set(wanted):
-        _ssc_models(config, estimator, x, y, k, seed, out)
+        _ssc_models(config, estimator, x, y, k, one, out)
     return out
 
 
-def _dae_models(config, estimator, x, k, seed, x_tensor, timed, out) -> None:
+def _dae_models(config, estimator, x, k, one: _Seed, x_tensor, timed, out) -> None:
     """DAE + k-Means and DAE + LSC: one denoising autoencoder with the ensemble's budget;
     its training time is added to both."""
     import torch
@@ -155,7 +212,9 @@ def _dae_models(config, estimator, x, k, seed, x_tensor, timed, out) -> None:
     from lcc.kmeans import kmeans
 
     wanted, p, r, metric = config["models"], config["n_landmarks"], config["r"], config["metric"]
+    seed = one.seed
     start = time.perf_counter()
+    torch.manual_seed(seed)  # the DAE's initial weights (torch's own seed differs per process)
     dae, _ = train_denoising_autoencoder(
         estimator.build_model(x.shape[1]),
         x_tensor,
@@ -165,6 +224,8 @@ def _dae_models(config, estimator, x, k, seed, x_tensor, timed, out) -> None:
         noise_std=config["noise_std"],
         patience=config["dae"]["patience"],
         seed=seed,
+        on_checkpoint=one.save,
+        resume=one.resume_in("dae"),
     )
     with torch.no_grad():
         z = dae.encode(x_tensor).numpy()
@@ -179,14 +240,15 @@ def _dae_models(config, estimator, x, k, seed, x_tensor, timed, out) -> None:
             out["labels"][name] = (labels, seconds + train_s)
 
 
-def _ssc_models(config, estimator, x, y, k, seed, out) -> None:
+def _ssc_models(config, estimator, x, y, k, one: _Seed, out) -> None:
     """SSC and SSC-RM from one snapshot ensemble; the consensus step timed and measured alone."""
     from lcc.consensus import ensemble_size_labels, ssc_consensus
     from lcc.profiling import PeakRSS
 
     wanted, p, r, metric = config["models"], config["n_landmarks"], config["r"], config["metric"]
+    seed = one.seed
     start = time.perf_counter()
-    estimator.fit(x)
+    estimator.fit(x, on_checkpoint=one.save, resume=one.resume_in("train"))
     train_s = time.perf_counter() - start
     members = estimator.embeddings_
     for name, metrics in (("ssc", metric), ("ssc_rm", "random")):

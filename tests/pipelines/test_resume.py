@@ -36,7 +36,7 @@ BRB = (
     "pipelines/configs/dcn_brb_pretrained_digits.yaml",
     ["seeds=[0,1]", "pretrain_epochs=[2]", "clustering_epochs=4", "brb_options.interval=2"],
 )
-TIMING = {"epoch_time_s", "correction_time_s"}
+TIMING = {"epoch_time_s", "correction_time_s", "time_s"}
 
 
 def _lcc(*args: str) -> subprocess.Popen:
@@ -104,7 +104,7 @@ def _kill_after(config, output: Path, trigger: dict, rng: random.Random) -> Path
     return run_dir
 
 
-def _resumed_equals(run_dir: Path, reference: Path, models: list[str]) -> None:
+def _resumed_equals(run_dir: Path, reference: Path, models: list[str], jsonl: bool = True) -> None:
     out = _finished(_lcc("--resume", str(run_dir)))
     assert f"run_dir={run_dir}" in out
     assert _metrics(run_dir) == _metrics(reference)
@@ -112,8 +112,9 @@ def _resumed_equals(run_dir: Path, reference: Path, models: list[str]) -> None:
         ours, theirs = load_file(run_dir / name), load_file(reference / name)
         assert ours.keys() == theirs.keys()
         assert all(torch.equal(ours[k], theirs[k]) for k in ours), name
-    jsonl = (run_dir / "metrics.jsonl").read_text().splitlines()
-    assert len(jsonl) == len(_metrics(reference))  # no row twice from the cut-short epoch
+    if jsonl:  # no row twice from the cut-short epoch
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+        assert len(lines) == len(_metrics(reference))
     assert "is complete; nothing to resume" in _finished(_lcc("--resume", str(run_dir)))
 
 
@@ -142,3 +143,34 @@ def test_a_killed_lcc_run_resumes_to_the_uninterrupted_result(lcc_reference, tmp
 def test_a_killed_brb_run_resumes_to_the_uninterrupted_result(brb_reference, tmp_path, trigger):
     run_dir = _kill_after(BRB, tmp_path, trigger, random.Random(str(trigger)))
     _resumed_equals(run_dir, brb_reference, [])
+
+
+SSC = (
+    "pipelines/configs/ssc_mnist_subset.yaml",
+    [
+        "data.name=digits",
+        "n_snapshots=3",
+        "cycle_epochs=2",
+        "latent_dim=16",
+        "n_landmarks=60",
+        "batch_size=128",
+    ],
+)
+
+
+@pytest.fixture(scope="module")
+def ssc_reference(tmp_path_factory):
+    return _reference(tmp_path_factory, SSC)
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        {"phase": "dae", "epoch": 1},  # the DAE baseline's training
+        {"phase": "train", "epoch": 1},  # after the first snapshot
+    ],
+    ids=["dae-baseline", "snapshot-ensemble"],
+)
+def test_a_killed_ssc_run_resumes_to_the_uninterrupted_result(ssc_reference, tmp_path, trigger):
+    run_dir = _kill_after(SSC, tmp_path, trigger, random.Random(str(trigger)))
+    _resumed_equals(run_dir, ssc_reference, [], jsonl=False)
