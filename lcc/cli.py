@@ -22,7 +22,6 @@ from typing import Any
 
 __all__ = ["main"]
 
-RESUMABLE = ("lcc_finetune", "deep_clustering", "ssc")
 PIPELINES = {
     "lcc_finetune": "lcc.pipelines.lcc_finetune",
     "deep_clustering": "lcc.pipelines.deep_clustering",
@@ -113,8 +112,8 @@ def _resume_config(args: argparse.Namespace) -> tuple[Any, Any]:
     if not saved.is_file():
         raise ConfigError([f"--resume: {str(saved)!r} does not exist (not a run directory?)"])
     pipeline = read_yaml(saved).get("pipeline", "lcc_finetune")
-    if pipeline not in RESUMABLE:
-        raise ConfigError([f"--resume: the {pipeline} pipeline cannot resume yet; run it again"])
+    if pipeline not in PIPELINES:
+        raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
     module = importlib.import_module(PIPELINES[pipeline])
     config = load_config(saved, [], module.Config)
     if args.config is not None or args.overrides:

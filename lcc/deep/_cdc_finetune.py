@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lcc.deep._checkpointing import Tensors, as_tensor, restore_point, save_point
 from lcc.losses.cdc import affinity_loss
 from lcc.losses.dec import dec_loss, soft_assignment, target_distribution
 
@@ -34,8 +35,15 @@ def fine_tune(est: Any, x: torch.Tensor, y: np.ndarray | None) -> None:
     optimizer = torch.optim.SGD(
         [*encoder, *decoder, est._centers], lr=est.lr, momentum=est.momentum
     )
-    previous = est._assign(est.transform_tensor(x)).cpu().numpy()
-    targets, step, epoch = None, 0, 0
+    objects = {"model": est.model_, "centers": Tensors(mu=est._centers), "optimizer": optimizer}
+    epoch, loop = restore_point(est, "cluster", objects) or (0, {})
+    if epoch:  # resumed
+        previous, step = loop["previous"].numpy(), loop["step"]
+        targets = None if loop["targets"] is None else loop["targets"].to(x.device)
+        est.init_labels_ = loop["init_labels"].numpy()
+    else:
+        previous = est._assign(est.transform_tensor(x)).cpu().numpy()
+        targets, step = None, 0
     while step < total_steps:
         start = time.perf_counter()
         sums, seen = dict.fromkeys(KEYS, 0.0), 0
@@ -53,6 +61,9 @@ def fine_tune(est: Any, x: torch.Tensor, y: np.ndarray | None) -> None:
             seen += len(idx)
             step += 1
         previous = _log_epoch(est, x, y, previous, sums, seen, epoch, step, start)
+        loop = {"previous": as_tensor(previous), "targets": targets, "step": step}
+        loop["init_labels"] = as_tensor(est.init_labels_)
+        save_point(est, "cluster", epoch, objects, loop)
         epoch += 1
     est.n_iter_ = step
 

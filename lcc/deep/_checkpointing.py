@@ -19,7 +19,23 @@ import torch
 
 from lcc.checkpoint import Checkpoint, flatten, restore_rng, rng_state, unflatten
 
-__all__ = ["restore_point", "save_point"]
+__all__ = ["Tensors", "as_tensor", "restore_point", "save_point"]
+
+
+class Tensors:
+    """Bare tensors (e.g. a centre matrix held as an ``nn.Parameter``) with the
+    ``state_dict`` / ``load_state_dict`` pair a checkpoint needs; loaded in place."""
+
+    def __init__(self, **tensors: torch.Tensor):
+        self.tensors = tensors
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach() for k, v in self.tensors.items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for key, value in self.tensors.items():
+                value.copy_(state[key])
 
 
 def save_point(est: Any, phase: str, epoch: int, objects: dict[str, Any], loop: dict) -> None:

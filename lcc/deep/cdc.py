@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from lcc.deep._base import EncoderClusterer
+from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._params import Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
@@ -222,20 +223,28 @@ class CDC(EncoderClusterer):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ sklearn API
-    def fit(self, X: Any, y: Any = None) -> CDC:
+    def fit(self, X: Any, y: Any = None, *, resume: Any = None, on_checkpoint: Any = None) -> CDC:
         """Pre-train with ``L_AE``, initialise μ by k-Means, fine-tune with ``L_DC``.
 
         ``y`` is only used to log :func:`lcc.metrics.clustering_report` per epoch.
+        ``on_checkpoint`` / ``resume``: a checkpoint after every pre-training and
+        fine-tuning epoch, and going on from one (:mod:`lcc.deep._checkpointing`).
         """
         warm = bool(self.warm_start) and hasattr(self, "model_")
-        x, y = self._start_fit(X, y, reset=not warm)
+        x, y = self._start_fit(X, y, reset=not warm, resume=resume, on_checkpoint=on_checkpoint)
+        in_cluster = resume is not None and resume.meta["phase"] == "cluster"
         if not warm:
             model = FeedForwardAutoencoder(x.shape[1], self.latent_dim, tuple(self.hidden))
             self.model_ = model.to(x.device)
             self.history_: list[dict[str, Any]] = []
-            self._pretrain(x)
-        self._init_clustering(x, y)
+            if not in_cluster:
+                self._pretrain(x)
+        if in_cluster:  # μ and the k-Means labels come from the checkpoint
+            self._centers = nn.Parameter(x.new_zeros((self.n_clusters, self.latent_dim)))
+        else:
+            self._init_clustering(x, y)
         self._cluster(x, y)
+        del self._resume, self._on_checkpoint
         self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
         self.cluster_centers_ = self._centers.detach().cpu().numpy()
         return self
@@ -301,7 +310,9 @@ class CDC(EncoderClusterer):
         """Eq. 7 with Adam, ``pretrain_epochs`` passes over the data."""
         lam = float(self.correlation_weight)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.pretrain_lr)
-        for epoch in range(self.pretrain_epochs):
+        objects = {"model": self.model_, "optimizer": optimizer}
+        first, _ = restore_point(self, "pretrain", objects) or (0, {})
+        for epoch in range(first, self.pretrain_epochs):
             start = time.perf_counter()
             sums = dict.fromkeys(("loss", "reconstruction", "correlation_x", "correlation_xr"), 0.0)
             for idx in self._batches(len(x)):
@@ -318,6 +329,7 @@ class CDC(EncoderClusterer):
             record |= {key: value / len(x) for key, value in sums.items()}
             record["epoch_time_s"] = time.perf_counter() - start
             self._log(record)
+            save_point(self, "pretrain", epoch, objects, {})
 
     def _init_clustering(self, x: torch.Tensor, y: np.ndarray | None) -> None:
         """Algorithm 1, lines 2–4: k-Means on the codes gives the initial centres."""

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from lcc.deep._base import EncoderClusterer
+from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._input import check_input, check_labels
 from lcc.deep._params import Choice, Int, Ints, Real
@@ -129,14 +130,24 @@ class SNNLAutoencoder(EncoderClusterer):
         self.callbacks = callbacks
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any = None, eval_set: tuple[Any, Any] | None = None):
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        eval_set: tuple[Any, Any] | None = None,
+        *,
+        resume: Any = None,
+        on_checkpoint: Any = None,
+    ):
         """Train the autoencoder, then k-Means on the codes of ``X``.
 
         ``eval_set=(X_eval, y_eval)`` (``y_eval`` may be None): every epoch,
         k-Means on the codes of ``X_eval`` is scored into ``history_``;
         without it, the codes of ``X`` (against ``y`` when given) are.
+        ``on_checkpoint`` / ``resume``: a checkpoint after every epoch, and going
+        on from one (:mod:`lcc.deep._checkpointing`).
         """
-        x, labels = self._start_fit(X, y)
+        x, labels = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
         _check_unit_interval(x, "X")
         config = CONFIGURATIONS[self.configuration]
         labels = None if labels is None else np.unique(labels, return_inverse=True)[1]
@@ -154,7 +165,9 @@ class SNNLAutoencoder(EncoderClusterer):
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
         y_train = None if labels is None or not config.supervised else torch.as_tensor(labels)
         self.history_: list[dict[str, Any]] = []
-        for epoch in range(self.epochs):
+        objects = {"model": self.model_, "optimizer": optimizer}
+        first, _ = restore_point(self, "train", objects) or (0, {})
+        for epoch in range(first, self.epochs):
             start = time.perf_counter()
             t = annealed_temperature(epoch) if config.annealed else self.temperature
             record = self._train_epoch(
@@ -164,6 +177,8 @@ class SNNLAutoencoder(EncoderClusterer):
             record |= self._evaluate(x_eval, y_eval, n_init=1)
             record["epoch_time_s"] = time.perf_counter() - start
             self._end_epoch(record)
+            save_point(self, "train", epoch, objects, {})
+        del self._resume, self._on_checkpoint
         self.labels_, self.cluster_centers_ = self._kmeans(x, self.n_init)
         return self
 

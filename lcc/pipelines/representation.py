@@ -29,7 +29,8 @@ from pydantic import model_validator
 from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
 from lcc.pipelines import new_run_dir
-from lcc.pipelines._schema import FlatDataSection, PosInt, Seeds
+from lcc.pipelines._resume import RunCheckpoints
+from lcc.pipelines._schema import CheckpointSection, FlatDataSection, PosInt, Seeds
 
 __all__ = ["Config", "run"]
 
@@ -53,6 +54,7 @@ class Config(Section):
     n_labelled: PosInt = 1000  # snnl: labelled training samples; the rest are clustered
     model: dict[str, Any] | None = None  # estimator keyword arguments
     picture: Picture = Picture()
+    checkpoint: CheckpointSection = CheckpointSection()
 
     @model_validator(mode="after")
     def _estimator_arguments(self) -> Config:
@@ -88,55 +90,91 @@ def _estimator(method: str, n_clusters: int, seed: int, model: dict[str, Any] | 
     return cls(n_clusters, random_state=seed).set_params(**(model or {}))
 
 
-def run(config: dict[str, Any]) -> Path:
+def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
+    """Train, cluster and picture every seed; ``run_dir`` resumes that run from its last
+    checkpoint (every training epoch of the estimator is checkpointed)."""
     from lcc.data import load_flat
-    from lcc.kmeans import kmeans
-    from lcc.metrics import clustering_report
-    from lcc.plots import embed_2d, plot_embeddings, plot_history
+    from lcc.plots import plot_history
 
     method = config["method"]
-    run_dir = new_run_dir(config)
+    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
+    if runs.complete:
+        print(f"run {runs.run_dir} is complete; nothing to resume")
+        return runs.run_dir
+    last = runs.latest()
+    done: dict[str, Any] = dict(last.meta["done"]) if last is not None else {}
+    if last is not None:  # metrics.jsonl as of the checkpoint
+        runs.rewrite_metrics("metrics.jsonl", [r for d in done.values() for r in d["rows"]])
     x, y, _ = load_flat(**config["data"])
     n_clusters = len(np.unique(y))
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, {method}")
     rows, finals = [], []
     for seed in config["seeds"]:
-        estimator = _estimator(method, n_clusters, seed, config["model"])
-        if method == "snnl":
-            n = int(config["n_labelled"])
-            if not 0 < n < len(x):
-                raise ValueError(f"n_labelled must be in (0, {len(x)}), got {n}")
-            order = np.random.default_rng(seed).permutation(len(x))
-            train, held_out = order[:n], order[n:]
-            estimator.fit(x[train], y[train], eval_set=(x[held_out], y[held_out]))
-        else:
-            held_out = np.arange(len(x))
-            estimator.fit(x, y)
-        z = estimator.transform(x[held_out])
-        labels = np.asarray(kmeans(z, n_clusters, seed=seed, n_init=10).labels)
-        final = {"seed": seed} | clustering_report(z, labels, y[held_out])
-        finals.append(final)
-        print("seed {seed}: ACC {acc:.3f}  NMI {nmi:.3f}  ARI {ari:.3f}".format(**final))
-        for record in estimator.history_:
-            row = {"seed": seed} | record
-            rows.append(row)
-            append_jsonl(run_dir / "metrics.jsonl", row)
-        if seed == config["seeds"][0]:
-            title = estimator.get_params().get("configuration", method.upper())
-            plot_history(estimator.history_, CURVES[method], run_dir / "history.png", title)
-            pick = np.random.default_rng(seed).permutation(len(held_out))
-            pick = pick[: config["picture"]["samples"]]
-            how = config["picture"]["method"]
-            panels = {
-                "input pixels": (embed_2d(x[held_out][pick], how, seed), y[held_out][pick]),
-                f"{title} codes": (embed_2d(z[pick], how, seed), y[held_out][pick]),
-            }
-            plot_embeddings(panels, run_dir / "latent.png")
-    write_csv(run_dir / "metrics.csv", rows)
+        if str(seed) not in done:
+            resume = last if last is not None and last.meta["seed"] == seed else None
+
+            def save(ck, seed=seed) -> None:
+                runs.save(ck, seed=seed, done=done)
+
+            estimator, z, held_out = _fit(config, x, y, n_clusters, seed, resume, save)
+            done[str(seed)] = _seed_results(estimator, z, y[held_out], n_clusters, seed)
+            for row in done[str(seed)]["rows"]:
+                append_jsonl(runs.run_dir / "metrics.jsonl", row)
+            if seed == config["seeds"][0]:
+                title = estimator.get_params().get("configuration", method.upper())
+                plot_history(
+                    estimator.history_, CURVES[method], runs.run_dir / "history.png", title
+                )
+                _picture(config, x[held_out], z, y[held_out], seed, title, runs.run_dir)
+        rows += done[str(seed)]["rows"]
+        finals.append(done[str(seed)]["final"])
+        print("seed {seed}: ACC {acc:.3f}  NMI {nmi:.3f}  ARI {ari:.3f}".format(**finals[-1]))
+    write_csv(runs.run_dir / "metrics.csv", rows)
     summary = _summarise(finals)
-    write_csv(run_dir / "summary.csv", [summary])
+    write_csv(runs.run_dir / "summary.csv", [summary])
     _print_table(summary)
-    return run_dir
+    runs.mark_complete({"seeds": sorted(done)})
+    return runs.run_dir
+
+
+def _fit(config, x, y, n_clusters: int, seed: int, resume, save):
+    """The fitted estimator, the codes of the clustered samples and their indices."""
+    method = config["method"]
+    estimator = _estimator(method, n_clusters, seed, config["model"])
+    if method == "snnl":
+        n = int(config["n_labelled"])
+        if not 0 < n < len(x):
+            raise ValueError(f"n_labelled must be in (0, {len(x)}), got {n}")
+        order = np.random.default_rng(seed).permutation(len(x))
+        train, held_out = order[:n], order[n:]
+        fit_set = {"eval_set": (x[held_out], y[held_out])}
+        estimator.fit(x[train], y[train], **fit_set, resume=resume, on_checkpoint=save)
+    else:
+        held_out = np.arange(len(x))
+        estimator.fit(x, y, resume=resume, on_checkpoint=save)
+    return estimator, estimator.transform(x[held_out]), held_out
+
+
+def _seed_results(estimator, z, y_held_out, n_clusters: int, seed: int) -> dict[str, Any]:
+    """k-Means on the held-out codes: the seed's final scores and its per-epoch rows."""
+    from lcc.kmeans import kmeans
+    from lcc.metrics import clustering_report
+
+    labels = np.asarray(kmeans(z, n_clusters, seed=seed, n_init=10).labels)
+    final = {"seed": seed} | clustering_report(z, labels, y_held_out)
+    return {"final": final, "rows": [{"seed": seed} | r for r in estimator.history_]}
+
+
+def _picture(config, x_held_out, z, y_held_out, seed: int, title: str, run_dir: Path) -> None:
+    from lcc.plots import embed_2d, plot_embeddings
+
+    pick = np.random.default_rng(seed).permutation(len(x_held_out))[: config["picture"]["samples"]]
+    how = config["picture"]["method"]
+    panels = {
+        "input pixels": (embed_2d(x_held_out[pick], how, seed), y_held_out[pick]),
+        f"{title} codes": (embed_2d(z[pick], how, seed), y_held_out[pick]),
+    }
+    plot_embeddings(panels, run_dir / "latent.png")
 
 
 def _summarise(finals: list[dict[str, Any]]) -> dict[str, Any]:

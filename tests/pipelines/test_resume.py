@@ -174,3 +174,32 @@ def ssc_reference(tmp_path_factory):
 def test_a_killed_ssc_run_resumes_to_the_uninterrupted_result(ssc_reference, tmp_path, trigger):
     run_dir = _kill_after(SSC, tmp_path, trigger, random.Random(str(trigger)))
     _resumed_equals(run_dir, ssc_reference, [], jsonl=False)
+
+
+CDC = (
+    "pipelines/configs/cdc_digits.yaml",
+    [
+        "model.pretrain_epochs=2",
+        "model.clustering_iterations=0",
+        "model.clustering_epochs=3",
+        "model.hidden=[64]",
+        "picture.samples=200",
+    ],
+)
+
+
+@pytest.fixture(scope="module")
+def cdc_reference(tmp_path_factory):
+    return _reference(tmp_path_factory, CDC)
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [{"phase": "pretrain", "epoch": 0}, {"phase": "cluster", "epoch": 0}],
+    ids=["pretraining", "fine-tuning"],
+)
+def test_a_killed_representation_run_resumes_to_the_uninterrupted_result(
+    cdc_reference, tmp_path, trigger
+):
+    run_dir = _kill_after(CDC, tmp_path, trigger, random.Random(str(trigger)))
+    _resumed_equals(run_dir, cdc_reference, [])
