@@ -247,3 +247,14 @@ def test_the_readme_lists_every_case():
     missing = [m for m in messages if m.replace("|", "\\|") not in table]
     assert not missing
     assert table.count("\n| ") >= 21  # header + at least 20 rows
+
+
+def test_print_config_shows_the_resolved_config_and_runs_nothing(tmp_path, capsys):
+    import yaml
+
+    args = [DEMO, "finetune.epochs=2", f"output_dir={tmp_path}", "--print-config"]
+    assert main(["run", *args]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["finetune"] == {"epochs": 2, "lr": 0.01, "batch_size": 64}
+    assert printed["lcc"]["k"] == 5 and printed["checkpoint"] == {"enabled": True, "keep": 1}
+    assert not any(tmp_path.iterdir())  # no run directory was made
