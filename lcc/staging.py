@@ -137,35 +137,6 @@ class LatentBuffer:
     def complete(self) -> bool:
         return bool(self.filled.all())
 
-    @property
-    def marker(self) -> Path:
-        return self.path.with_name(self.path.name + ".complete")
-
-    def finish(self) -> None:
-        """Mark the store complete on disk (every row written), atomically."""
-        from lcc.io import write_json
-
-        if not self.complete:
-            missing = int((~self.filled).sum())
-            raise ValueError(f"{missing} of {self.filled.size} samples were never written")
-        write_json(self.marker, {"shape": list(self.shape)})
-
-    @classmethod
-    def open(cls, path: str | Path) -> LatentStore:
-        """A finished store read back from ``path``; an error when its capture never finished."""
-        import zarr
-
-        store = cls.__new__(cls)
-        store.path = Path(path)
-        if not store.marker.is_file():
-            raise ValueError(
-                f"latent store {str(store.path)!r} is incomplete: its capture pass was "
-                "interrupted (no completion marker); capture the latents again"
-            )
-        store.array = zarr.open_array(str(store.path), mode="r")
-        store.filled = np.ones(store.array.shape[0], dtype=bool)
-        return store
-
     def to_backend(self, backend: str | None = None) -> Any:
         """The whole buffer as a numpy / cupy array (zero-copy); every row must be written."""
         if not self.complete:

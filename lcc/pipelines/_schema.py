@@ -19,6 +19,8 @@ __all__ = [
     "NonNegInt",
     "PosFloat",
     "PosInt",
+    "RunConfig",
+    "SeededRunConfig",
     "Seeds",
 ]
 
@@ -72,3 +74,18 @@ class CheckpointSection(Section):
 
     enabled: bool = True
     keep: PosInt = 1
+
+
+class RunConfig(Section):
+    """What every pipeline's config holds: the run's name, where runs go, checkpointing."""
+
+    name: str
+    output_dir: str = "runs"
+    checkpoint: CheckpointSection = CheckpointSection()
+
+
+class SeededRunConfig(RunConfig):
+    """A clustering pipeline: the seeds to repeat it with and its data as flat rows."""
+
+    seeds: Seeds = [0]
+    data: FlatDataSection = FlatDataSection(name="mnist_subset")

@@ -24,12 +24,11 @@ from lcc.io import append_jsonl, write_csv
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
-    CheckpointSection,
     FlatDataSection,
     NonNegInt,
     PosFloat,
     PosInt,
-    Seeds,
+    SeededRunConfig,
 )
 
 __all__ = ["Config", "run"]
@@ -43,13 +42,11 @@ class BRBOptions(Section):
     subsample: PosInt = 10_000
 
 
-class Config(Section):
+class Config(SeededRunConfig):
     """The ``deep_clustering`` pipeline: every ``algorithms × brb × pretrain_epochs`` run."""
 
     pipeline: Literal["deep_clustering"] = "deep_clustering"
     name: str = "deep_clustering"
-    output_dir: str = "runs"
-    seeds: Seeds = [0]
     data: FlatDataSection = FlatDataSection(standardize=True)
     algorithms: Annotated[list[Literal["DEC", "IDEC", "DCN"]], Field(min_length=1)] = [
         "DEC",
@@ -66,7 +63,6 @@ class Config(Section):
     hidden: list[PosInt] | None = None
     augment: bool = False  # random affine with the BRB paper's consistency rule
     brb_options: BRBOptions = BRBOptions()
-    checkpoint: CheckpointSection = CheckpointSection()
 
 
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:

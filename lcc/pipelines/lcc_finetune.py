@@ -25,13 +25,13 @@ from lcc.io import append_jsonl, write_csv, write_safetensors
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
-    CheckpointSection,
     DataSection,
     Device,
     NonNegFloat,
     NonNegInt,
     PosFloat,
     PosInt,
+    RunConfig,
 )
 from lcc.targets import Mode
 
@@ -79,13 +79,12 @@ class LCCSection(Section):
     max_in_memory_bytes: PosInt | None = None  # larger latents go to an on-disk zarr store
 
 
-class Config(Section):
+class Config(RunConfig):
     """The ``lcc_finetune`` pipeline's config (``lcc run CONFIG --print-config`` shows it)."""
 
     pipeline: Literal["lcc_finetune"] = "lcc_finetune"
     name: str = "lcc"
     seed: NonNegInt = 0
-    output_dir: str = "runs"
     device: Device = "auto"
     progress: bool = True
     data: DataSection = DataSection()
@@ -93,7 +92,6 @@ class Config(Section):
     pretrain: TrainSection = TrainSection()
     finetune: TrainSection = TrainSection(epochs=6, lr=0.01)
     lcc: LCCSection = LCCSection()
-    checkpoint: CheckpointSection = CheckpointSection()
 
     @model_validator(mode="after")
     def _layers_exist(self) -> Config:

@@ -30,7 +30,7 @@ from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
-from lcc.pipelines._schema import CheckpointSection, FlatDataSection, PosInt, Seeds
+from lcc.pipelines._schema import PosInt, SeededRunConfig
 
 __all__ = ["Config", "run"]
 
@@ -42,19 +42,15 @@ class Picture(Section):
     samples: PosInt = 2000
 
 
-class Config(Section):
+class Config(SeededRunConfig):
     """The ``representation`` pipeline: the SNNL autoencoder or CDC, then k-Means on the codes."""
 
     pipeline: Literal["representation"] = "representation"
     name: str = "representation"
-    output_dir: str = "runs"
-    seeds: Seeds = [0]
-    data: FlatDataSection = FlatDataSection(name="mnist_subset")
     method: Literal["snnl", "cdc"] = "snnl"
     n_labelled: PosInt = 1000  # snnl: labelled training samples; the rest are clustered
     model: dict[str, Any] | None = None  # estimator keyword arguments
     picture: Picture = Picture()
-    checkpoint: CheckpointSection = CheckpointSection()
 
     @model_validator(mode="after")
     def _estimator_arguments(self) -> Config:

@@ -36,12 +36,10 @@ from lcc.landmarks import METRICS
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
-    CheckpointSection,
-    FlatDataSection,
     NonNegFloat,
     PosFloat,
     PosInt,
-    Seeds,
+    SeededRunConfig,
 )
 
 __all__ = ["MODELS", "Config", "run"]
@@ -60,14 +58,11 @@ class DAEOptions(Section):
     patience: PosInt = 10
 
 
-class Config(Section):
+class Config(SeededRunConfig):
     """The ``ssc`` pipeline; defaults are the paper's MNIST column of Table II."""
 
     pipeline: Literal["ssc"] = "ssc"
     name: str = "ssc"
-    output_dir: str = "runs"
-    seeds: Seeds = [0]
-    data: FlatDataSection = FlatDataSection(name="mnist_subset")
     models: Annotated[list[Model], Field(min_length=1)] = list(MODELS)
     n_snapshots: PosInt = 6
     cycle_epochs: PosInt = 20
@@ -79,7 +74,6 @@ class Config(Section):
     r: PosInt = 3
     metric: Metric = "euclidean"
     dae: DAEOptions = DAEOptions()
-    checkpoint: CheckpointSection = CheckpointSection()
 
 
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
