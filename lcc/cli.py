@@ -85,45 +85,46 @@ def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
     With ``--resume RUN_DIR`` the config is the run's own ``config.yaml``; a
     CONFIG (and overrides) given as well must resolve to the same.
     """
-    from lcc.config import ConfigError, load_config, read_yaml
+    from lcc.config import ConfigError, load_config
 
     if args.resume is not None:
         return _resume_config(args)
     if args.config is None:
         raise ConfigError(["a CONFIG file is needed (or --resume RUN_DIR)"])
-    pipeline = read_yaml(args.config).get("pipeline", "lcc_finetune")
-    if pipeline not in PIPELINES:
-        raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
+    module = _pipeline(args.config)
     overrides = list(args.overrides)
     if args.scheduler is not None:
-        if pipeline != "lcc_finetune":
-            raise ConfigError(
-                [f"--scheduler applies to the lcc_finetune pipeline, not {pipeline!r}"]
-            )
+        if module.__name__ != PIPELINES["lcc_finetune"]:
+            name = module.__name__.rpartition(".")[2]
+            raise ConfigError([f"--scheduler applies to the lcc_finetune pipeline, not {name!r}"])
         overrides.append(f"lcc.scheduler={args.scheduler}")
-    module = importlib.import_module(PIPELINES[pipeline])
     return module, load_config(args.config, overrides, module.Config)
 
 
+def _pipeline(path: str | Path) -> Any:
+    """The pipeline module a config file names (``pipeline:``, default ``lcc_finetune``)."""
+    from lcc.config import ConfigError, read_yaml
+
+    pipeline = read_yaml(path).get("pipeline", "lcc_finetune")
+    if pipeline not in PIPELINES:
+        raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
+    return importlib.import_module(PIPELINES[pipeline])
+
+
 def _resume_config(args: argparse.Namespace) -> tuple[Any, Any]:
-    from lcc.config import ConfigError, load_config, read_yaml
+    from lcc.config import ConfigError, load_config
 
     saved = Path(args.resume) / "config.yaml"
     if not saved.is_file():
         raise ConfigError([f"--resume: {str(saved)!r} does not exist (not a run directory?)"])
-    pipeline = read_yaml(saved).get("pipeline", "lcc_finetune")
-    if pipeline not in PIPELINES:
-        raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
-    module = importlib.import_module(PIPELINES[pipeline])
+    module = _pipeline(saved)
     config = load_config(saved, [], module.Config)
     if args.config is not None or args.overrides:
-        given = args.config, args.overrides
         wanted = _resolve(argparse.Namespace(**{**vars(args), "resume": None}))[1]
         differ = _differences(wanted.model_dump(), config.model_dump())
         if differ:
-            raise ConfigError(
-                [f"--resume: {given[0]} {' '.join(given[1])} differs from {saved} at {differ}"]
-            )
+            given = " ".join([args.config or "", *args.overrides]).strip()
+            raise ConfigError([f"--resume: {given} differs from {saved} at {differ}"])
     return module, config
 
 
