@@ -224,19 +224,49 @@ def test_augmented_copies_keep_their_originals_assignment(cls, monkeypatch):
         model.set_params(image_shape=(1, 3, 3))._batch_loss(xb, idx, targets, 0.1)
 
 
+def _dec_kl_numpy(z: np.ndarray, centers: np.ndarray) -> float:
+    """DEC's loss from the paper's formulas, in float64 numpy: Student-t Q (eq. 3), the
+    sharpened P of the same samples (eq. 4), KL(P ‖ Q) averaged over them (eq. 5)."""
+    q = 1.0 / (1.0 + ((z[:, None, :] - centers[None]) ** 2).sum(-1))
+    q /= q.sum(1, keepdims=True)
+    p = q**2 / q.sum(0)
+    p /= p.sum(1, keepdims=True)
+    return float((p * np.log(p / q)).sum(1).mean())
+
+
 def test_per_batch_target_mode_uses_the_batch_distribution():
     from sklearn.datasets import make_blobs
-
-    from lcc.losses import dec_loss
 
     x, _ = make_blobs(n_samples=64, n_features=6, centers=3, random_state=0)
     model = DEC(3, pretrain_epochs=0, clustering_epochs=1, hidden=(8,), target="batch").fit(x)
     xb = model._check_input(x[:20])
-    q = soft_assignment(model.model_.encode(xb), model.head_.centers)
-    expected = dec_loss(q, target_distribution(q))
-    torch.testing.assert_close(model._batch_loss(xb, None, None, 1.0), expected)
+    with torch.no_grad():
+        z = model.model_.encode(xb).double().numpy()
+    expected = _dec_kl_numpy(z, model.head_.centers.detach().double().numpy())
+    assert float(model._batch_loss(xb, None, None, 1.0)) == pytest.approx(expected, rel=1e-4)
+    # P of the whole data set (the default) is another distribution: another loss
+    with torch.no_grad():
+        z_all = model.model_.encode(model._check_input(x)).double().numpy()
+    centers = model.head_.centers.detach().double().numpy()
+    assert _dec_kl_numpy(z_all, centers) != pytest.approx(expected, rel=1e-3)
     with pytest.raises(ValueError, match="target"):
         DEC(3, target="epoch").fit(x)
+
+
+def test_the_per_batch_check_fails_on_a_reversed_kl(monkeypatch):
+    """The numpy expectation is independent: DEC with KL(Q ‖ P) instead of KL(P ‖ Q) fails it."""
+    from sklearn.datasets import make_blobs
+
+    import lcc.deep._heads as heads
+
+    x, _ = make_blobs(n_samples=64, n_features=6, centers=3, random_state=0)
+    model = DEC(3, pretrain_epochs=0, clustering_epochs=1, hidden=(8,), target="batch").fit(x)
+    xb = model._check_input(x[:20])
+    monkeypatch.setattr(heads, "dec_loss", lambda q, p: (q * torch.log(q / p)).sum(1).mean())
+    with torch.no_grad():
+        z = model.model_.encode(xb).double().numpy()
+    expected = _dec_kl_numpy(z, model.head_.centers.detach().double().numpy())
+    assert float(model._batch_loss(xb, None, None, 1.0)) != pytest.approx(expected, rel=1e-4)
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 7, 9), (2, 5, 5)])

@@ -125,9 +125,31 @@ def test_knn_graph_median_bandwidth_keeps_far_latents_connected(backend):
     assert raw.nnz == 0
     adj = host(lcc.knn_graph(on(backend, z), 5))
     assert adj.nnz >= 400 * 5 and adj.data.min() > 0
-    kth = host(lcc.knn(on(backend, z), 5).distances)[:, -1]
-    # a median k-th neighbour edge weighs e^-1
-    assert np.isclose(np.median(np.exp(-((kth / np.median(kth)) ** 2))), np.exp(-1), atol=0.01)
+    _check_median_bandwidth_weights(z, 5, adj)
+
+
+def _check_median_bandwidth_weights(z: np.ndarray, k: int, adj) -> None:
+    """Every edge weighs exp(−d²/σ²), σ the median k-th neighbour distance, all computed
+    here from scratch (scipy's pairwise distances in float64)."""
+    from scipy.spatial.distance import cdist
+
+    d = cdist(z.astype(np.float64), z.astype(np.float64))
+    np.fill_diagonal(d, np.inf)
+    sigma = np.median(np.sort(d, axis=1)[:, k - 1])
+    rows, cols = adj.nonzero()
+    expected = np.exp(-((d[rows, cols] / sigma) ** 2))
+    np.testing.assert_allclose(np.asarray(adj[rows, cols]).ravel(), expected, rtol=1e-4)
+
+
+def test_the_bandwidth_check_fails_on_a_wrong_bandwidth(monkeypatch):
+    """The check above is not a tautology: a graph built with σ twice too large fails it."""
+    import lcc.neighbors as neighbors
+
+    z = (100 * np.random.default_rng(0).normal(size=(400, 8))).astype(np.float32)
+    right = neighbors._bandwidth
+    monkeypatch.setattr(neighbors, "_bandwidth", lambda *a: 2 * right(*a))
+    with pytest.raises(AssertionError):
+        _check_median_bandwidth_weights(z, 5, lcc.knn_graph(z, 5))
 
 
 @pytest.mark.parametrize(

@@ -160,3 +160,60 @@ def test_callback_matches_clusters_once_per_layer_per_correction_epoch(matching_
         callback.on_epoch_start(epoch)
     callback.close()
     assert len(matching_calls) == 2 * 2  # two layers, two correction epochs
+
+
+class _BlobNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU())
+        self.latent = torch.nn.Linear(32, 8)
+        self.head = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.latent(self.body(x))))
+
+
+def _check_an_lcc_epoch_pulls_latents_to_targets(criterion_sign: float = 1.0) -> None:
+    """Blobs with 10 % label noise, a small net pretrained 3 epochs; after one LCC epoch
+    (w = 1) the correctible latents are ≥ 15 % closer to the targets computed before it
+    (measured: 10.45 → 7.87; one plain epoch leaves them at 10.46)."""
+    import numpy as np
+    from sklearn.datasets import make_blobs
+    from torch.utils.data import TensorDataset
+
+    x, y = make_blobs(800, n_features=10, centers=4, cluster_std=2.0, random_state=0)
+    rng = np.random.default_rng(0)
+    noisy = rng.random(len(y)) < 0.1
+    y[noisy] = rng.integers(0, 4, noisy.sum())
+    data = TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
+    torch.manual_seed(0)
+    model = _BlobNet()
+    train(model, data, epochs=3, lr=0.05, seed=0, progress=False)
+
+    def latents():
+        capture = LatentCapture(model, ["latent"])
+        buffers, labels, _ = capture.collect(model, data)
+        capture.remove()
+        return buffers["latent"].data.numpy(), labels.numpy()
+
+    z, labels = latents()
+    step = lcc.correct(z, labels, k=5, seed=0)
+    correctible = np.asarray(step.correctible)
+    assert correctible.sum() > 20
+    before = np.linalg.norm(z[correctible] - step.targets[correctible], axis=1).mean()
+    callback = LCCCallback(model, ["latent"], data, weight=1.0, warmup=0, k=5)
+    loss = callback.criterion
+    callback.criterion = lambda *args: criterion_sign * loss(*args)
+    train(model, data, epochs=1, lr=0.01, seed=1, progress=False, callback=callback)
+    callback.close()
+    after = np.linalg.norm(latents()[0][correctible] - step.targets[correctible], axis=1).mean()
+    assert after < 0.85 * before, (before, after)
+
+
+def test_an_lcc_epoch_moves_misclustered_latents_toward_their_targets():
+    _check_an_lcc_epoch_pulls_latents_to_targets()
+
+
+def test_the_pull_check_fails_when_the_lcc_term_pushes_away():
+    with pytest.raises(AssertionError):
+        _check_an_lcc_epoch_pulls_latents_to_targets(criterion_sign=-1.0)
