@@ -128,3 +128,16 @@ def test_no_file_over_400_lines_and_no_function_over_60_lines_of_code():
                     if count > MAX_FUNCTION_CODE_LINES:
                         too_long.append(f"{name}:{node.lineno} {node.name}: {count} lines of code")
     assert too_long == []
+
+
+def test_every_module_is_in_a_layer():
+    """A module left out of the contract would escape it: every top-level module of lcc is
+    named in one of the layers."""
+    import re
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    (contract,) = config["tool"]["importlinter"]["contracts"]
+    named = {m for layer in contract["layers"] for m in re.split(r"\s*[:|]\s*", layer.strip())}
+    modules = {m for m in _submodules() if m not in ("__init__", "__pycache__")}
+    assert modules - named == set()
