@@ -25,6 +25,7 @@ import numpy as np
 
 from lcc.deep import BRB, DCN, DEC, IDEC
 from lcc.io import write_json
+from lcc.metrics import sample_std
 
 PAPER_ACC = {"DEC": (62.0, 81.5), "IDEC": (69.7, 80.6), "DCN": (87.1, 88.5)}
 
@@ -81,7 +82,7 @@ def _print_table(results: dict, args: argparse.Namespace) -> None:
         cells = ""
         for key in ("acc", "nmi", "ari"):
             v = [100 * r[key] for r in runs]
-            cells += f"{statistics.mean(v):7.1f} ±{statistics.pstdev(v):4.1f}"
+            cells += f"{statistics.mean(v):7.1f} ±{sample_std(v):4.1f}"
         paper = PAPER_ACC[name.split("+")[0]][1 if "+" in name else 0]
         epoch_s = statistics.median(r["epoch_s"] for r in runs)
         print(f"{name:<10}{cells}{epoch_s:9.3f}{paper:11.1f}")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = runs
             accs = [100 * r["acc"] for r in runs]
             print(
-                f"{name:<9} ACC {statistics.mean(accs):5.1f} ± {statistics.pstdev(accs):4.1f}",
+                f"{name:<9} ACC {statistics.mean(accs):5.1f} ± {sample_std(accs):4.1f}",
                 flush=True,
             )
 

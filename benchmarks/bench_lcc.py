@@ -30,6 +30,7 @@ import torch
 import lcc
 from lcc.data import load_dataset
 from lcc.io import write_json
+from lcc.metrics import sample_std
 from lcc.models import SmallCNN
 from lcc.training import LCCCallback, evaluate, train
 
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     step = correction_step()
 
     def ms(values):
-        return f"{statistics.mean(values):.4f} ± {statistics.pstdev(values):.4f}"
+        return f"{statistics.mean(values):.4f} ± {sample_std(values):.4f}"
 
     plain = statistics.median(q["plain_epoch_s"])
     with_lcc = statistics.median(q["lcc_epoch_s"])

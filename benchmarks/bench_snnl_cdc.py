@@ -35,7 +35,7 @@ import numpy as np
 
 import lcc
 from lcc.io import write_json
-from lcc.metrics import clustering_accuracy, nmi
+from lcc.metrics import clustering_accuracy, nmi, sample_std
 
 
 def mnist_subset() -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +141,7 @@ def table(title: str, rows: dict[str, list[dict]], paper: dict[str, float]) -> N
         cells = ""
         for key in ("acc", "nmi"):
             v = [100 * r[key] for r in runs]
-            cells += f"{statistics.mean(v):8.1f} ±{statistics.pstdev(v):4.1f}"
+            cells += f"{statistics.mean(v):8.1f} ±{sample_std(v):4.1f}"
         t = statistics.median(r["time_s"] for r in runs)
         ref = f"{paper[name]:11.1f}" if name in paper else f"{'–':>11}"
         print(f"{name:<28}{cells}{t:9.1f}{ref}")

@@ -21,6 +21,7 @@ from lcc.matching import contingency
 
 __all__ = [
     "CCMCAccuracy",
+    "PairedDifference",
     "ari",
     "calinski_harabasz",
     "cc_mc_accuracy",
@@ -28,6 +29,8 @@ __all__ = [
     "clustering_report",
     "davies_bouldin",
     "nmi",
+    "paired_difference",
+    "sample_std",
     "silhouette",
 ]
 
@@ -189,3 +192,34 @@ def cc_mc_accuracy(y_true: Any, y_model: Any, misclustered: Any) -> CCMCAccuracy
         mc=mean_over(misclustered),
         mc_fraction=float(misclustered.mean()),
     )
+
+
+# ----------------------------------------------------------------- spread over seeds
+def sample_std(values: Any) -> float:
+    """The sample standard deviation (ddof = 1) of per-seed values; NaN for fewer than two."""
+    import statistics
+
+    values = [float(v) for v in values]
+    return statistics.stdev(values) if len(values) > 1 else float("nan")
+
+
+class PairedDifference(NamedTuple):
+    """Mean of ``a_i − b_i`` over shared seeds and its confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+def paired_difference(a: Any, b: Any, confidence: float = 0.95) -> PairedDifference:
+    """``a − b`` seed by seed (two arms run on the same seeds), with Student's t interval."""
+    import numpy as np
+    from scipy import stats
+
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if diff.ndim != 1 or diff.size < 2:
+        raise ValueError(f"a and b must be two equal-length lists of ≥ 2 values, got {diff.shape}")
+    mean, sem = float(diff.mean()), float(stats.sem(diff))
+    half = float(stats.t.ppf(0.5 + confidence / 2, diff.size - 1)) * sem
+    return PairedDifference(mean, mean - half, mean + half, int(diff.size))

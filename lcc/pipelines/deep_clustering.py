@@ -21,6 +21,7 @@ from pydantic import Field
 
 from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
+from lcc.metrics import sample_std
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
@@ -140,7 +141,7 @@ def _summarise(label: str, finals: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("acc", "nmi", "ari"):
         values = [100 * f[key] for f in finals]
         out[f"{key}_mean"] = statistics.mean(values)
-        out[f"{key}_std"] = statistics.pstdev(values)
+        out[f"{key}_std"] = sample_std(values)
     out["epoch_s"] = statistics.mean(f["epoch_time_s"] for f in finals)
     return out
 

@@ -28,6 +28,7 @@ from pydantic import model_validator
 
 from lcc.config import Section
 from lcc.io import append_jsonl, write_csv
+from lcc.metrics import sample_std
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import PosInt, SeededRunConfig
@@ -178,7 +179,7 @@ def _summarise(finals: list[dict[str, Any]]) -> dict[str, Any]:
     for key in FINAL:
         values = [f[key] for f in finals]
         out[f"{key}_mean"] = statistics.mean(values)
-        out[f"{key}_std"] = statistics.pstdev(values)
+        out[f"{key}_std"] = sample_std(values)
     return out
 
 

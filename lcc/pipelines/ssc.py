@@ -33,6 +33,7 @@ from pydantic import Field
 from lcc.config import Section
 from lcc.io import write_csv, write_json
 from lcc.landmarks import METRICS
+from lcc.metrics import sample_std
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
@@ -287,7 +288,7 @@ def _summarise(rows: list[dict[str, Any]], models: list[str]) -> list[dict[str, 
         for key in ("nmi", "acc", "ari", "time_s"):
             values = [r[key] for r in runs]
             entry[f"{key}_mean"] = statistics.mean(values)
-            entry[f"{key}_std"] = statistics.pstdev(values)
+            entry[f"{key}_std"] = sample_std(values)
         out.append(entry)
     return out
 
@@ -305,7 +306,12 @@ def _plot_ensemble_size(curves, summary, path: Path) -> None:
             values = np.array([[point[key] for point in curve] for curve in per_seed])
             sizes = np.arange(1, values.shape[1] + 1)
             ax.errorbar(
-                sizes, values.mean(0), yerr=values.std(0), color=f"C{i}", label=name, capsize=3
+                sizes,
+                values.mean(0),
+                yerr=values.std(0, ddof=1) if len(values) > 1 else None,
+                color=f"C{i}",
+                label=name,
+                capsize=3,
             )
         if "dae_lsc" in reference:
             ax.axhline(

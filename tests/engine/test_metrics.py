@@ -117,3 +117,17 @@ def test_clustering_report_matches_the_single_metrics(backend):
     one = metrics.clustering_report(z, on(backend, np.zeros(200, dtype=int)))
     assert set(one) == {"silhouette", "calinski_harabasz", "davies_bouldin"}
     assert all(np.isnan(v) for v in one.values())
+
+
+def test_sample_std_and_the_paired_difference_match_scipy():
+    from scipy import stats
+
+    a = [71.2, 74.9, 70.3, 77.8, 73.0]
+    b = [69.0, 74.1, 70.5, 75.2, 71.4]
+    assert lcc.metrics.sample_std(a) == pytest.approx(np.std(a, ddof=1))
+    assert np.isnan(lcc.metrics.sample_std([1.0]))
+    got = lcc.metrics.paired_difference(a, b)
+    ci = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert (got.mean, got.low, got.high, got.n) == pytest.approx((1.4, ci.low, ci.high, 5))
+    with pytest.raises(ValueError, match="≥ 2 values"):
+        lcc.metrics.paired_difference([1.0], [2.0])
