@@ -23,9 +23,8 @@ class RunCheckpoints:
 
     def __init__(self, run_dir: Path, config: dict[str, Any]):
         self.run_dir, self.config = Path(run_dir), config
-        options = config.get("checkpoint", {"enabled": True, "keep": 1})
-        self.enabled = bool(options["enabled"])
-        self.store = Checkpoints(self.run_dir / "checkpoints", keep=int(options["keep"]))
+        self.enabled = bool(config["checkpoint"]["enabled"])
+        self.store = Checkpoints(self.run_dir / "checkpoints", keep=config["checkpoint"]["keep"])
 
     @property
     def complete(self) -> bool:
