@@ -33,6 +33,15 @@ class RunCheckpoints:
     def mark_complete(self, summary: dict[str, Any]) -> None:
         write_json(self.run_dir / "complete.json", summary)
 
+    def start(self) -> tuple[Checkpoint | None, dict[str, Any]] | None:
+        """Where the run stands: ``(last checkpoint or None, the finished units' results)``;
+        None, after saying so, when the run is complete."""
+        if self.complete:
+            print(f"run {self.run_dir} is complete; nothing to resume")
+            return None
+        last = self.latest()
+        return last, dict(last.meta.get("done", {})) if last is not None else {}
+
     def latest(self) -> Checkpoint | None:
         """The newest checkpoint, checked against this run's config."""
         ck = self.store.latest()

@@ -72,11 +72,9 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
     from lcc.plots import plot_curves
 
     runs = RunCheckpoints(run_dir or new_run_dir(config), config)
-    if runs.complete:
-        print(f"run {runs.run_dir} is complete; nothing to resume")
+    if (started := runs.start()) is None:
         return runs.run_dir
-    last = runs.latest()
-    done: dict[str, list] = dict(last.meta["done"]) if last is not None else {}
+    last, done = started
     if last is not None:  # metrics.jsonl as of the checkpoint
         runs.rewrite_metrics("metrics.jsonl", [r for h in done.values() for r in h])
     x, y, image_shape = load_flat(**config["data"])

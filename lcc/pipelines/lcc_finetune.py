@@ -132,10 +132,9 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
 
     _device(config["device"])  # a device that is not there fails before anything is written
     runs = RunCheckpoints(run_dir or new_run_dir(config), config)
-    if runs.complete:
-        print(f"run {runs.run_dir} is complete; nothing to resume")
+    if (started := runs.start()) is None:
         return runs.run_dir
-    last = runs.latest()
+    last, done = started
     phase = last.meta["phase"] if last is not None else "pretrain"
     data = load_dataset(
         config["data"]["name"],
@@ -149,7 +148,6 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
         pretrained_acc = evaluate(model, data.test)
     else:
         pretrained, pretrained_acc = last.with_prefix("pretrained"), last.meta["pretrained_acc"]
-    done = dict(last.meta.get("finished", {})) if last is not None else {}
     arm = _Arm(config, data, runs, pretrained, pretrained_acc)
     for run_name in ("baseline", "lcc"):
         if run_name in done:
@@ -228,7 +226,7 @@ class _Arm:
 
         def save(ck) -> None:
             ck.put("pretrained", self.pretrained)
-            extra = {"finished": finished, "pretrained_acc": self.pretrained_acc}
+            extra = {"done": finished, "pretrained_acc": self.pretrained_acc}
             self.runs.save(ck, phase=run_name, **extra)
 
         print(f"fine-tuning: {run_name}")

@@ -95,11 +95,9 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
 
     method = config["method"]
     runs = RunCheckpoints(run_dir or new_run_dir(config), config)
-    if runs.complete:
-        print(f"run {runs.run_dir} is complete; nothing to resume")
+    if (started := runs.start()) is None:
         return runs.run_dir
-    last = runs.latest()
-    done: dict[str, Any] = dict(last.meta["done"]) if last is not None else {}
+    last, done = started
     if last is not None:  # metrics.jsonl as of the checkpoint
         runs.rewrite_metrics("metrics.jsonl", [r for d in done.values() for r in d["rows"]])
     x, y, _ = load_flat(**config["data"])

@@ -83,11 +83,9 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
     from lcc.data import load_flat
 
     runs = RunCheckpoints(run_dir or new_run_dir(config), config)
-    if runs.complete:
-        print(f"run {runs.run_dir} is complete; nothing to resume")
+    if (started := runs.start()) is None:
         return runs.run_dir
-    last = runs.latest()
-    done: dict[str, Any] = dict(last.meta["done"]) if last is not None else {}
+    last, done = started
     x, y, image_shape = load_flat(**config["data"])
     k = len(np.unique(y))
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, k = {k}")
