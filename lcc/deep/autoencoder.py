@@ -24,7 +24,10 @@ class FeedForwardAutoencoder(nn.Module):
     BRB's soft reset leaves alone. The code and output layers are linear by
     default (DEC / IDEC / DCN); the SNNL recipe uses ``code_activation=
     nn.Sigmoid()`` and ``output_activation=nn.Sigmoid()`` with ``init="he"``
-    (Kaiming-normal weights, zero biases).
+    (Kaiming-normal weights, zero biases). ``batch_norm=True`` puts a
+    ``BatchNorm1d`` between every hidden ``Linear`` and its ReLU, in the encoder
+    and the decoder, never on the code or output layer (the BRB authors'
+    ``FullyConnectedBlock``).
     """
 
     def __init__(
@@ -36,13 +39,14 @@ class FeedForwardAutoencoder(nn.Module):
         code_activation: nn.Module | None = None,
         output_activation: nn.Module | None = None,
         init: str = "default",
+        batch_norm: bool = False,
     ):
         super().__init__()
         if init not in ("default", "he"):
             raise ValueError(f"init must be 'default' or 'he', got {init!r}")
         sizes = [in_dim, *hidden, latent_dim]
-        self.encoder = _mlp(sizes, code_activation)
-        self.decoder = _mlp(sizes[::-1], output_activation)
+        self.encoder = _mlp(sizes, code_activation, batch_norm)
+        self.decoder = _mlp(sizes[::-1], output_activation, batch_norm)
         if init == "he":
             for layer in self.modules():
                 if isinstance(layer, nn.Linear):
@@ -77,12 +81,14 @@ class FeedForwardAutoencoder(nn.Module):
         return hidden, h
 
 
-def _mlp(sizes: Sequence[int], last_activation: nn.Module | None = None) -> nn.Sequential:
+def _mlp(
+    sizes: Sequence[int], last_activation: nn.Module | None = None, batch_norm: bool = False
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.extend([nn.BatchNorm1d(b), nn.ReLU()] if batch_norm else [nn.ReLU()])
         elif last_activation is not None:
             layers.append(last_activation)
     return nn.Sequential(*layers)

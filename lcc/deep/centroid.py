@@ -66,6 +66,9 @@ class _CentroidDeepClustering(EncoderClusterer):
         "augment": Bool(),
         "image_shape": Ints(optional=True),
         "n_init": Int(),
+        "batch_norm": Bool(),
+        "init_embedding": Choice(("eval", "train")),
+        "clip_grad_norm": Real(positive=True, optional=True),
     }
 
     def __init__(
@@ -86,6 +89,9 @@ class _CentroidDeepClustering(EncoderClusterer):
         augment: bool = False,
         image_shape: Sequence[int] | None = None,
         n_init: int = 10,
+        batch_norm: bool = False,
+        init_embedding: str = "eval",
+        clip_grad_norm: float | None = None,
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
         device: str | None = None,
@@ -106,6 +112,9 @@ class _CentroidDeepClustering(EncoderClusterer):
         self.augment = augment
         self.image_shape = image_shape
         self.n_init = n_init
+        self.batch_norm = batch_norm
+        self.init_embedding = init_embedding
+        self.clip_grad_norm = clip_grad_norm
         self.callbacks = callbacks
         self.random_state = random_state
         self.device = device
@@ -141,7 +150,8 @@ class _CentroidDeepClustering(EncoderClusterer):
         its channel counts (default 32-64)."""
         latent = self.embedding_dim or self.n_clusters
         if self.architecture == "mlp":
-            return FeedForwardAutoencoder(n_features, latent, self.hidden or (500, 500, 2000))
+            hidden = self.hidden or (500, 500, 2000)
+            return FeedForwardAutoencoder(n_features, latent, hidden, batch_norm=self.batch_norm)
         shape = tuple(self.image_shape or ())
         if not shape or math.prod(shape) != n_features:
             raise ValueError(
@@ -191,17 +201,14 @@ class _CentroidDeepClustering(EncoderClusterer):
         for epoch in range(first, self.pretrain_epochs):
             for idx in self._batches(len(x)):
                 xb = x[idx.to(x.device)]
-                loss = nn.functional.mse_loss(self.model_(xb)[1], xb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                self._step(optimizer, nn.functional.mse_loss(self.model_(xb)[1], xb))
             save_point(self, "pretrain", epoch, objects, {})
 
     def _init_clustering(self, x: torch.Tensor) -> None:
         """k-Means on the codes gives the head's centres; the optimizer takes the network
         (only its encoder when the decoder is dropped) and the head's parameters.
         (Resuming inside the clustering phase, the centres come from the checkpoint.)"""
-        codes = self.transform_tensor(x)
+        codes = self._initial_codes(x)
         if getattr(self, "_resume", None) is not None:  # overwritten by the checkpoint
             centers = codes.new_zeros((self.n_clusters, codes.shape[1]))
         else:
@@ -211,6 +218,24 @@ class _CentroidDeepClustering(EncoderClusterer):
         network = self.model_ if self._reconstruction else self.model_.encoder
         params = [*network.parameters(), *self.head_.parameters()]
         self.optimizer_ = torch.optim.Adam(params, lr=self.lr)
+
+    @torch.no_grad()
+    def _initial_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The codes the initial k-Means clusters: of the network in eval mode, or with
+        ``init_embedding="train"`` in train mode over the unshuffled batches (BatchNorm on
+        batch statistics), as the BRB authors' runner does without pretraining."""
+        if self.init_embedding == "eval":
+            return self.transform_tensor(x)
+        self.model_.train()
+        return torch.cat([self.model_.encode(xb) for xb in x.split(self.batch_size)])
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backward, optional gradient clipping of the network (``clip_grad_norm``), step."""
+        optimizer.zero_grad()
+        loss.backward()
+        if self.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.model_.parameters(), self.clip_grad_norm)
+        optimizer.step()
 
     def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
         weight = self.cluster_weight
@@ -233,9 +258,7 @@ class _CentroidDeepClustering(EncoderClusterer):
                 if whole_set_targets and step % update_interval == 0:
                     targets = self.head_.targets(self.transform_tensor(x))  # eq. 4
                 loss = self._batch_loss(x[idx], idx, targets, weight)
-                self.optimizer_.zero_grad()
-                loss.backward()
-                self.optimizer_.step()
+                self._step(self.optimizer_, loss)
                 self.head_.after_step(self.model_.encode, x[idx])
                 total += float(loss.detach()) * len(idx)
                 step += 1
