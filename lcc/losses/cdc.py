@@ -8,36 +8,80 @@ Everything is computed in log space: ``log C`` is the log-kernel minus a
 excluded diagonal is removed with a mask *after* the products, which keeps the
 gradients finite for duplicate points and tiny batches.
 
-What the paper fixes and what it leaves open
---------------------------------------------
-* Eq. 5 normalises **jointly** over all ordered pairs ``k ≠ l`` of the
-  mini-batch (one distribution over pairs, as in t-SNE), and that sum
-  **excludes the diagonal**; these are the defaults (``normalization="joint"``,
-  ``diagonal="exclude"``). ``normalization="row"`` normalises each row instead
-  and ``diagonal="include"`` keeps ``i = j`` (kernel value 1) in the
-  distribution; row normalisation with the diagonal included is what the
-  authors' released Keras code does.
-* Eq. 6: ``L_cr(Z, X) = KL(C_Z ‖ C_X)`` — the *embedding* side is the first
-  argument of the KL. Nothing is stop-gradient'ed in the paper.
-* Eq. 11: ``L_a = KL(C_Q ‖ C_Z)``, where "C_Q plays the role of target labels
-  and is computed in a similar manner to P in Equation 10": the Student-t
-  matrix of the soft assignments is sharpened with eq. 10 before the KL
-  (``sharpen_target=True``). Algorithm 1 updates the centres μ with
-  ``L_c + η L_a`` (line 12), and ``L_a`` reaches μ only through ``C_Q``, so
-  ``C_Q`` is *not* detached by default either.
+Two formulations: the paper's and the authors' code
+-----------------------------------------------------
+:data:`FORMULATIONS` names the two; the loss functions take their three
+switches (``diagonal``, ``normalization``, ``sharpen``) one by one.
+
+* ``"paper"`` — eq. 5 as printed: one distribution over all ordered pairs
+  ``k ≠ l`` of the mini-batch (as in t-SNE), **joint** normalisation with the
+  **diagonal excluded**, and eq. 6 compares the plain ``C_Z`` with ``C_X``.
+  These are the functions' defaults (``normalization="joint"``,
+  ``diagonal="exclude"``, ``sharpen=False``).
+* ``"authors"`` — what the authors' released Keras code
+  (github.com/fict-labs/Deep-Clustering-CDC, ``our_HDC.py``) computes, and so
+  what produced the paper's Tables 2–3 (its ``results_report_final.txt`` holds
+  Table 3's AE* and L_DC columns trial by trial):
+
+  - ``ae_make_t_students`` (our_HDC.py, lines 67–78): the Student-t kernel of
+    all pairs *including* ``i = j`` (kernel 1), each **row** divided by its own
+    sum (``K.transpose(K.transpose(q) / K.sum(q, axis=1))``), clipped to
+    ``[1e-10, 1]``;
+  - ``compute_corr_loss`` (lines 81–106): the matrix of the *lower-dimensional*
+    side is **sharpened** with ``target_distribution`` (lines 42–47: eq. 10,
+    ``q² / column sum``, rows renormalised) and is the first argument of
+    Keras' ``KLDivergence`` (reduction NONE, line 23: a KL per row), averaged
+    over rows (``K.mean``). At the code layer (line 146, ``z`` vs the input
+    ``x``) and at the output (line 156, ``x'`` vs ``z``) this is
+    ``KL(sharpen(C_Z) ‖ C_X)`` and ``KL(sharpen(C_Z) ‖ C_X')``: eq. 6 with
+    ``C_Z`` sharpened;
+  - ``compute_aff_loss`` (lines 214–229): the same row-normalised,
+    diagonal-kept kernels for ``C_Q`` and ``C_Z``, ``C_Q`` sharpened, the row
+    KLs averaged — eq. 11 with ``sharpen_target=True``.
+
+  Not reproduced: the clipping (``[1e-10, 1]`` in the kernel, ``[1e-7, 1]``
+  inside Keras' KL); everything here is in log space. It only moves entries
+  below 1e-7, whose KL terms are below ~1e-6.
+
+The two differ in scale: on the same batch the authors' value is several
+times the paper's (``benchmarks/bench_cdc.py`` prints the ratio on its data
+sets), so the weights λ = β = 1e-3 that the paper reports (section 4.4;
+``data_cdc.py`` line 14, ``weight_params``), which were tuned with the code,
+act much more weakly on the eq.-5 form.
+
+The remaining choices, the same in both: eq. 6 puts the *embedding* side first
+in the KL (``KL(C_Z ‖ C_X)``), and nothing is stop-gradient'ed (the paper
+detaches nothing; in the Keras code both sides are graph tensors). Eq. 11:
+``L_a = KL(C_Q ‖ C_Z)``, where "C_Q plays the role of target labels and is
+computed in a similar manner to P in Equation 10": ``C_Q`` is sharpened with
+eq. 10 before the KL (``sharpen_target=True``, as the code). Algorithm 1
+updates the centres μ with ``L_c + η L_a`` (line 12), and ``L_a`` reaches μ
+only through ``C_Q``, so ``C_Q`` is *not* detached by default either.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 __all__ = [
+    "FORMULATIONS",
     "affinity_loss",
     "correlation_loss",
     "log_pairwise_similarity",
     "pairwise_similarity",
     "sharpen_pairwise",
 ]
+
+FORMULATIONS: dict[str, dict[str, Any]] = {
+    "paper": {"diagonal": "exclude", "normalization": "joint", "sharpen": False},
+    "authors": {"diagonal": "include", "normalization": "row", "sharpen": True},
+}
+"""The switches of :func:`correlation_loss` for eq. 5–6 as printed (``"paper"``) and as
+the authors' code computes them (``"authors"``); :func:`affinity_loss` takes the same
+``diagonal`` and ``normalization`` (its ``C_Q`` is sharpened in both). See the module
+docstring."""
 
 _DIAGONAL = ("exclude", "include")
 _NORMALIZATION = ("joint", "row")

@@ -10,7 +10,7 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from lcc.deep.cdc import CDC
-from lcc.losses.cdc import affinity_loss, correlation_loss, pairwise_similarity
+from lcc.losses.cdc import FORMULATIONS, affinity_loss, correlation_loss, pairwise_similarity
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +118,113 @@ def test_affinity_loss_matches_numpy(diagonal, normalization, sharpen):
         cq = np_sharpen(cq, normalization)
     expected = np_kl(cq, np_pairwise(z, 1.0, diagonal, normalization), normalization)
     assert float(got) == pytest.approx(expected, rel=1e-10)
+
+
+# ------------------------------------- the authors' formulation (their Keras code)
+# An independent transcription of github.com/fict-labs/Deep-Clustering-CDC, our_HDC.py,
+# in the same steps and the same numpy / Keras semantics (not lcc's log-space code).
+def keras_t_students(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """``ae_make_t_students`` (lines 58–78): tiled pairwise distances, every row / its sum."""
+    m = len(x)
+    tiled = np.tile(x[:, None, :], (1, m, 1))
+    d2 = np.sum(np.square(tiled - np.transpose(tiled, (1, 0, 2))), axis=2)
+    q = (1.0 / (1.0 + d2 / alpha)) ** ((alpha + 1.0) / 2.0)
+    return np.clip((q.T / q.sum(axis=1)).T, 1e-10, 1.0)
+
+
+def keras_target(q: np.ndarray) -> np.ndarray:
+    """``target_distribution`` (lines 42–47): ``q² / column sums``, rows renormalised."""
+    weight = q**2 / q.sum(axis=0)
+    return (weight.T / weight.sum(axis=1)).T
+
+
+def keras_kl(p: np.ndarray, q: np.ndarray) -> float:
+    """``K.mean(tf.keras.losses.KLDivergence(reduction=NONE)(p, q))`` (lines 23, 102)."""
+    p, q = np.clip(p, 1e-7, 1.0), np.clip(q, 1e-7, 1.0)
+    return float(np.mean(np.sum(p * np.log(p / q), axis=-1)))
+
+
+def keras_corr_loss(z: np.ndarray, x: np.ndarray) -> float:
+    """``compute_corr_loss(z, x)`` (lines 81–106), weight 1: the narrower side is sharpened
+    and goes first. Called as ``(code, input)`` (line 146) and ``(output, code)`` (156)."""
+    cx, cz = keras_t_students(x), keras_t_students(z)
+    if z.shape[1] < x.shape[1]:
+        return keras_kl(keras_target(cz), cx)
+    return keras_kl(keras_target(cx), cz)
+
+
+def keras_aff_loss(z: np.ndarray, q: np.ndarray) -> float:
+    """``compute_aff_loss(z, q)`` (lines 214–229), weight 1."""
+    return keras_kl(keras_target(keras_t_students(q)), keras_t_students(z))
+
+
+def _authors_batch(seed: int = 4):
+    """A batch whose kernel entries all stay above the Keras clip (1e-7): no clipping."""
+    rng = np.random.default_rng(seed)
+    z, x, xr = rng.normal(size=(16, 3)), rng.normal(size=(16, 12)), rng.normal(size=(16, 12))
+    for a in (z, x, xr):
+        assert keras_target(keras_t_students(a)).min() > 1e-6
+    return z, x, xr
+
+
+def test_authors_correlation_loss_matches_their_keras_code():
+    """Both of their call sites: L_cr(Z, X) at the code layer, L_cr(Z, X') at the output."""
+    z, x, xr = _authors_batch()
+    t = torch.from_numpy
+    opts = FORMULATIONS["authors"]
+    assert float(correlation_loss(t(z), t(x), **opts)) == pytest.approx(
+        keras_corr_loss(z, x), rel=1e-9
+    )
+    assert float(correlation_loss(t(z), t(xr), **opts)) == pytest.approx(
+        keras_corr_loss(xr, z),
+        rel=1e-9,  # line 156 passes (output, code)
+    )
+
+
+BROKEN = {
+    "no row normalisation": {"normalization": "joint"},
+    "diagonal dropped": {"diagonal": "exclude"},
+    "C_Z not sharpened": {"sharpen": False},
+    "the paper's eq. 5": FORMULATIONS["paper"],
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_broken_authors_variants_fail_the_check(broken):
+    """The check above has teeth: each variant with one switch off misses by > 5 %."""
+    z, x, _ = _authors_batch()
+    got = float(
+        correlation_loss(
+            torch.from_numpy(z), torch.from_numpy(x), **(FORMULATIONS["authors"] | BROKEN[broken])
+        )
+    )
+    expected = keras_corr_loss(z, x)
+    assert got != pytest.approx(expected, rel=0.05)
+
+
+def test_authors_affinity_loss_matches_their_keras_code():
+    z, _, _ = _authors_batch()
+    logits = np.random.default_rng(5).normal(size=(16, 4))
+    q = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    pair = {k: FORMULATIONS["authors"][k] for k in ("diagonal", "normalization")}
+    got = affinity_loss(torch.from_numpy(q), torch.from_numpy(z), **pair)
+    assert float(got) == pytest.approx(keras_aff_loss(z, q), rel=1e-9)
+    eq5 = {k: FORMULATIONS["paper"][k] for k in ("diagonal", "normalization")}
+    joint = affinity_loss(torch.from_numpy(q), torch.from_numpy(z), **eq5)
+    assert float(joint) != pytest.approx(keras_aff_loss(z, q), rel=0.05)
+
+
+@pytest.mark.parametrize("correlation", ["authors", "paper"])
+def test_cdc_correlation_option_selects_the_formulation(correlation):
+    """``CDC(correlation=...)`` computes L_r, L_cr(Z, X), L_cr(Z, X') in that form."""
+    z, x, xr = (torch.from_numpy(a) for a in _authors_batch())
+    rec, cr_x, cr_xr = CDC(correlation=correlation)._ae_terms(x, z, xr)
+    opts = FORMULATIONS[correlation]
+    assert float(rec) == pytest.approx(float(((x - xr) ** 2).mean()), rel=1e-12)
+    assert float(cr_x) == pytest.approx(float(correlation_loss(z, x, **opts)), rel=1e-12)
+    assert float(cr_xr) == pytest.approx(float(correlation_loss(z, xr, **opts)), rel=1e-12)
+    if correlation == "authors":
+        assert float(cr_x) == pytest.approx(keras_corr_loss(z.numpy(), x.numpy()), rel=1e-9)
 
 
 def test_losses_are_zero_for_identical_distributions():
@@ -248,8 +355,7 @@ def test_cdc_defaults_are_the_papers():
         "regularization_weight": 1e-3,
         "clustering_weight": 1.0,
         "dof": 1.0,
-        "diagonal": "exclude",
-        "normalization": "joint",
+        "correlation": "authors",  # the code that made the paper's tables (see the docstring)
         "stop_gradient_target": False,
         "decoder_loss": "ae",
     }
@@ -320,8 +426,7 @@ def test_labels_follow_input_order():
         ({}, "nan", "NaN"),
         ({}, "3d", "dim"),
         ({"n_clusters": 50}, "ok", "n_clusters"),
-        ({"diagonal": "keep"}, "ok", "diagonal"),
-        ({"normalization": "rows"}, "ok", "normalization"),
+        ({"correlation": "eq5"}, "ok", "correlation"),
         ({"decoder_loss": "both"}, "ok", "decoder_loss"),
         ({"batch_size": 1}, "ok", "batch_size"),
         ({"affinity_weight": -1.0}, "ok", "affinity_weight"),
