@@ -17,6 +17,9 @@ cycle and cuts the ensemble to ``--n-snapshots 2`` (40 epochs per network).
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/bench_ssc.py --n-snapshots 2
     python benchmarks/bench_ssc.py                   # the paper's 6 × 20 epochs (~2.5 h)
+    python benchmarks/bench_ssc.py --n-snapshots 2 --resume RUN_DIR  # re-print a finished run
+
+The reported run took 52 minutes (one thread, a shared 2-core machine).
 
 Writes benchmarks/results/ssc.json, ssc.txt (what is printed) and ssc_ensemble_size.png.
 """
@@ -106,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     config = _config(args)
     printed = io.StringIO()
     with contextlib.redirect_stdout(Tee(sys.stdout, printed)), threadpool_limits(args.threads):
-        print("command: " + _command(argv))
+        print("command: " + _command(argv, reproduce=True))
+        if args.resume is not None:
+            print(f"(this report re-printed from the finished run: {_command(argv)})")
         _print_settings(config, args)
         with tempfile.TemporaryDirectory() as tmp:
             config["output_dir"] = str(args.work_dir or tmp)
@@ -115,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run_dir / "ensemble_size.png", args.out / "ssc_ensemble_size.png")
             consensus = json.loads((run_dir / "consensus.json").read_text())
+        _per_seed(rows, config["seeds"], config["n_snapshots"], consensus)
         report = _report(rows, config["seeds"])
         differences = _differences(config)
         print("\nprotocol differences from the paper:")
@@ -142,7 +148,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default="mnist_subset", help="lcc.data name (digits: smoke)")
     parser.add_argument("--threads", type=int, default=1, help="torch / BLAS / OpenMP threads")
     parser.add_argument("--work-dir", type=Path, help="keep the pipeline's run here")
-    parser.add_argument("--resume", type=Path, help="a killed run's directory to go on from")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="a killed run's directory to go on from (a finished one: re-print)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     return parser
 
@@ -161,8 +171,11 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
-def _command(argv: list[str] | None) -> str:
-    args = sys.argv[1:] if argv is None else argv
+def _command(argv: list[str] | None, reproduce: bool = False) -> str:
+    """The command line; ``reproduce`` drops ``--resume`` (it only re-prints a finished run)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if reproduce and "--resume" in args:
+        del args[args.index("--resume") : args.index("--resume") + 2]
     env = ["OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1"]
     return shlex.join([*env, "python", "benchmarks/bench_ssc.py", *args])
 
@@ -188,6 +201,33 @@ def _rows(text: str) -> list[dict[str, Any]]:
         for key in ("acc", "nmi", "ari", "time_s"):
             row[key] = float(row[key])
     return rows
+
+
+def _per_seed(rows, seeds: list[int], n_snapshots: int, consensus: dict) -> None:
+    """Every seed's NMI, with the metrics SSC-RM drew (Algorithm 2) for that seed."""
+    from lcc.consensus import draw_metrics
+
+    print(f"\nNMI per seed (%){'':<4}" + "".join(f"{NAMES[m]:>18}" for m in MODELS))
+    for seed in seeds:
+        nmi = "".join(f"{100 * _per_model(rows, m, 'nmi', [seed])[0]:18.1f}" for m in MODELS)
+        print(f"seed {seed:<15}{nmi}  SSC-RM: {', '.join(draw_metrics(n_snapshots, seed))}")
+    metric = consensus["ssc"]["metrics"][0]
+    split: dict[str, list[float]] = {"with": [], "without": []}
+    for seed in seeds:
+        drew = "with" if metric in draw_metrics(n_snapshots, seed) else "without"
+        split[drew] += _per_model(rows, "ssc_rm", "nmi", [seed])
+    means = [
+        f"{k} one: " + (f"{100 * statistics.mean(v):.1f} (n = {len(v)})" if v else "none")
+        for k, v in split.items()
+    ]
+    print(
+        f"SSC-RM NMI by whether its draw has a {metric} member (SSC's metric): " + "; ".join(means)
+    )
+    for name, c in consensus.items():
+        print(
+            f"{NAMES[name]} consensus step alone (last seed): {c['seconds']:.1f} s, "
+            f"{c['members']} members, metrics {', '.join(c['metrics'])}"
+        )
 
 
 def _per_model(rows, model: str, key: str, seeds: list[int]) -> list[float]:
