@@ -7,7 +7,9 @@ Embedded (shipped inside installed wheels):
 
 Both are split once, stratified, 80 % train / 20 % test with
 ``random_state=0`` (``test_fraction`` and ``seed`` change it), pixels scaled to
-[0, 1].
+[0, 1]. ``resize=28`` scales the images to 28 × 28 (bilinear, antialiased, as
+torchvision's ``Resize`` on tensors): the BRB authors' ``resize_shape`` for
+OPTDIGITS, and what lets a network trained on MNIST see ``digits``.
 
 From a local ``root`` folder (``download=True`` fetches them where there is
 internet): ``mnist``, ``fashion_mnist``, ``kmnist``, ``emnist`` (balanced split),
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-__all__ = ["EMBEDDED", "TORCHVISION", "DataSplit", "load_dataset", "load_flat"]
+__all__ = ["EMBEDDED", "TORCHVISION", "DataSplit", "load_dataset", "load_flat", "resize_images"]
 
 EMBEDDED = ("digits", "mnist_subset")
 TORCHVISION = {
@@ -56,12 +58,17 @@ def load_dataset(
     download: bool = False,
     test_fraction: float = 0.2,
     seed: int = 0,
+    resize: int | None = None,
 ) -> DataSplit:
     """Load a data set by name (see the module docstring for the names)."""
+    if resize is not None and (
+        isinstance(resize, bool) or not isinstance(resize, int) or resize < 1
+    ):
+        raise ValueError(f"resize must be None or a positive image side in pixels, got {resize!r}")
     if name in EMBEDDED:
-        return _embedded(name, test_fraction, seed)
+        return _embedded(name, test_fraction, seed, resize)
     if name in TORCHVISION:
-        return _torchvision(name, root, download)
+        return _torchvision(name, root, download, resize)
     raise ValueError(f"unknown data set {name!r}; choose one of {EMBEDDED + tuple(TORCHVISION)}")
 
 
@@ -71,14 +78,16 @@ def load_flat(
     root: str | Path | None = None,
     download: bool = False,
     standardize: bool = False,
+    resize: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Every sample of a data set (train then test) as flat float32 rows, for clustering.
 
     Returns ``(x, y, image_shape)``: ``x`` is ``(n, C·H·W)`` in [0, 1], or
     z-transformed over all pixels with ``standardize=True`` (the channel-wise
-    z-transform of the BRB paper's appendix C for greyscale images).
+    z-transform of the BRB paper's appendix C for greyscale images), after
+    ``resize``.
     """
-    split = load_dataset(name, root=root, download=download)
+    split = load_dataset(name, root=root, download=download, resize=resize)
     image_shape = tuple(torch.as_tensor(split.train[0][0]).shape)
     xs, ys = [], []
     for part in (split.train, split.test):
@@ -92,7 +101,7 @@ def load_flat(
     return x, np.asarray(ys), image_shape
 
 
-def _embedded(name: str, test_fraction: float, seed: int) -> DataSplit:
+def _embedded(name: str, test_fraction: float, seed: int, resize: int | None) -> DataSplit:
     from sklearn.model_selection import train_test_split
 
     if not 0 < test_fraction < 1:
@@ -108,6 +117,8 @@ def _embedded(name: str, test_fraction: float, seed: int) -> DataSplit:
         x, y = mnist_data()
         x, side = x / 255.0, 28
     x = x.astype(np.float32).reshape(-1, 1, side, side)
+    if resize is not None and resize != side:
+        x = resize_images(torch.from_numpy(x), resize).numpy()
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=test_fraction, stratify=y, random_state=seed
     )
@@ -118,7 +129,17 @@ def _embedded(name: str, test_fraction: float, seed: int) -> DataSplit:
     return DataSplit(tensors(x_tr, y_tr), tensors(x_te, y_te), n_classes=10, in_channels=1)
 
 
-def _torchvision(name: str, root: str | Path | None, download: bool) -> DataSplit:
+def resize_images(images: torch.Tensor, side: int) -> torch.Tensor:
+    """``(B, C, H, W)`` images scaled to ``side × side``: bilinear with antialiasing, as
+    ``torchvision.transforms.Resize`` does on tensors."""
+    return torch.nn.functional.interpolate(
+        images, size=(side, side), mode="bilinear", antialias=True, align_corners=False
+    )
+
+
+def _torchvision(
+    name: str, root: str | Path | None, download: bool, resize: int | None
+) -> DataSplit:
     import torchvision
     from torchvision import transforms
 
@@ -128,7 +149,10 @@ def _torchvision(name: str, root: str | Path | None, download: bool) -> DataSpli
             "(or download=True where there is internet)"
         )
     cls = getattr(torchvision.datasets, TORCHVISION[name])
-    common = {"root": str(root), "download": download, "transform": transforms.ToTensor()}
+    steps = [transforms.ToTensor()]
+    if resize is not None:
+        steps.append(transforms.Resize((resize, resize), antialias=True))
+    common = {"root": str(root), "download": download, "transform": transforms.Compose(steps)}
     try:
         if name == "stl10":
             train, test = cls(split="train", **common), cls(split="test", **common)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "Auto",
     "Bool",
     "Callbacks",
     "Choice",
@@ -143,6 +144,21 @@ class Callbacks:
                 raise InvalidParameterError(
                     f"{name} holds {item!r}, which has no on_epoch_end(epoch, estimator) method"
                 )
+
+
+@dataclass(frozen=True)
+class Auto:
+    """``"auto"`` (resolved by the estimator at ``fit``) or what ``rule`` allows."""
+
+    rule: Any
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, str) and value == "auto":
+            return
+        try:
+            self.rule.check(name, value)
+        except InvalidParameterError as err:
+            raise InvalidParameterError(f"{err} (or 'auto')") from None
 
 
 def check_parameters(estimator: Any) -> None:

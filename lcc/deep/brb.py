@@ -19,6 +19,7 @@ estimators of :mod:`lcc.deep` provide it; so can a user's own model)::
     target.set_centers(c)     replace the centroids with a (n_clusters, d) tensor
     target.optimizer          torch optimizer, or None
     target.center_parameters() -> iterable of the centroid parameters
+    target.n_epochs           (optional) the number of epochs; no reset after the last
 """
 
 from __future__ import annotations
@@ -34,36 +35,66 @@ __all__ = ["BRB", "soft_reset"]
 
 
 def soft_reset(
-    module: nn.Module, alpha: float, *, skip: tuple[nn.Module, ...] = (), seed: int | None = None
+    module: nn.Module,
+    alpha: float,
+    *,
+    skip: tuple[nn.Module, ...] = (),
+    seed: int | None = None,
+    init: str = "kaiming",
 ) -> list[str]:
-    """Mix every resettable layer of ``module`` with a fresh initialisation, in place.
+    """Mix the resettable layers of ``module`` with a fresh initialisation φ, in place.
 
-    ``θ ← α θ + (1 − α) φ`` where ``φ`` comes from the layer's own
-    ``reset_parameters()`` (Kaiming uniform for ``nn.Linear`` / ``nn.Conv*``).
-    Layers in ``skip`` (and their children) are left untouched. Returns the
-    names of the layers that were mixed.
+    ``θ ← α θ + (1 − α) φ`` (BRB paper, eq. 1). ``init="kaiming"`` (the
+    authors' ``soft_reset.py``): only ``nn.Linear`` / ``nn.Conv*`` layers,
+    φ's weights from ``kaiming_uniform_`` with ``a = 0`` (``U(±√(6 / fan_in))``,
+    √6 ≈ 2.45× PyTorch's default bound) and its biases from ``U(±1 / √fan_in)``;
+    normalisation layers are left alone. ``init="default"``: every layer with
+    ``reset_parameters()``, φ from that method (BatchNorm included). Layers in
+    ``skip`` (and their children) are left untouched. Returns the names of the
+    layers that were mixed.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if init not in ("kaiming", "default"):
+        raise ValueError(f"init must be 'kaiming' or 'default', got {init!r}")
     skipped = {id(m) for s in skip for m in s.modules()}
     mixed = []
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
         for name, layer in module.named_modules():
-            if id(layer) in skipped or not hasattr(layer, "reset_parameters"):
+            if id(layer) in skipped or not _resettable(layer, init):
                 continue
             own = dict(layer.named_parameters(recurse=False))
             if not own:
                 continue
-            fresh = copy.deepcopy(layer)
-            fresh.reset_parameters()
-            fresh_params = dict(fresh.named_parameters(recurse=False))
+            fresh = _fresh_parameters(layer, init)
             with torch.no_grad():
                 for key, param in own.items():
-                    param.mul_(alpha).add_(fresh_params[key].to(param.device), alpha=1 - alpha)
+                    param.mul_(alpha).add_(fresh[key].to(param.device), alpha=1 - alpha)
             mixed.append(name)
     return mixed
+
+
+def _resettable(layer: nn.Module, init: str) -> bool:
+    if init == "kaiming":
+        return isinstance(layer, nn.Linear | nn.modules.conv._ConvNd)
+    return hasattr(layer, "reset_parameters")
+
+
+def _fresh_parameters(layer: nn.Module, init: str) -> dict[str, torch.Tensor]:
+    """φ for ``layer``'s own parameters, drawn on the CPU from torch's global generator."""
+    fresh = copy.deepcopy(layer).cpu()
+    if init == "default":
+        fresh.reset_parameters()
+        return dict(fresh.named_parameters(recurse=False))
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(fresh.weight, a=0)
+        if fresh.bias is not None:
+            fan_in = fresh.weight[0].numel()
+            bound = 1 / fan_in**0.5
+            fresh.bias.uniform_(-bound, bound)
+    return dict(fresh.named_parameters(recurse=False))
 
 
 class BRB:
@@ -83,7 +114,15 @@ class BRB:
         Zero the optimizer state of the centroid parameters after reclustering.
     n_init : int, default 3
         k-Means restarts of the reclustering.
+    init : {"kaiming", "default"}, default "kaiming"
+        Where the reset's φ comes from (:func:`soft_reset`); "kaiming" is the
+        authors' code.
     seed : int, default 0
+
+    A reset is due after epochs ``interval − 1``, ``2·interval − 1``, … (0-based),
+    i.e. at the start of epochs ``interval``, ``2·interval``, …, as the authors'
+    code; never after the last epoch when the target says how many there are
+    (``target.n_epochs``), so the final labels do not come from a just-reset network.
     """
 
     def __init__(
@@ -95,6 +134,7 @@ class BRB:
         reset_embedding: bool = False,
         reset_momentum: bool = True,
         n_init: int = 3,
+        init: str = "kaiming",
         seed: int = 0,
     ):
         if not 0.0 <= alpha <= 1.0:
@@ -103,7 +143,9 @@ class BRB:
             raise ValueError(f"interval and subsample must be >= 1, got {interval}, {subsample}")
         self.alpha, self.interval, self.subsample = alpha, interval, subsample
         self.reset_embedding, self.reset_momentum = reset_embedding, reset_momentum
-        self.n_init, self.seed = n_init, seed
+        if init not in ("kaiming", "default"):
+            raise ValueError(f"init must be 'kaiming' or 'default', got {init!r}")
+        self.n_init, self.init, self.seed = n_init, init, seed
         self.reset_epochs: list[int] = []
         self.last_subsample: np.ndarray | None = None
 
@@ -121,8 +163,11 @@ class BRB:
         """Apply BRB after ``epoch`` (0-based) when it is due; True when it was applied."""
         if (epoch + 1) % self.interval != 0:
             return False
+        last = getattr(target, "n_epochs", None)
+        if last is not None and epoch + 1 >= last:
+            return False
         skip = () if self.reset_embedding else (target.embedding_layer,)
-        soft_reset(target.encoder, self.alpha, skip=skip, seed=self.seed + epoch)
+        soft_reset(target.encoder, self.alpha, skip=skip, seed=self.seed + epoch, init=self.init)
         target.set_centers(self.recluster(target, epoch))
         if self.reset_momentum and target.optimizer is not None:
             reset_optimizer_state(target.optimizer, target.center_parameters())

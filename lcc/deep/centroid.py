@@ -15,7 +15,19 @@
   (c_k + m_k)``, which equals the sequential per-sample rule.
 
 ``labels_`` is the model's own assignment after training: the most probable
-cluster under Q for DEC / IDEC, the nearest centroid for DCN.
+cluster under Q for DEC / IDEC, the nearest centroid for DCN; ``init_labels_``
+those of the initial k-Means (what training should improve on).
+
+From scratch (``pretrain_epochs=0``) the options left at ``"auto"`` follow the
+BRB authors' released recipe (their Table 13 runs; read from their code, see
+``benchmarks/notes/brb_authors_recipe.md``), because the papers' own defaults
+presuppose a pretrained autoencoder and collapse without one: the
+``feedforward_large`` MLP ``d-1024-512-256-K`` with BatchNorm, the initial
+k-Means on the *train-mode* embedding, per-batch P, gradient clipping at 500
+and, for DCN, λ = 0.025 on the authors' ``Σ‖z − μ‖² / (N·K)``. With
+pretraining every ``"auto"`` keeps the papers' choices (no BatchNorm,
+eval-mode embedding, whole-data-set P, no clipping, ``d-500-500-2000-K``,
+DCN λ = 0.05 on ``½‖z − μ‖²``).
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._input import check_input
-from lcc.deep._params import Bool, Choice, Int, Ints, Real
+from lcc.deep._params import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 
 __all__ = ["DCN", "DEC", "IDEC", "dcn_center_update"]
@@ -61,14 +73,14 @@ class _CentroidDeepClustering(EncoderClusterer):
         "embedding_dim": Int(optional=True),
         "cluster_weight": Real(optional=True),
         "update_interval": Int(optional=True),
-        "target": Choice(("dataset", "batch")),
+        "target": Auto(Choice(("dataset", "batch"))),
         "tol": Real(),
         "augment": Bool(),
         "image_shape": Ints(optional=True),
         "n_init": Int(),
-        "batch_norm": Bool(),
-        "init_embedding": Choice(("eval", "train")),
-        "clip_grad_norm": Real(positive=True, optional=True),
+        "batch_norm": Auto(Bool()),
+        "init_embedding": Auto(Choice(("eval", "train"))),
+        "clip_grad_norm": Auto(Real(positive=True, optional=True)),
     }
 
     def __init__(
@@ -84,14 +96,14 @@ class _CentroidDeepClustering(EncoderClusterer):
         embedding_dim: int | None = None,
         cluster_weight: float | None = None,
         update_interval: int | None = None,
-        target: str = "dataset",
+        target: str = "auto",
         tol: float = 0.0,
         augment: bool = False,
         image_shape: Sequence[int] | None = None,
         n_init: int = 10,
-        batch_norm: bool = False,
-        init_embedding: str = "eval",
-        clip_grad_norm: float | None = None,
+        batch_norm: bool | str = "auto",
+        init_embedding: str = "auto",
+        clip_grad_norm: float | str | None = "auto",
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
         device: str | None = None,
@@ -131,6 +143,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         clustering epoch, and going on from one (:mod:`lcc.deep._checkpointing`).
         """
         x, y = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
+        self.recipe_ = self._recipe()
         self.model_ = self._build_model(x.shape[1]).to(x.device)
         self._x = x
         self._fill = float(x.min())  # background of the augmented images (black, z-scored)
@@ -144,14 +157,33 @@ class _CentroidDeepClustering(EncoderClusterer):
         del self._x, self._resume, self._on_checkpoint
         return self
 
+    def _recipe(self) -> dict[str, Any]:
+        """Every ``"auto"`` option resolved: the BRB authors' from-scratch choices when
+        ``pretrain_epochs=0``, the papers' otherwise (see the module docstring)."""
+        scratch = self.pretrain_epochs == 0
+        auto = {
+            "batch_norm": scratch,
+            "init_embedding": "train" if scratch else "eval",
+            "target": "batch" if scratch else "dataset",
+            "clip_grad_norm": 500.0 if scratch else None,
+        }
+        recipe = {k: auto[k] if getattr(self, k) == "auto" else getattr(self, k) for k in auto}
+        recipe["hidden"] = tuple(self.hidden or ((1024, 512, 256) if scratch else (500, 500, 2000)))
+        weight = self.cluster_weight
+        recipe["cluster_weight"] = self._default_weight(scratch) if weight is None else weight
+        return recipe
+
+    def _default_weight(self, scratch: bool) -> float:
+        return self._default_cluster_weight
+
     def _build_model(self, n_features: int) -> nn.Module:
-        """``architecture="mlp"``: ``d-hidden…-c`` (default 500-500-2000, as DEC);
-        ``"conv"``: :class:`ConvAutoencoder` on ``image_shape`` with ``hidden`` as
-        its channel counts (default 32-64)."""
+        """``architecture="mlp"``: ``d-hidden…-c`` (default 500-500-2000 as DEC, from
+        scratch 1024-512-256 as the BRB authors); ``"conv"``: :class:`ConvAutoencoder` on
+        ``image_shape`` with ``hidden`` as its channel counts (default 32-64)."""
         latent = self.embedding_dim or self.n_clusters
         if self.architecture == "mlp":
-            hidden = self.hidden or (500, 500, 2000)
-            return FeedForwardAutoencoder(n_features, latent, hidden, batch_norm=self.batch_norm)
+            hidden, batch_norm = self.recipe_["hidden"], self.recipe_["batch_norm"]
+            return FeedForwardAutoencoder(n_features, latent, hidden, batch_norm=batch_norm)
         shape = tuple(self.image_shape or ())
         if not shape or math.prod(shape) != n_features:
             raise ValueError(
@@ -179,6 +211,10 @@ class _CentroidDeepClustering(EncoderClusterer):
     @property
     def n_samples(self) -> int:
         return len(self._x)
+
+    @property
+    def n_epochs(self) -> int:
+        return self.clustering_epochs
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         return self.transform_tensor(self._x[indices.to(self._x.device)])
@@ -213,7 +249,7 @@ class _CentroidDeepClustering(EncoderClusterer):
             centers = codes.new_zeros((self.n_clusters, codes.shape[1]))
         else:
             kmeans = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=self.n_init)
-            centers = kmeans.centers
+            centers, self.init_labels_ = kmeans.centers, kmeans.labels
         self.head_ = self._head(centers)
         network = self.model_ if self._reconstruction else self.model_.encoder
         params = [*network.parameters(), *self.head_.parameters()]
@@ -224,7 +260,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         """The codes the initial k-Means clusters: of the network in eval mode, or with
         ``init_embedding="train"`` in train mode over the unshuffled batches (BatchNorm on
         batch statistics), as the BRB authors' runner does without pretraining."""
-        if self.init_embedding == "eval":
+        if self.recipe_["init_embedding"] == "eval":
             return self.transform_tensor(x)
         self.model_.train()
         return torch.cat([self.model_.encode(xb) for xb in x.split(self.batch_size)])
@@ -233,19 +269,19 @@ class _CentroidDeepClustering(EncoderClusterer):
         """Backward, optional gradient clipping of the network (``clip_grad_norm``), step."""
         optimizer.zero_grad()
         loss.backward()
-        if self.clip_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.model_.parameters(), self.clip_grad_norm)
+        if self.recipe_["clip_grad_norm"] is not None:
+            nn.utils.clip_grad_norm_(self.model_.parameters(), self.recipe_["clip_grad_norm"])
         optimizer.step()
 
     def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
-        weight = self.cluster_weight
-        weight = self._default_cluster_weight if weight is None else weight
+        weight = self.recipe_["cluster_weight"]
         update_interval = self.update_interval or math.ceil(len(x) / self.batch_size)
-        whole_set_targets = self.head_.uses_targets and self.target == "dataset"
+        whole_set_targets = self.head_.uses_targets and self.recipe_["target"] == "dataset"
         objects = {"model": self.model_, "head": self.head_, "optimizer": self.optimizer_}
         first, loop = restore_point(self, "cluster", objects) or (0, {})
         if first:
             previous, targets, step = loop["previous"].numpy(), loop["targets"], loop["step"]
+            self.init_labels_ = loop["init_labels"].numpy()
             targets = None if targets is None else targets.to(x.device)
         else:
             previous = self._assign(self.transform_tensor(x)).cpu().numpy()
@@ -270,6 +306,7 @@ class _CentroidDeepClustering(EncoderClusterer):
             changed = float(np.mean(labels != previous))
             previous = labels
             loop = {"previous": as_tensor(previous), "targets": targets, "step": step}
+            loop["init_labels"] = as_tensor(self.init_labels_)
             save_point(self, "cluster", epoch, objects, loop)
             if self.tol > 0 and changed < self.tol and not self.callbacks:
                 break
@@ -346,8 +383,16 @@ class IDEC(_CentroidDeepClustering):
 
 
 class DCN(_CentroidDeepClustering):
-    """Deep Clustering Network: reconstruction + ``cluster_weight`` (λ = 0.05) · k-Means term."""
+    """Deep Clustering Network: reconstruction + ``cluster_weight`` · ``½‖z − μ_s‖²``.
+
+    Default λ = 0.05; from scratch the BRB authors' λ = 0.025 on their
+    ``Σ_i ‖z_i − μ_{s_i}‖² / (N·K)`` (``dcn_module.py``), which is
+    ``cluster_weight = 2 · 0.025 / K`` on this ``½ mean`` form.
+    """
 
     _head = KMeansHead
     _reconstruction = True
     _default_cluster_weight = 0.05
+
+    def _default_weight(self, scratch: bool) -> float:
+        return 2 * 0.025 / self.n_clusters if scratch else self._default_cluster_weight

@@ -64,9 +64,11 @@ class DataSection(Section):
 
 
 class FlatDataSection(DataSection):
-    """A data set as flat rows for clustering (``standardize``: z-transform all pixels)."""
+    """A data set as flat rows for clustering (``standardize``: z-transform all pixels,
+    ``resize``: scale the images to ``resize × resize`` first)."""
 
     standardize: bool = False
+    resize: PosInt | None = None
 
 
 class CheckpointSection(Section):
