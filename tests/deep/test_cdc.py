@@ -324,7 +324,10 @@ def test_cdc_clusters_digits(digits):
     model = CDC(10, pretrain_epochs=8, clustering_iterations=120, **SMALL).fit(x, y)
     from lcc.metrics import clustering_accuracy
 
-    assert clustering_accuracy(y, model.labels_) > 0.5  # chance is ~0.1
+    # Measured 0.759. k-Means on the raw pixels reaches 0.79; CDC passes it only at the
+    # benchmark's budget (results/cdc.txt: 82.0 % ACC after 30 epochs and 1,500 iterations
+    # of the full network; 30 + 300 here gives 0.69), which is too slow for a unit test.
+    assert clustering_accuracy(y, model.labels_) > 0.7
     assert model.labels_.shape == (len(x),) and model.cluster_centers_.shape == (10, 10)
     assert model.transform(x).shape == (len(x), 10)
     np.testing.assert_array_equal(model.predict(x), model.labels_)

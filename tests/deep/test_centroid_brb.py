@@ -349,7 +349,10 @@ def test_conv_architecture_clusters_digits():
         random_state=0,
     ).fit(x, y)
     assert isinstance(model.model_, ConvAutoencoder)
-    assert model.history_[-1]["acc"] > 0.65  # k-Means on raw pixels: ~0.67 at best, 0.2 by chance
+    # k-Means on the raw pixels reaches 0.79 (n_init 10); this 23-epoch budget does not
+    # (measured 0.741; 40 + 20 epochs: 0.778), so the bar is below it: a collapsed or
+    # untrained model (chance 0.1, one cluster 0.1) fails it, a working one passes.
+    assert model.history_[-1]["acc"] > 0.7
     untrained = ConvAutoencoder((1, 8, 8), 10)
     xt = torch.from_numpy(x)
     with torch.no_grad():

@@ -75,7 +75,11 @@ def test_snapshots_are_taken_at_the_end_of_every_cycle_and_the_ensemble_clusters
         again = model.snapshots_[0](torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(again, first, rtol=1e-4, atol=1e-5)
     assert model.labels_.shape == (len(x),)
-    assert snaps[-1]["acc"] > 0.5  # chance is ~0.1
+    # Measured 0.654 (snapshots 0.638, 0.635). k-Means on the raw pixels reaches 0.79 and
+    # LSC on them more; three 2-epoch cycles of this 8-16-channel network are far from
+    # that (results/ssc.txt runs the paper's budget). The bar catches a collapsed or
+    # untrained ensemble (one cluster: 0.10; chance: ~0.1).
+    assert snaps[-1]["acc"] > 0.6
 
 
 def test_ssc_bad_input():
