@@ -8,8 +8,8 @@ network and training, α = 0), and SNNL-5 (supervised, annealed T). The paper
 reports 90.85 % ACC for SNNL-5 with 1,000 labelled MNIST images.
 
 CDC, which this script used to run as well (with λ picked on the evaluation
-labels), is now ``benchmarks/bench_cdc.py`` (results/cdc.txt); the CDC part of
-results/snnl_cdc.txt is superseded by it.
+labels), is now ``benchmarks/bench_cdc.py`` (results/cdc.txt); the SNNL table is
+results/snnl.txt.
 
 Hyper-parameters are the paper's (section IV): α = 100, Adam lr 1e-3, 50 epochs,
 d-500-500-2000-70 with sigmoid code / output and He initialisation, annealed T for
