@@ -136,7 +136,7 @@ def require_gpu(source: str = "backend='gpu'") -> None:
         raise RuntimeError(
             f"{source} was requested but no usable CUDA device was found "
             "(cupy.is_available() is False or cupy is not installed). Install the GPU "
-            "extra with `pip install 'lcc[gpu]'` on a machine with an NVIDIA GPU, or use "
+            "extra with `pip install 'lcc-torch[gpu]'` on a machine with an NVIDIA GPU, or use "
             "backend='cpu'."
         )
 

@@ -21,7 +21,8 @@ from typing import Literal
 
 __all__ = ["Backend", "Device", "DoctorReport", "Package", "Smoke", "main", "report"]
 
-GPU_EXTRA = 'pip install "lcc[gpu]"'
+DISTRIBUTION = "lcc-torch"  # the import package is lcc; "lcc" on PyPI is another project
+GPU_EXTRA = f'pip install "{DISTRIBUTION}[gpu]"'
 NO_DEVICE = "no CUDA device visible: install the NVIDIA driver / run on a GPU machine"
 REQUIREMENTS = {  # import name -> the pip requirement that installs it alone
     "torch": "torch", "cupy": "cupy-cuda13x", "cuml": "cuml-cu13==26.10.*",
@@ -129,7 +130,7 @@ class DoctorReport:
 
     def format(self) -> str:
         """Sections Versions / Devices / Backends / Smoke tests as aligned columns, a verdict."""
-        versions = [("Python", self.python), ("lcc", importlib.metadata.version("lcc"))]
+        versions = [("Python", self.python), ("lcc", _own_version())]
         devices = [(f"GPU {i}", d.text()) for i, d in enumerate(self.devices)] or [("GPU", "none")]
         sections = {
             "Versions": versions + [(p.name, p.text()) for p in self.packages],
@@ -228,6 +229,13 @@ def _devices(packages: dict[str, Package], cupy_usable: bool) -> list[Device]:
         count = cuda.device_count() if cuda.is_available() else 0
         return [Device(cuda.get_device_name(i), *cuda.mem_get_info(i)) for i in range(count)]
     return []
+
+
+def _own_version() -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return f"not installed ({DISTRIBUTION}); running from a source tree"
 
 
 def _fix(packages: dict[str, Package], modules: tuple[str, ...], extra: str = "") -> str:

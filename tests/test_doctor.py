@@ -80,8 +80,8 @@ def test_report_structure(cpu_only):
 def test_missing_optional_packages_print_install_lines(cpu_only, capsys):
     assert doctor.main() == 0  # no RAPIDS, no dask: reported, not an error
     text = capsys.readouterr().out
-    assert re.search(r'^  gpu +no: pip install "lcc\[gpu\]"$', text, re.M), text
-    assert re.search(r'^  gpu +skipped: pip install "lcc\[gpu\]"$', text, re.M), text
+    assert re.search(r'^  gpu +no: pip install "lcc-torch\[gpu\]"$', text, re.M), text
+    assert re.search(r'^  gpu +skipped: pip install "lcc-torch\[gpu\]"$', text, re.M), text
     assert re.search(r"^  dask +no: pip install \"dask\[array\]\" distributed$", text, re.M)
     assert text.rstrip().endswith("All OK.")
 
@@ -97,7 +97,7 @@ def test_install_line_for_each_missing_case():
     assert fixes(one)["gpu"] == 'pip install "cuml-cu13==26.10.*"'
     assert fixes(one)["dask-cuda"] == 'needs gpu: pip install "cuml-cu13==26.10.*"'
     rapids = {m: doctor.check_package(m, found=False) for m in doctor.NEEDS["gpu"]}
-    assert fixes(every | rapids)["gpu"] == 'pip install "lcc[gpu]"'
+    assert fixes(every | rapids)["gpu"] == 'pip install "lcc-torch[gpu]"'
     assert fixes(every, gpu=False)["gpu"] == doctor.NO_DEVICE
     assert "install the NVIDIA driver / run on a GPU machine" in doctor.NO_DEVICE
     no_faiss = every | {"faiss": doctor.Package("faiss", "faiss", "faiss-cpu")}

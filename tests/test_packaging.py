@@ -279,3 +279,9 @@ def test_environment_matches_the_image_python_and_cuda():
     assert cuda.contains(f"{major}.0") and not cuda.contains(f"{major + 1}.0"), (
         f"cuda-version{conda['cuda-version']} is not CUDA {major}"
     )
+
+
+def test_the_distribution_is_lcc_torch_and_still_installs_the_lcc_package_and_command():
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    assert project["name"] == "lcc-torch"  # "lcc" on PyPI is a light-curve classifier
+    assert project["scripts"] == {"lcc": "lcc.cli:main"}
