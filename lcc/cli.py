@@ -10,6 +10,10 @@ present) or the address of a running scheduler (``tcp://host:8786``).
 
 ``lcc doctor`` checks the installation (versions, GPUs, backends, an engine
 smoke test per backend) and exits non-zero when something installed is broken.
+
+``lcc list [--configs DIR]`` names the pipelines and the shipped configs (from
+``pipelines/configs`` in the current directory, else next to the package), each
+with its one-line description.
 """
 
 from __future__ import annotations
@@ -50,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         help="go on from RUN_DIR's last checkpoint (its config.yaml; a CONFIG given must match)",
     )
     sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
+    listing = sub.add_parser("list", help="the pipelines and the shipped configs")
+    listing.add_argument("--configs", metavar="DIR", help="a folder of configs to list instead")
     args = parser.parse_args(argv)
+    if args.command == "list":
+        return _list(args.configs)
     if args.command == "doctor":
         from lcc.doctor import main as doctor
 
@@ -77,6 +85,44 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"run_dir={run_dir}")
     return 0
+
+
+def _list(configs: str | None) -> int:
+    """Print every pipeline and config with its description (first docstring / comment line)."""
+    import ast
+    import importlib.util
+
+    import yaml
+
+    print("Pipelines")
+    for name, module in PIPELINES.items():
+        source = Path(importlib.util.find_spec(module).origin).read_text()
+        summary = (ast.get_docstring(ast.parse(source)) or "").split("\n")[0]
+        print(f"  {name:<18}{summary}")
+    if configs is not None and not Path(configs).is_dir():
+        print(f"lcc: error: --configs: folder {configs!r} does not exist", file=sys.stderr)
+        return 2
+    folder = Path(configs) if configs else _shipped_configs()
+    if folder is None:
+        print("\nno pipelines/configs folder here or next to the package: pass --configs DIR")
+        return 0
+    print(f"\nConfigs ({folder}): lcc run <file> [key=value ...]")
+    paths = sorted(folder.glob("*.yaml"))
+    width = max((len(p.name) for p in paths), default=0) + 2
+    for path in paths:
+        text = path.read_text()
+        pipeline = (yaml.safe_load(text) or {}).get("pipeline", "?")
+        comments = [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
+        print(f"  {path.name:<{width}}{pipeline:<17}{(comments or [''])[0].rstrip(':')}")
+    return 0
+
+
+def _shipped_configs() -> Path | None:
+    """``pipelines/configs`` of the current directory, else of the source tree lcc runs from."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (root / "pipelines" / "configs").is_dir():
+            return root / "pipelines" / "configs"
+    return None
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
