@@ -31,6 +31,11 @@ class RunCheckpoints:
         return (self.run_dir / "complete.json").is_file()
 
     def mark_complete(self, summary: dict[str, Any]) -> None:
+        """The run's TensorBoard events (config key ``tensorboard``), then ``complete.json``."""
+        if self.config.get("tensorboard", True):
+            from lcc.tensorboard_events import write_events
+
+            write_events(self.run_dir)
         write_json(self.run_dir / "complete.json", summary)
 
     def start(self) -> tuple[Checkpoint | None, dict[str, Any]] | None:
