@@ -1,0 +1,100 @@
+"""Latent cluster correction for PyTorch Lightning (optional extra ``lightning``).
+
+A thin client of :class:`lcc.training.LCCCallback`: the callback runs the
+capture pass and the correction step at ``on_train_epoch_start``, logs each
+layer's statistics through the module's logger, and keeps its targets in
+Lightning checkpoints. The module adds the LCC term itself, in
+``training_step``, the one place Lightning users write their loss; the
+:class:`LCCMixin` gives it ``self.lcc_loss(index)``::
+
+    class Classifier(LCCMixin, lightning.LightningModule):
+        def training_step(self, batch, batch_idx):
+            x, y, index = batch                     # a loader over lcc.training.IndexedDataset
+            logits = self(x)                        # forward first: the hooks see the latents
+            loss = cross_entropy(logits, y) + self.lcc_loss(index)
+            ...
+
+    trainer = lightning.Trainer(callbacks=[LCCCallback(["fc1"], train_set, weight=1e-2)])
+
+An explicit term keeps the loss visible where it is computed (nothing is added
+behind the user's back), and before the first correction epoch it is 0.
+One process only for now: under a multi-process strategy the callback says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import Dataset
+
+from lcc.training import LCCCallback as _LCC
+
+__all__ = ["LCCCallback", "LCCMixin"]
+
+
+class LCCCallback(pl.Callback):
+    """Lightning callback for LCC on ``layers`` of the module; ``**options`` as
+    :class:`lcc.training.LCCCallback` (``weight``, ``k``, ``warmup``, ``method``, …)."""
+
+    def __init__(self, layers: Sequence[str], train_set: Dataset, **options: Any):
+        self.layers, self.train_set, self.options = list(layers), train_set, options
+        self.core: _LCC | None = None
+        self._pending: dict[str, Any] | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit" or self.core is not None:
+            return
+        if trainer.world_size > 1:
+            raise RuntimeError(
+                "lcc.lightning.LCCCallback runs in one process for now; "
+                f"this trainer has world_size={trainer.world_size}"
+            )
+        self.core = _LCC(pl_module, self.layers, self.train_set, **self.options)
+        if self._pending is not None:
+            self.core.load_state_dict(self._pending)
+            self._pending = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Clusters and targets when the epoch is a correction epoch; statistics logged."""
+        training = pl_module.training
+        stats = self.core.on_epoch_start(trainer.current_epoch)
+        pl_module.train(training)
+        flat = {"lcc/correction_time_s": float(stats.pop("correction_time_s", 0.0))}
+        for layer, values in stats.items():
+            flat |= {f"lcc/{layer}/{k}": float(v) for k, v in values.items()}
+        if len(flat) > 1:
+            pl_module.log_dict(flat, on_step=False, on_epoch=True)
+
+    def loss(self, indices: torch.Tensor) -> torch.Tensor:
+        """``w · Σ_layers L_clst`` for the batch with dataset ``indices`` (after forward)."""
+        return self.core.loss(indices)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.core is not None:
+            self.core.close()
+            self.core = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.core is None else self.core.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not state_dict:
+            return
+        if self.core is None:
+            self._pending = state_dict
+        else:
+            self.core.load_state_dict(state_dict)
+
+
+class LCCMixin:
+    """``self.lcc_loss(index)``: the LCC term of the trainer's :class:`LCCCallback`
+    (0 when there is none)."""
+
+    def lcc_loss(self, index: torch.Tensor) -> torch.Tensor:
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, LCCCallback) and callback.core is not None:
+                return callback.loss(index)
+        return torch.zeros((), device=self.device)

@@ -1,0 +1,94 @@
+"""lcc.lightning.LCCCallback in a tiny LightningModule on CPU: targets, the LCC term after
+warm-up, logged statistics, and its state through a Lightning checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pl = pytest.importorskip("lightning.pytorch")
+
+from sklearn.datasets import make_blobs  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import lcc.training.callback as core_module  # noqa: E402
+from lcc.lightning import LCCCallback, LCCMixin  # noqa: E402
+from lcc.training import IndexedDataset  # noqa: E402
+
+
+class Blobs(LCCMixin, pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU())
+        self.latent = torch.nn.Linear(32, 8)
+        self.head = torch.nn.Linear(8, 4)
+        self.lcc_terms: dict[int, list[float]] = {}
+
+    def forward(self, x):
+        return self.head(torch.relu(self.latent(self.body(x))))
+
+    def training_step(self, batch, batch_idx):
+        x, y, index = batch
+        logits = self(x)  # the forward pass first: the hooks capture the latents
+        term = self.lcc_loss(index)
+        self.lcc_terms.setdefault(self.current_epoch, []).append(float(term))
+        return torch.nn.functional.cross_entropy(logits, y) + term
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+def _data():
+    x, y = make_blobs(400, n_features=10, centers=4, cluster_std=2.0, random_state=0)
+    rng = np.random.default_rng(0)
+    noisy = rng.random(len(y)) < 0.1
+    y[noisy] = rng.integers(0, 4, noisy.sum())
+    return TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
+
+
+def _fit(tmp_path, epochs, ckpt_path=None):
+    data = _data()
+    torch.manual_seed(0)
+    module = Blobs()
+    callback = LCCCallback(["latent"], data, weight=1.0, k=5, warmup=1)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        callbacks=[callback, pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True)],
+        logger=pl.loggers.CSVLogger(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    loader = DataLoader(IndexedDataset(data), batch_size=64, shuffle=True)
+    trainer.fit(module, loader, ckpt_path=ckpt_path)
+    return module, trainer
+
+
+def test_lightning_callback_corrects_after_warmup_and_logs(tmp_path):
+    module, trainer = _fit(tmp_path, 3)
+    assert all(t == 0 for t in module.lcc_terms[0])  # warm-up epoch: no term
+    assert any(t > 0 for t in module.lcc_terms[1]) and any(t > 0 for t in module.lcc_terms[2])
+    logged = trainer.callback_metrics
+    assert {"lcc/latent/mc_fraction", "lcc/latent/n_clusters"} <= set(logged)
+    assert 0 < float(logged["lcc/latent/mc_fraction"]) < 0.5
+
+
+def test_lightning_callback_state_goes_through_a_checkpoint(tmp_path, monkeypatch):
+    _fit(tmp_path, 2)  # correction at epoch 1; "last.ckpt" holds its targets
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)["callbacks"]
+    state = next(v for k, v in saved.items() if k.startswith("LCCCallback"))
+    assert state["active"] and state["tensors"]["latent/targets"].shape == (400, 8)
+    restored = []
+    load = core_module.LCCCallback.load_state_dict
+    monkeypatch.setattr(
+        core_module.LCCCallback,
+        "load_state_dict",
+        lambda self, s: restored.append(s) or load(self, s),
+    )
+    module, _ = _fit(tmp_path / "resumed", 3, ckpt_path=tmp_path / "last.ckpt")
+    assert len(restored) == 1
+    for key, tensor in state["tensors"].items():
+        assert torch.equal(restored[0]["tensors"][key], tensor)
+    assert list(module.lcc_terms) == [2] and any(t > 0 for t in module.lcc_terms[2])
