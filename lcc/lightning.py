@@ -19,6 +19,13 @@ Lightning checkpoints. The module adds the LCC term itself, in
 An explicit term keeps the loss visible where it is computed (nothing is added
 behind the user's back), and before the first correction epoch it is 0.
 One process only for now: under a multi-process strategy the callback says so.
+
+:class:`BRBCallback` applies :class:`lcc.deep.BRB` (soft reset, reclustering,
+centroid optimizer-state reset) at epoch boundaries to a user's centroid model:
+the LightningModule provides BRB's protocol (``encoder``, ``embedding_layer``,
+``n_clusters``, ``n_samples``, ``embed(indices)``, ``set_centers(c)``,
+``center_parameters()``); the optimizer and the number of epochs come from the
+trainer.
 """
 
 from __future__ import annotations
@@ -30,9 +37,10 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import Dataset
 
+from lcc.deep import BRB
 from lcc.training import LCCCallback as _LCC
 
-__all__ = ["LCCCallback", "LCCMixin"]
+__all__ = ["BRBCallback", "LCCCallback", "LCCMixin"]
 
 
 class LCCCallback(pl.Callback):
@@ -98,3 +106,36 @@ class LCCMixin:
             if isinstance(callback, LCCCallback) and callback.core is not None:
                 return callback.loss(index)
         return torch.zeros((), device=self.device)
+
+
+class BRBCallback(pl.Callback):
+    """BRB at the end of every ``interval``-th epoch (never after the last); ``**options``
+    as :class:`lcc.deep.BRB` (``alpha``, ``interval``, ``subsample``, ``seed``, …)."""
+
+    def __init__(self, **options: Any):
+        self.brb = BRB(**options)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        optimizer = trainer.optimizers[0] if trainer.optimizers else None
+        target = _BRBTarget(pl_module, optimizer, trainer.max_epochs)
+        training = pl_module.training
+        if self.brb.on_epoch_end(trainer.current_epoch, target):
+            pl_module.log("brb/reset", 1.0, on_step=False, on_epoch=True)
+        pl_module.train(training)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.brb.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.brb.load_state_dict(state_dict)
+
+
+class _BRBTarget:
+    """The module's side of BRB's protocol, with the trainer's optimizer and epoch count."""
+
+    def __init__(self, module: Any, optimizer: Any, n_epochs: int | None):
+        self.module, self.optimizer = module, optimizer
+        self.n_epochs = n_epochs if n_epochs is not None and n_epochs > 0 else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)

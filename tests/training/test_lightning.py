@@ -92,3 +92,62 @@ def test_lightning_callback_state_goes_through_a_checkpoint(tmp_path, monkeypatc
     for key, tensor in state["tensors"].items():
         assert torch.equal(restored[0]["tensors"][key], tensor)
     assert list(module.lcc_terms) == [2] and any(t > 0 for t in module.lcc_terms[2])
+
+
+class Centroids(pl.LightningModule):
+    """A DCN-like centroid model written as a LightningModule, with BRB's protocol."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+        self.encoder = torch.nn.Sequential(
+            torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)
+        )
+        self.centers = torch.nn.Parameter(torch.randn(4, 4))
+        self.n_clusters, self.n_samples = 4, len(x)
+
+    @property
+    def embedding_layer(self):
+        return self.encoder[2]
+
+    def embed(self, indices):
+        with torch.no_grad():
+            return self.encoder(self.x[indices])
+
+    def set_centers(self, centers):
+        with torch.no_grad():
+            self.centers.copy_(centers)
+
+    def center_parameters(self):
+        return [self.centers]
+
+    def training_step(self, batch, batch_idx):
+        z = self.encoder(batch[0])
+        return torch.cdist(z, self.centers).min(dim=1).values.pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-2)
+
+
+def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_optimizer_state(tmp_path):
+    from lcc.lightning import BRBCallback
+
+    x = _data().tensors[0]
+    torch.manual_seed(0)
+    module = Centroids(x)
+    callback = BRBCallback(alpha=0.8, interval=2, subsample=200, seed=0)
+    trainer = pl.Trainer(
+        max_epochs=4,
+        accelerator="cpu",
+        callbacks=[callback],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, DataLoader(TensorDataset(x), batch_size=64, shuffle=True))
+    assert callback.brb.reset_epochs == [1]  # due after epochs 1 and 3; 3 is the last
+    # the reset zeroed the centres' Adam moments at epoch 1; epochs 2-3 rebuilt them from 0,
+    # so they are those of 2 epochs of steps, not 4: check the step count
+    steps = trainer.optimizers[0].state[module.centers]["step"]
+    assert int(steps) == 2 * len(range(0, len(x), 64))
