@@ -166,7 +166,14 @@ class LCCCallback:
         return stats
 
     def _correct(self) -> dict[str, Any]:
-        """Capture the latents, then :func:`lcc.correct` on every layer; targets back to torch."""
+        """Capture the latents, then :func:`lcc.correct` on every layer; targets back to torch.
+
+        Under ``torch.distributed`` the ranks share the capture and rank 0 clusters
+        (:mod:`lcc.training.ddp`)."""
+        from lcc.training.ddp import correct_across_ranks, is_distributed
+
+        if is_distributed():
+            return correct_across_ranks(self)
         from lcc._backend import backend_of, move
         from lcc.correction import correct
         from lcc.distributed import as_dask, resolve_scheduler, to_gpu_chunks

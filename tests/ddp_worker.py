@@ -1,0 +1,66 @@
+"""What each process of tests/training/test_ddp.py runs (importable for torch's spawn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def blob_data():
+    from sklearn.datasets import make_blobs
+    from torch.utils.data import TensorDataset
+
+    x, y = make_blobs(401, n_features=10, centers=4, cluster_std=2.0, random_state=0)
+    rng = np.random.default_rng(0)
+    noisy = rng.random(len(y)) < 0.1
+    y[noisy] = rng.integers(0, 4, noisy.sum())
+    return TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
+
+
+def blob_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(10, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 4),
+    )
+
+
+def correction(rank: int | None, indices: torch.Tensor) -> dict:
+    """One correction step and the LCC term of the batch ``indices``."""
+    from lcc.training import LCCCallback
+
+    data, model = blob_data(), blob_net()
+    callback = LCCCallback(model, ["2"], data, weight=1.0, warmup=0, k=5, batch_size=64)
+    stats = callback.on_epoch_start(0)
+    model(data.tensors[0][indices])
+    loss = callback.loss(indices)
+    callback.close()
+    targets, correctible = callback.targets["2"]
+    return {
+        "targets": targets,
+        "correctible": correctible,
+        "loss": loss.detach(),
+        "mc_fraction": stats["2"]["mc_fraction"],
+        "indices": indices,
+    }
+
+
+def worker(rank: int, world: int, folder: str) -> None:
+    import torch.distributed as dist
+    from torch.utils.data import DistributedSampler
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world
+    )
+    try:
+        sampler = DistributedSampler(blob_data(), num_replicas=world, rank=rank, shuffle=True)
+        sampler.set_epoch(3)
+        indices = torch.as_tensor(list(sampler))[:64]
+        torch.save(correction(rank, indices), Path(folder) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()

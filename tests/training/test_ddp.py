@@ -1,0 +1,21 @@
+"""LCC under torch.distributed: 2 CPU processes (gloo, shuffled DistributedSampler) get
+exactly the targets, masks, statistics and per-batch LCC terms of one process."""
+
+from __future__ import annotations
+
+import torch
+import torch.multiprocessing as mp
+from ddp_worker import correction, worker
+
+
+def test_two_ranks_give_exactly_the_single_process_targets(tmp_path):
+    mp.spawn(worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        alone = correction(None, got["indices"])
+        assert torch.equal(got["targets"], alone["targets"])
+        assert torch.equal(got["correctible"], alone["correctible"])
+        assert got["correctible"].any()  # something to correct, so the check has teeth
+        assert got["mc_fraction"] == alone["mc_fraction"]
+        torch.testing.assert_close(got["loss"], alone["loss"])
+        assert float(got["loss"]) > 0 or not alone["correctible"][got["indices"]].any()
