@@ -18,7 +18,8 @@ Lightning checkpoints. The module adds the LCC term itself, in
 
 An explicit term keeps the loss visible where it is computed (nothing is added
 behind the user's back), and before the first correction epoch it is 0.
-One process only for now: under a multi-process strategy the callback says so.
+Under Lightning's DDP strategies the ranks share the capture pass and receive
+the targets of rank 0's clustering (:mod:`lcc.training.ddp`).
 
 :class:`BRBCallback` applies :class:`lcc.deep.BRB` (soft reset, reclustering,
 centroid optimizer-state reset) at epoch boundaries to a user's centroid model:
@@ -55,11 +56,6 @@ class LCCCallback(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.core is not None:
             return
-        if trainer.world_size > 1:
-            raise RuntimeError(
-                "lcc.lightning.LCCCallback runs in one process for now; "
-                f"this trainer has world_size={trainer.world_size}"
-            )
         self.core = _LCC(pl_module, self.layers, self.train_set, **self.options)
         if self._pending is not None:
             self.core.load_state_dict(self._pending)

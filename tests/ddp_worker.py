@@ -64,3 +64,72 @@ def worker(rank: int, world: int, folder: str) -> None:
         torch.save(correction(rank, indices), Path(folder) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+
+
+def lightning_targets(folder: str, devices: int) -> None:
+    """Targets of the first correction epoch (warm-up 0, before any step) under Lightning,
+    on ``devices`` CPU processes (``ddp_spawn``) or one; each rank saves its own."""
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader
+
+    from lcc.lightning import LCCCallback
+    from lcc.training import IndexedDataset
+
+    data = blob_data()
+    lcc_callback = LCCCallback(["net.2"], data, weight=1.0, warmup=0, k=5, batch_size=64)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        devices=devices,
+        strategy="ddp_spawn" if devices > 1 else "auto",
+        callbacks=[lcc_callback, SaveTargets(folder, f"lightning{devices}")],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    loader = DataLoader(IndexedDataset(data), batch_size=64, shuffle=True)
+    trainer.fit(LightningBlobNet(), loader)
+
+
+def _lightning_classes():
+    import lightning.pytorch as pl
+
+    from lcc.lightning import LCCCallback, LCCMixin
+
+    class LightningBlobNet(LCCMixin, pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = blob_net()
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            x, y, index = batch
+            logits = self(x)
+            return torch.nn.functional.cross_entropy(logits, y) + self.lcc_loss(index)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    class SaveTargets(pl.Callback):
+        """Saves each rank's targets after the callback computed them (a later callback)."""
+
+        def __init__(self, folder: str, prefix: str):
+            self.folder, self.prefix = folder, prefix
+
+        def on_train_epoch_start(self, trainer, module):
+            core = next(c for c in trainer.callbacks if isinstance(c, LCCCallback)).core
+            targets, correctible = core.targets["net.2"]
+            path = Path(self.folder) / f"{self.prefix}-rank{trainer.global_rank}.pt"
+            torch.save({"targets": targets, "correctible": correctible}, path)
+
+    return LightningBlobNet, SaveTargets
+
+
+try:  # module-level classes, so that ddp_spawn can pickle them
+    LightningBlobNet, SaveTargets = _lightning_classes()
+    LightningBlobNet.__qualname__, SaveTargets.__qualname__ = "LightningBlobNet", "SaveTargets"
+except ImportError:  # lightning is optional
+    pass

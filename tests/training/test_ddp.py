@@ -19,3 +19,16 @@ def test_two_ranks_give_exactly_the_single_process_targets(tmp_path):
         assert got["mc_fraction"] == alone["mc_fraction"]
         torch.testing.assert_close(got["loss"], alone["loss"])
         assert float(got["loss"]) > 0 or not alone["correctible"][got["indices"]].any()
+
+
+def test_lightning_ddp_gives_exactly_the_single_process_targets(tmp_path):
+    from ddp_worker import lightning_targets
+
+    lightning_targets(str(tmp_path), devices=1)
+    lightning_targets(str(tmp_path), devices=2)  # ddp_spawn, gloo, DistributedSampler
+    alone = torch.load(tmp_path / "lightning1-rank0.pt", weights_only=True)
+    assert alone["correctible"].any()
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f"lightning2-rank{rank}.pt", weights_only=True)
+        assert torch.equal(got["targets"], alone["targets"])
+        assert torch.equal(got["correctible"], alone["correctible"])
