@@ -26,7 +26,9 @@ centroid optimizer-state reset) at epoch boundaries to a user's centroid model:
 the LightningModule provides BRB's protocol (``encoder``, ``embedding_layer``,
 ``n_clusters``, ``n_samples``, ``embed(indices)``, ``set_centers(c)``,
 ``center_parameters()``); the optimizer and the number of epochs come from the
-trainer.
+trainer. Under DDP every rank applies BRB (``embed`` should embed the whole
+training set, not the rank's shard) and then takes rank 0's parameters, so the
+replicas stay identical.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from torch.utils.data import Dataset
 
 from lcc.deep import BRB
 from lcc.training import LCCCallback as _LCC
+from lcc.training.ddp import broadcast_module, is_distributed
 
 __all__ = ["BRBCallback", "LCCCallback", "LCCMixin"]
 
@@ -116,6 +119,8 @@ class BRBCallback(pl.Callback):
         target = _BRBTarget(pl_module, optimizer, trainer.max_epochs)
         training = pl_module.training
         if self.brb.on_epoch_end(trainer.current_epoch, target):
+            if is_distributed():  # every rank reset alike; rank 0's result is the one kept
+                broadcast_module(pl_module)
             pl_module.log("brb/reset", 1.0, on_step=False, on_epoch=True)
         pl_module.train(training)
 

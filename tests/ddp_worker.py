@@ -92,10 +92,35 @@ def lightning_targets(folder: str, devices: int) -> None:
     trainer.fit(LightningBlobNet(), loader)
 
 
+def lightning_brb(folder: str, broadcast: bool = True) -> None:
+    """4 epochs of a centroid LightningModule with BRBCallback (interval 2) under ``ddp_spawn``
+    on 2 CPU processes; each rank saves its parameters, resets and the centres' step count.
+    ``broadcast=False`` disables the rank-0 broadcast after the reset (the broken variant)."""
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lcc.lightning import BRBCallback
+
+    x = blob_data().tensors[0]
+    trainer = pl.Trainer(
+        max_epochs=4,
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        callbacks=[BRBCallback(interval=2, subsample=200, seed=0), SaveBRB(folder, broadcast)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    torch.manual_seed(0)
+    trainer.fit(RankNoiseCentroids(x), DataLoader(TensorDataset(x), batch_size=64, shuffle=True))
+
+
 def _lightning_classes():
     import lightning.pytorch as pl
 
-    from lcc.lightning import LCCCallback, LCCMixin
+    from lcc.lightning import BRBCallback, LCCCallback, LCCMixin
 
     class LightningBlobNet(LCCMixin, pl.LightningModule):
         def __init__(self):
@@ -125,11 +150,68 @@ def _lightning_classes():
             path = Path(self.folder) / f"{self.prefix}-rank{trainer.global_rank}.pt"
             torch.save({"targets": targets, "correctible": correctible}, path)
 
-    return LightningBlobNet, SaveTargets
+    class RankNoiseCentroids(pl.LightningModule):
+        """A DCN-like centroid model with BRB's protocol whose embedding differs slightly
+        between ranks, as a nondeterministic GPU kernel can make it."""
+
+        def __init__(self, x):
+            super().__init__()
+            self.x = x
+            self.encoder = torch.nn.Sequential(
+                torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)
+            )
+            self.centers = torch.nn.Parameter(torch.randn(4, 4))
+            self.n_clusters, self.n_samples = 4, len(x)
+
+        @property
+        def embedding_layer(self):
+            return self.encoder[2]
+
+        def embed(self, indices):
+            noise = torch.Generator().manual_seed(self.global_rank)
+            with torch.no_grad():
+                z = self.encoder(self.x[indices])
+                return z + 1e-3 * torch.randn(z.shape, generator=noise)
+
+        def set_centers(self, centers):
+            with torch.no_grad():
+                self.centers.copy_(centers)
+
+        def center_parameters(self):
+            return [self.centers]
+
+        def training_step(self, batch, batch_idx):
+            z = self.encoder(batch[0])
+            return torch.cdist(z, self.centers).min(dim=1).values.pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-2)
+
+    class SaveBRB(pl.Callback):
+        """Saves each rank's parameters, resets and the centres' Adam step count at the end."""
+
+        def __init__(self, folder: str, broadcast: bool):
+            self.folder, self.broadcast = folder, broadcast
+
+        def setup(self, trainer, module, stage):
+            if not self.broadcast:  # in the spawned process: the broken variant
+                import lcc.lightning
+
+                lcc.lightning.broadcast_module = lambda module: None
+
+        def on_train_end(self, trainer, module):
+            brb = next(c for c in trainer.callbacks if isinstance(c, BRBCallback)).brb
+            steps = trainer.optimizers[0].state[module.centers]["step"]
+            path = Path(self.folder) / f"brb-rank{trainer.global_rank}.pt"
+            state = {k: v.clone() for k, v in module.state_dict().items()}
+            torch.save({"state": state, "resets": brb.reset_epochs, "steps": steps}, path)
+
+    return LightningBlobNet, SaveTargets, RankNoiseCentroids, SaveBRB
 
 
 try:  # module-level classes, so that ddp_spawn can pickle them
-    LightningBlobNet, SaveTargets = _lightning_classes()
-    LightningBlobNet.__qualname__, SaveTargets.__qualname__ = "LightningBlobNet", "SaveTargets"
+    LightningBlobNet, SaveTargets, RankNoiseCentroids, SaveBRB = _lightning_classes()
+    for _cls in (LightningBlobNet, SaveTargets, RankNoiseCentroids, SaveBRB):
+        _cls.__qualname__ = _cls.__name__
 except ImportError:  # lightning is optional
     pass

@@ -21,12 +21,24 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Subset
 
-__all__ = ["correct_across_ranks", "is_distributed"]
+__all__ = ["broadcast_module", "correct_across_ranks", "is_distributed"]
 
 
 def is_distributed() -> bool:
     """True inside an initialised process group of more than one rank."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
+    """Every parameter and buffer of ``module`` from rank ``src`` to all ranks, in place.
+
+    For changes made outside the gradient step, which DDP does not synchronise
+    (BRB's soft reset and reclustering): identical inputs would give identical
+    results on every rank, but a nondeterministic kernel (GPU k-Means, atomics)
+    or a rank-local random draw would silently split the replicas."""
+    with torch.no_grad():
+        for tensor in (*module.parameters(), *module.buffers()):
+            dist.broadcast(tensor.data, src=src)
 
 
 def correct_across_ranks(callback: Any) -> dict[str, Any]:

@@ -32,3 +32,23 @@ def test_lightning_ddp_gives_exactly_the_single_process_targets(tmp_path):
         got = torch.load(tmp_path / f"lightning2-rank{rank}.pt", weights_only=True)
         assert torch.equal(got["targets"], alone["targets"])
         assert torch.equal(got["correctible"], alone["correctible"])
+
+
+def test_lightning_brb_under_ddp_keeps_the_replicas_identical(tmp_path):
+    from ddp_worker import lightning_brb
+
+    def ranks(folder):
+        return [torch.load(folder / f"brb-rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+    lightning_brb(str(tmp_path))  # ddp_spawn, 2 CPU processes, interval 2, 4 epochs
+    first, second = ranks(tmp_path)
+    assert first["resets"] == second["resets"] == [1]  # after epoch 1; never after the last
+    steps_per_epoch = len(range(0, 401 // 2 + 1, 64))  # each rank's share of 401 samples
+    assert int(first["steps"]) == int(second["steps"]) == 2 * steps_per_epoch  # reset at 1
+    for key, value in first["state"].items():
+        assert torch.equal(value, second["state"][key]), key
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    lightning_brb(str(broken), broadcast=False)  # no broadcast: the replicas split
+    first, second = ranks(broken)
+    assert not torch.equal(first["state"]["centers"], second["state"]["centers"])
