@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import contextlib
+
 import numpy as np
 import torch
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread: with several, a row's latents can differ in the last bit with
+    the batch it is computed in (1 ulp, measured), and the ranks' shares are batched
+    differently from the single process; with one, rows do not depend on their batch."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def blob_data():
@@ -36,7 +51,8 @@ def correction(rank: int | None, indices: torch.Tensor) -> dict:
 
     data, model = blob_data(), blob_net()
     callback = LCCCallback(model, ["2"], data, weight=1.0, warmup=0, k=5, batch_size=64)
-    stats = callback.on_epoch_start(0)
+    with one_thread():
+        stats = callback.on_epoch_start(0)
     model(data.tensors[0][indices])
     loss = callback.loss(indices)
     callback.close()
@@ -89,7 +105,8 @@ def lightning_targets(folder: str, devices: int) -> None:
         enable_model_summary=False,
     )
     loader = DataLoader(IndexedDataset(data), batch_size=64, shuffle=True)
-    trainer.fit(LightningBlobNet(), loader)
+    with one_thread():  # ddp_spawn's processes start from this setting
+        trainer.fit(LightningBlobNet(), loader)
 
 
 def lightning_brb(folder: str, broadcast: bool = True) -> None:
