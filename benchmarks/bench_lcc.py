@@ -65,9 +65,11 @@ def pretrained(seed: int, epochs: int) -> SmallCNN:
 
 def quality(args: argparse.Namespace) -> dict:
     target = load_dataset("digits", resize=28)
-    cells = [(w, k) for w in args.weights for k in args.ks]
-    results: dict = {"baseline": [], **{f"w={w:g} k={k}": [] for w, k in cells}, "eq9": []}
-    times: dict = {"plain_epoch_s": [], "lcc_epoch_s": [], "correction_s": []}
+    cells = [(w, k, c) for w in args.weights for k in args.ks for c in args.captures]
+    results: dict = {"baseline": [], **{arm(cell): [] for cell in cells}, "eq9": []}
+    times: dict = {"plain_epoch_s": []}
+    for capture in args.captures:
+        times |= {f"lcc_epoch_s/{capture}": [], f"correction_s/{capture}": []}
     for seed in args.seeds:
         source = pretrained(seed, args.pretrain_epochs)
         torch.manual_seed(10_000 + seed)
@@ -78,9 +80,16 @@ def quality(args: argparse.Namespace) -> dict:
             model.load_state_dict(weights)
             callback = None
             if cell is not None:
-                w, k = cell
+                w, k, capture = cell
                 callback = LCCCallback(
-                    model, ["fc1"], target.train, weight=w, k=k, warmup=1, seed=seed
+                    model,
+                    ["fc1"],
+                    target.train,
+                    weight=w,
+                    k=k,
+                    warmup=1,
+                    seed=seed,
+                    capture=capture,
                 )
             history = train(
                 model,
@@ -92,7 +101,7 @@ def quality(args: argparse.Namespace) -> dict:
                 progress=False,
             )
             acc = 100 * evaluate(model, target.test)
-            name = "baseline" if cell is None else f"w={cell[0]:g} k={cell[1]}"
+            name = "baseline" if cell is None else arm(cell)
             results[name].append(acc)
             if callback is None:
                 times["plain_epoch_s"] += [h["epoch_time_s"] for h in history]
@@ -102,10 +111,16 @@ def quality(args: argparse.Namespace) -> dict:
                 results["eq9"] += [
                     h["fc1/acc_mc"] < h["fc1/acc_all"] < h["fc1/acc_cc"] for h in logged
                 ]
-                times["lcc_epoch_s"] += [h["epoch_time_s"] for h in logged]
-                times["correction_s"] += [h["correction_time_s"] for h in logged]
+                times[f"lcc_epoch_s/{cell[2]}"] += [h["epoch_time_s"] for h in logged]
+                times[f"correction_s/{cell[2]}"] += [h["correction_time_s"] for h in logged]
             print(f"seed {seed} {name:<14} test accuracy {acc:.2f}", flush=True)
     return results | times
+
+
+def arm(cell: tuple) -> str:
+    """``w=0.01 k=5`` (capture pass, the default) or ``w=0.01 k=5 online``."""
+    w, k, capture = cell
+    return f"w={w:g} k={k}" + ("" if capture == "pass" else f" {capture}")
 
 
 def print_quality(q: dict, args: argparse.Namespace) -> None:
@@ -123,13 +138,19 @@ def print_quality(q: dict, args: argparse.Namespace) -> None:
             f"{name:<16}{statistics.mean(q[name]):>15.2f} ± {sample_std(q[name]):5.2f}"
             f"{d.mean:>+16.2f}  [{d.low:+.2f}, {d.high:+.2f}]"
         )
+    pairs = [(arm((w, k, "online")), arm((w, k, "pass"))) for w in args.weights for k in args.ks]
+    for a, b in pairs:
+        if a in q and b in q:
+            d = paired_difference(q[a], q[b])
+            print(f"online vs pass capture, {b}: Δ {d.mean:+.2f}  [{d.low:+.2f}, {d.high:+.2f}]")
     plain = statistics.median(q["plain_epoch_s"])
-    with_lcc = statistics.median(q["lcc_epoch_s"])
-    print(
-        f"epoch time: plain {plain:.2f} s, with LCC {with_lcc:.2f} s (overhead "
-        f"{with_lcc / plain - 1:+.1%} of a plain epoch; the correction step "
-        f"{statistics.median(q['correction_s']):.2f} s)"
-    )
+    for capture in args.captures:
+        with_lcc = statistics.median(q[f"lcc_epoch_s/{capture}"])
+        print(
+            f"epoch time: plain {plain:.2f} s, with LCC (capture={capture}) {with_lcc:.2f} s "
+            f"(overhead {with_lcc / plain - 1:+.1%} of a plain epoch; the correction step "
+            f"{statistics.median(q[f'correction_s/{capture}']):.2f} s)"
+        )
     print(f"eq. (9) acc(MC) < acc(all) < acc(CC) on {sum(q['eq9'])}/{len(q['eq9'])} logged epochs")
     print(
         "protocol differences: SmallCNN pretrained here on 5,000 MNIST digits instead of "
@@ -173,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--weights", type=float, nargs="+", default=[1e-2, 1e-4])
     parser.add_argument("--ks", type=int, nargs="+", default=[5, 50])
+    parser.add_argument("--captures", nargs="+", default=["pass"], choices=["pass", "online"])
     parser.add_argument("--no-step", action="store_true", help="skip the correction-step timing")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/lcc.json"))
     args = parser.parse_args(argv)

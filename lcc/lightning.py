@@ -5,13 +5,13 @@ capture pass and the correction step at ``on_train_epoch_start``, logs each
 layer's statistics through the module's logger, and keeps its targets in
 Lightning checkpoints. The module adds the LCC term itself, in
 ``training_step``, the one place Lightning users write their loss; the
-:class:`LCCMixin` gives it ``self.lcc_loss(index)``::
+:class:`LCCMixin` gives it ``self.lcc_loss(index, y)``::
 
     class Classifier(LCCMixin, lightning.LightningModule):
         def training_step(self, batch, batch_idx):
             x, y, index = batch                     # a loader over lcc.training.IndexedDataset
             logits = self(x)                        # forward first: the hooks see the latents
-            loss = cross_entropy(logits, y) + self.lcc_loss(index)
+            loss = cross_entropy(logits, y) + self.lcc_loss(index, y)
             ...
 
     trainer = lightning.Trainer(callbacks=[LCCCallback(["fc1"], train_set, weight=1e-2)])
@@ -75,9 +75,10 @@ class LCCCallback(pl.Callback):
         if len(flat) > 1:
             pl_module.log_dict(flat, on_step=False, on_epoch=True)
 
-    def loss(self, indices: torch.Tensor) -> torch.Tensor:
-        """``w · Σ_layers L_clst`` for the batch with dataset ``indices`` (after forward)."""
-        return self.core.loss(indices)
+    def loss(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``w · Σ_layers L_clst`` for the batch with dataset ``indices`` (after forward);
+        ``labels`` as :meth:`lcc.training.LCCCallback.loss` (needed by ``capture="online"``)."""
+        return self.core.loss(indices, labels)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.core is not None:
@@ -97,13 +98,13 @@ class LCCCallback(pl.Callback):
 
 
 class LCCMixin:
-    """``self.lcc_loss(index)``: the LCC term of the trainer's :class:`LCCCallback`
-    (0 when there is none)."""
+    """``self.lcc_loss(index, labels)``: the LCC term of the trainer's :class:`LCCCallback`
+    (0 when there is none); ``labels`` only matter with ``capture="online"``."""
 
-    def lcc_loss(self, index: torch.Tensor) -> torch.Tensor:
+    def lcc_loss(self, index: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for callback in self.trainer.callbacks:
             if isinstance(callback, LCCCallback) and callback.core is not None:
-                return callback.loss(index)
+                return callback.loss(index, labels)
         return torch.zeros((), device=self.device)
 
 

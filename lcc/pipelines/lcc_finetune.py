@@ -73,6 +73,7 @@ class LCCSection(Section):
     interval: PosInt = 1
     resolution: PosFloat = 1.0
     exact_knn: bool = True
+    capture: Literal["pass", "online"] = "pass"  # latents: a capture pass, or the training steps'
     track_baseline: bool = True  # CC / MC statistics for the baseline too (weight 0)
     # the correction step on a Dask cluster: null | local | local-cuda | auto | address
     scheduler: Annotated[str, AfterValidator(resolve_scheduler)] | None = None
@@ -271,6 +272,7 @@ class _Arm:
             interval=opts["interval"],
             resolution=opts["resolution"],
             exact_knn=opts["exact_knn"],
+            capture=opts["capture"],
             seed=self.config["seed"],
             scheduler=opts["scheduler"],
             max_in_memory_bytes=opts["max_in_memory_bytes"],

@@ -7,13 +7,15 @@ Three calls put LCC into a loop you already have::
         stats = lcc_cb.on_epoch_start(epoch)           # 1. clusters + targets when due
         for x, y, index in loader:                      #    a loader over IndexedDataset
             logits = model(x)                           #    hooks capture the latents
-            loss = criterion(logits, y) + lcc_cb.loss(index)   # 2. the LCC term
+            loss = criterion(logits, y) + lcc_cb.loss(index, y)  # 2. the LCC term
             ...
     lcc_cb.close()                                      # 3. remove the hooks
 
 At the start of every correction epoch (after ``warmup`` epochs, then every
-``interval`` epochs) the callback runs one pass over the whole training set in
-eval mode, clusters each layer's latents with the engine (k-NN graph → Leiden
+``interval`` epochs) the callback gets every training sample's latents —
+``capture="pass"``: one pass over the training set in eval mode;
+``capture="online"``: those the hooks saw during the previous epoch's training
+steps, at no extra cost — clusters each layer's latents with the engine (k-NN graph → Leiden
 / Louvain / k-NN pressure → matching, paper section III), and computes the
 correction targets (:func:`lcc.correction_targets`). Between correction
 epochs the last targets are reused, as in the paper.
@@ -32,7 +34,7 @@ from torch.utils.data import Dataset
 
 from lcc._validation import check_choice
 from lcc.losses import LCCLoss
-from lcc.training.capture import LatentCapture
+from lcc.training.capture import LatentCapture, LatentRecord
 
 __all__ = ["LCCCallback"]
 
@@ -64,7 +66,20 @@ class LCCCallback:
     exact_knn : bool, default True
         Exact k-NN graph; ``False`` uses the approximate index (faiss IVF / cuVS
         CAGRA), the right choice from ~100,000 latents or d ≥ 256 on a CPU.
-    batch_size : int, default 256
+    capture : {"pass", "online"}, default "pass"
+        Where the latents come from. ``"pass"``: a capture pass over the whole
+        training set at the start of each correction epoch, in eval mode under
+        ``torch.inference_mode`` (on CUDA with autocast and channels-last
+        images). ``"online"``: the latents of the previous epoch's training
+        forward passes, recorded by :meth:`loss` (which then needs the batch's
+        ``labels``), so no extra pass. They are stale by up to one epoch (a
+        sample's row was taken when its batch came, with the weights of that
+        moment) and taken in train mode: dropout is active in them and BatchNorm
+        normalised them with batch statistics, so with dropout they are noisier
+        than an eval pass's. Samples the previous epoch did not see (the first
+        correction epoch after ``warmup=0`` or a resume, ``drop_last``) are
+        captured by a pass over those samples only.
+    batch_size : int, default 512
         Batch size of the capture pass.
     seed : int, default 0
     backend : {"auto", "cpu", "gpu"}, optional
@@ -98,7 +113,8 @@ class LCCCallback:
         interval: int = 1,
         resolution: float = 1.0,
         exact_knn: bool = True,
-        batch_size: int = 256,
+        capture: Literal["pass", "online"] = "pass",
+        batch_size: int = 512,
         seed: int = 0,
         backend: str | None = None,
         progress: bool = False,
@@ -108,6 +124,7 @@ class LCCCallback:
     ):
         check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
         check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
+        check_choice(capture, "capture", ("pass", "online"))
         if weight < 0:
             raise ValueError(f"weight must be >= 0, got {weight}")
         if warmup < 0 or interval < 1:
@@ -115,7 +132,7 @@ class LCCCallback:
         self.model, self.train_set = model, train_set
         self.weight, self.k, self.method, self.mode = weight, k, method, mode
         self.warmup, self.interval, self.resolution = warmup, interval, resolution
-        self.exact_knn = exact_knn
+        self.exact_knn, self.capture_mode = exact_knn, capture
         self.batch_size, self.seed, self.backend, self.progress = (
             batch_size,
             seed,
@@ -134,6 +151,15 @@ class LCCCallback:
         self.criterion = LCCLoss()
         self.targets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.active = False
+        self.epoch = -1
+        self.record: LatentRecord | None = None  # online: this epoch's training latents
+        self._logits: Any = None
+        self._output_hook = (
+            model.register_forward_hook(self._keep_output) if capture == "online" else None
+        )
+
+    def _keep_output(self, _module: nn.Module, _inputs: Any, output: Any) -> None:
+        self._logits = output
 
     def is_correction_epoch(self, epoch: int) -> bool:
         return epoch >= self.warmup and (epoch - self.warmup) % self.interval == 0
@@ -145,6 +171,7 @@ class LCCCallback:
         of clusters, modularity, MC fraction, correctible fraction, and the
         model's accuracy on all / CC / MC samples (eq. 9).
         """
+        self.epoch = epoch
         if not self.is_correction_epoch(epoch):
             return {}
         from lcc.distributed import cluster
@@ -160,6 +187,7 @@ class LCCCallback:
                 raise FloatingPointError(
                     f"epoch {epoch}: {err}; the run diverged (the last checkpoint is kept)"
                 ) from None
+        self.record = None  # used; the next one starts with this epoch's steps
         release_cached()
         self.active = True
         stats["correction_time_s"] = time.perf_counter() - start
@@ -174,24 +202,23 @@ class LCCCallback:
 
         if is_distributed():
             return correct_across_ranks(self)
+        return self.correct_record(self.latents())
+
+    def correct_record(self, record: LatentRecord) -> dict[str, Any]:
+        """:func:`lcc.correct` on every layer of a whole ``record``; fills ``self.targets``
+        (torch, on the latents' device) and returns the per-layer statistics."""
         from lcc._backend import backend_of, move
         from lcc.correction import correct
         from lcc.distributed import as_dask, resolve_scheduler, to_gpu_chunks
         from lcc.staging import LatentStore, to_backend, to_torch
 
-        buffers, labels, predictions = self.capture.collect(
-            self.model,
-            self.train_set,
-            batch_size=self.batch_size,
-            progress=self.progress,
-            max_in_memory_bytes=self.max_in_memory_bytes,
-            store_dir=self.store_dir,
-        )
+        buffers, labels, predictions = record.finish()
         y = to_backend(labels, self.backend)
-        y_model = to_backend(predictions, self.backend)
+        y_model = None if predictions is None else to_backend(predictions, self.backend)
         cpu_workers = self._client is not None and resolve_scheduler(self.scheduler) == "local"
         if cpu_workers:  # a CPU cluster computes on the host, whatever the model's device
-            y, y_model = move(y, "cpu"), move(y_model, "cpu")
+            y = move(y, "cpu")
+            y_model = None if y_model is None else move(y_model, "cpu")
         stats: dict[str, Any] = {}
         for name, buffer in buffers.items():
             on_disk = isinstance(buffer, LatentStore)
@@ -222,11 +249,43 @@ class LCCCallback:
             stats[name] = step.stats
         return stats
 
-    def loss(self, indices: torch.Tensor) -> torch.Tensor:
+    def latents(self, record: LatentRecord | None = None) -> LatentRecord:
+        """Every sample's latents for a correction step: ``record`` or the online one with the
+        samples it lacks captured by a pass, or (``capture="pass"``) one whole capture pass."""
+        if record is None and self.capture_mode == "online":
+            record = self.record
+        if record is None:
+            record = self.new_record()
+        missing = record.missing()
+        if missing:
+            self.capture.fill(
+                record,
+                self.model,
+                self.train_set,
+                indices=None if len(missing) == record.n else missing,
+                batch_size=self.batch_size,
+                progress=self.progress,
+            )
+        return record
+
+    def new_record(self) -> LatentRecord:
+        """An empty :class:`LatentRecord` of the training set on the model's device."""
+        return LatentRecord(
+            len(self.train_set),
+            _device_of(self.model),
+            max_in_memory_bytes=self.max_in_memory_bytes,
+            store_dir=self.store_dir,
+        )
+
+    def loss(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``w · Σ_layers L_clst`` for the batch with dataset ``indices``; call after forward.
 
-        Zero (and no graph) before the first correction epoch.
+        Zero (and no graph) before the first correction epoch. With
+        ``capture="online"`` it also records the batch's latents, ``labels`` and
+        predictions for the next correction epoch, so ``labels`` is required then.
         """
+        if self.capture_mode == "online" and self.model.training:
+            self._record_batch(indices, labels)
         if not self.active or self.weight == 0:
             return torch.zeros((), device=_device_of(self.model))
         total = torch.zeros((), device=_device_of(self.model))
@@ -236,6 +295,20 @@ class LCCCallback:
             target, mask = targets[index].to(z.device), correctible[index].to(z.device)
             total = total + self.criterion(z, target, mask)
         return self.weight * total
+
+    def _record_batch(self, indices: torch.Tensor, labels: torch.Tensor | None) -> None:
+        """Online capture: keep this training step's latents when the next epoch corrects."""
+        if not self.is_correction_epoch(self.epoch + 1):
+            return
+        if labels is None:
+            raise ValueError(
+                "capture='online' records the training latents with their labels: call "
+                "loss(index, labels) with the batch's labels"
+            )
+        if self.record is None:
+            self.record = self.new_record()
+        outputs = {name: self.capture.outputs[name] for name in self.capture.layers}
+        self.record.write(indices, outputs, labels, self._logits)
 
     def state_dict(self) -> dict[str, Any]:
         """What a resumed run needs: each layer's last targets and correctible mask."""
@@ -261,6 +334,9 @@ class LCCCallback:
     def close(self) -> None:
         """Remove the forward hooks from the model and close a cluster this callback started."""
         self.capture.remove()
+        if self._output_hook is not None:
+            self._output_hook.remove()
+            self._output_hook = None
         self._cluster.close()
         self._client = None
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
-__all__ = ["IndexedDataset", "LatentCapture", "unpack_batch"]
+__all__ = ["IndexedDataset", "LatentCapture", "LatentRecord", "unpack_batch"]
 
 
 class IndexedDataset(Dataset):
@@ -89,13 +90,12 @@ class LatentCapture:
     def __exit__(self, *exc: object) -> None:
         self.remove()
 
-    @torch.no_grad()
     def collect(
         self,
         model: nn.Module,
         dataset: Dataset,
         *,
-        batch_size: int = 256,
+        batch_size: int = 512,
         device: torch.device | str | None = None,
         num_workers: int = 0,
         progress: bool = False,
@@ -112,46 +112,163 @@ class LatentCapture:
         written chunk by chunk to an on-disk :class:`lcc.staging.LatentStore`
         in ``store_dir`` instead (see :func:`lcc.staging.latent_buffer`).
         """
+        device = torch.device(device) if device else next(model.parameters()).device
+        record = LatentRecord(
+            len(dataset),  # type: ignore[arg-type]
+            device,
+            max_in_memory_bytes=max_in_memory_bytes,
+            store_dir=store_dir,
+        )
+        self.fill(
+            record,
+            model,
+            dataset,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            progress=progress,
+        )
+        return record.finish()
+
+    @torch.inference_mode()
+    def fill(
+        self,
+        record: LatentRecord,
+        model: nn.Module,
+        dataset: Dataset,
+        *,
+        indices: Sequence[int] | None = None,
+        batch_size: int = 512,
+        num_workers: int = 0,
+        progress: bool = False,
+    ) -> None:
+        """Write the latents of ``dataset`` (or of its rows ``indices``) into ``record``,
+        in eval mode under ``torch.inference_mode``; on CUDA with autocast (bfloat16
+        where supported) and channels-last images, the fast inference settings."""
         from tqdm.auto import tqdm
 
-        from lcc.staging import LatentStore, latent_buffer
-
-        device = torch.device(device) if device else next(model.parameters()).device
-        n = len(dataset)  # type: ignore[arg-type]
+        device = record.device
+        rows: Dataset = IndexedDataset(dataset)  # yields the index in the whole data set
+        if indices is not None:
+            rows = Subset(rows, list(indices))
         loader = DataLoader(
-            IndexedDataset(dataset), batch_size=batch_size, shuffle=False, num_workers=num_workers
+            rows,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
         )
-        buffers: dict[str, Any] = {}
-        finite = {name: torch.ones((), dtype=torch.bool, device=device) for name in self.layers}
-        labels = torch.full((n,), -1, dtype=torch.long, device=device)
-        predictions = torch.full((n,), -1, dtype=torch.long, device=device)
         was_training = model.training
         model.eval()
         try:
             for batch in tqdm(loader, desc="capturing latents", disable=not progress, leave=False):
                 x, y, index = unpack_batch(batch)
-                index = index.to(device)
-                logits = model(x.to(device))
-                for name in self.layers:
-                    z = self.outputs[name].reshape(x.shape[0], -1)
-                    if name not in buffers:
-                        buffers[name] = latent_buffer(
-                            n,
-                            z.shape[1],
-                            device=device,
-                            max_in_memory_bytes=max_in_memory_bytes,
-                            store_dir=store_dir,
-                            name=name,
-                        )
-                    buffers[name].write(index, z.float())
-                    finite[name] &= torch.isfinite(z).all()  # no sync: checked after the pass
-                labels[index] = torch.as_tensor(y, device=device).long()
-                predictions[index] = logits.argmax(dim=1)
+                x = x.to(device, non_blocking=True)
+                with _fast_inference(device):
+                    if x.dim() == 4 and device.type == "cuda":
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    logits = model(x)
+                record.write(index, {name: self.outputs[name] for name in self.layers}, y, logits)
         finally:
             model.train(was_training)
-        for name, buffer in buffers.items():
-            if not bool(finite[name]):
+
+
+class LatentRecord:
+    """What a capture gathers over a data set of ``n`` samples, by dataset index.
+
+    Each layer's flattened latents go to an in-memory :class:`lcc.LatentBuffer`
+    (or, past ``max_in_memory_bytes``, an on-disk :class:`lcc.staging.LatentStore`),
+    created on the first write; ``labels`` and the argmax ``predictions`` of the
+    model's output are ``(n,)`` tensors (−1 where unknown); ``seen`` marks the
+    rows written so far. Filled by a capture pass (:meth:`LatentCapture.fill`) or,
+    with ``capture="online"``, by the training steps themselves.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        device: torch.device,
+        *,
+        max_in_memory_bytes: int | None = None,
+        store_dir: Any = None,
+    ):
+        self.n, self.device = n, torch.device(device)
+        self.max_in_memory_bytes, self.store_dir = max_in_memory_bytes, store_dir
+        self.buffers: dict[str, Any] = {}
+        self.labels = torch.full((n,), -1, dtype=torch.long, device=self.device)
+        self.predictions = torch.full((n,), -1, dtype=torch.long, device=self.device)
+        self.seen = torch.zeros(n, dtype=torch.bool, device=self.device)
+        self._finite: dict[str, torch.Tensor] = {}
+
+    def write(
+        self,
+        index: Any,
+        latents: dict[str, torch.Tensor],
+        labels: Any,
+        logits: Any = None,
+        *,
+        predictions: Any = None,
+    ) -> None:
+        """Rows ``index`` (dataset indices) of every layer, their labels and their
+        ``predictions``, or those of ``logits`` when it is the ``(batch, classes)``
+        model output."""
+        from lcc.staging import latent_buffer
+
+        index = torch.as_tensor(index).to(self.device)
+        for name, output in latents.items():
+            z = output.detach().reshape(len(index), -1)
+            if name not in self.buffers:
+                self.buffers[name] = latent_buffer(
+                    self.n,
+                    z.shape[1],
+                    device=self.device,
+                    max_in_memory_bytes=self.max_in_memory_bytes,
+                    store_dir=self.store_dir,
+                    name=name,
+                )
+                self._finite[name] = torch.ones((), dtype=torch.bool, device=self.device)
+            self.buffers[name].write(index, z.float())
+            self._finite[name] &= torch.isfinite(z).all()  # no sync: checked in finish()
+        self.labels[index] = torch.as_tensor(labels).to(self.device).long()
+        if torch.is_tensor(logits) and logits.dim() == 2 and len(logits) == len(index):
+            predictions = logits.detach().argmax(dim=1)
+        if predictions is not None:
+            self.predictions[index] = torch.as_tensor(predictions).to(self.device)
+        self.seen[index] = True
+
+    def rows(self) -> dict[str, Any]:
+        """The written rows on the host, for sending to another process: ``indices`` and
+        their ``latents`` (per layer), ``labels`` and ``predictions`` (in-memory buffers)."""
+        index = torch.nonzero(self.seen).flatten()
+        return {
+            "indices": index.cpu(),
+            "latents": {name: b.data[index].cpu() for name, b in self.buffers.items()},
+            "labels": self.labels[index].cpu(),
+            "predictions": self.predictions[index].cpu(),
+        }
+
+    def missing(self) -> list[int]:
+        """Dataset indices not written yet."""
+        return torch.nonzero(~self.seen).flatten().tolist()
+
+    def finish(self) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
+        """``(buffers, labels, predictions)`` once every row is written (``predictions`` None
+        when the model's output was not ``(batch, classes)`` logits for every row);
+        non-finite latents are an error naming the layer, an on-disk store is marked whole."""
+        from lcc.staging import LatentStore
+
+        for name, buffer in self.buffers.items():
+            if not bool(self._finite[name]):
                 raise FloatingPointError(f"the latents of layer {name!r} contain NaN or inf")
-            if isinstance(buffer, LatentStore):  # on disk: mark it whole
+            if isinstance(buffer, LatentStore):
                 buffer.finish()
-        return buffers, labels, predictions
+        known = bool((self.predictions >= 0).all())
+        return self.buffers, self.labels, self.predictions if known else None
+
+
+def _fast_inference(device: torch.device) -> Any:
+    """Autocast for the capture pass on CUDA (bfloat16 where supported: float16's range
+    can overflow large activations); nothing elsewhere."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)

@@ -3,8 +3,9 @@ clustering, the targets on every rank.
 
 Each rank captures the latents of its share of the training set, the dataset
 indices ``rank, rank + world, …`` (whatever the training sampler, shuffled
-``DistributedSampler`` included: the capture pass is separate from training);
-the shares are gathered and put back in dataset-index order on rank 0, which
+``DistributedSampler`` included: the capture pass is separate from training),
+or with ``capture="online"`` sends those its training steps recorded; the
+shares are gathered and put back in dataset-index order on rank 0, which
 runs :func:`lcc.correct` on the whole set exactly as one process would; the
 targets and correctible masks of every sample are broadcast to all ranks, so
 each rank indexes them by the dataset indices of its own batches. Gathering
@@ -16,10 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Subset
 
 __all__ = ["broadcast_module", "correct_across_ranks", "is_distributed"]
 
@@ -43,63 +42,40 @@ def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
 
 def correct_across_ranks(callback: Any) -> dict[str, Any]:
     """:meth:`lcc.training.LCCCallback._correct` for a process group; fills ``callback.targets``
-    on every rank and returns the per-layer statistics (the same on every rank)."""
+    on every rank and returns the per-layer statistics (the same on every rank).
+
+    Each rank sends the rows it holds: with ``capture="online"`` those its own
+    training steps recorded, else those of a capture pass over its share
+    ``rank, rank + world, …``. Rank 0 writes them into one record by dataset
+    index, captures any sample no rank holds, and corrects the whole set."""
     rank, world = dist.get_rank(), dist.get_world_size()
-    n = len(callback.train_set)
-    share = Subset(callback.train_set, range(rank, n, world))
-    buffers, labels, predictions = callback.capture.collect(
-        callback.model, share, batch_size=callback.batch_size, progress=callback.progress
-    )
-    mine = {
-        "latents": {name: b.data.cpu().numpy() for name, b in buffers.items()},
-        "labels": labels.cpu().numpy(),
-        "predictions": predictions.cpu().numpy(),
-    }
+    record = callback.record if callback.capture_mode == "online" else None
+    if record is None:
+        record = callback.new_record()
+        n = len(callback.train_set)
+        share = range(rank, n, world)
+        callback.capture.fill(
+            record,
+            callback.model,
+            callback.train_set,
+            indices=share,
+            batch_size=callback.batch_size,
+            progress=callback.progress,
+        )
     parts: list[Any] = [None] * world
-    dist.all_gather_object(parts, mine)
+    dist.all_gather_object(parts, record.rows())
     payload: list[Any] = [None]
     if rank == 0:
-        payload = [_correct_whole_set(callback, parts, n)]
+        whole = callback.new_record()
+        for part in parts:
+            whole.write(
+                part["indices"], part["latents"], part["labels"], predictions=part["predictions"]
+            )
+        stats = callback.correct_record(callback.latents(whole))
+        targets = {name: (t.cpu(), c.cpu()) for name, (t, c) in callback.targets.items()}
+        payload = [(targets, stats)]
     dist.broadcast_object_list(payload, src=0)
     targets, stats = payload[0]
     device = next(callback.model.parameters()).device
-    callback.targets = {
-        name: (torch.from_numpy(t).to(device), torch.from_numpy(c).to(device))
-        for name, (t, c) in targets.items()
-    }
+    callback.targets = {name: (t.to(device), c.to(device)) for name, (t, c) in targets.items()}
     return stats
-
-
-def _in_index_order(parts: list[np.ndarray], n: int) -> np.ndarray:
-    """Rank ``r`` holds dataset indices ``r, r + world, …``: interleave them back."""
-    whole = np.empty((n, *parts[0].shape[1:]), dtype=parts[0].dtype)
-    for rank, part in enumerate(parts):
-        whole[rank :: len(parts)] = part
-    return whole
-
-
-def _correct_whole_set(callback: Any, parts: list[dict[str, Any]], n: int) -> tuple[Any, Any]:
-    from lcc.correction import correct
-    from lcc.staging import to_backend, to_torch
-
-    def staged(arrays: list[np.ndarray]) -> Any:
-        return to_backend(torch.from_numpy(_in_index_order(arrays, n)), callback.backend)
-
-    y = staged([p["labels"] for p in parts])
-    y_model = staged([p["predictions"] for p in parts])
-    targets, stats = {}, {}
-    for name in parts[0]["latents"]:
-        step = correct(
-            staged([p["latents"][name] for p in parts]),
-            y,
-            k=callback.k,
-            method=callback.method,
-            mode=callback.mode,
-            resolution=callback.resolution,
-            exact_knn=callback.exact_knn,
-            seed=callback.seed,
-            predictions=y_model,
-        )
-        targets[name] = tuple(to_torch(a).cpu().numpy() for a in (step.targets, step.correctible))
-        stats[name] = step.stats
-    return targets, stats

@@ -159,7 +159,7 @@ class _Step:
             logits = self.model(x)
             task = self.criterion(logits, y)
         callback = self.callback
-        lcc_term = callback.loss(index) if callback is not None else task.new_zeros(())
+        lcc_term = callback.loss(index, y) if callback is not None else task.new_zeros(())
         loss = task + lcc_term
         if not math.isfinite(float(loss.detach())):
             raise FloatingPointError(
