@@ -48,6 +48,7 @@ from torch import nn
 from lcc.deep._base import EncoderClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
+from lcc.deep._optim import adam
 from lcc.deep._params import Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.cdc import FORMULATIONS, correlation_loss
@@ -312,7 +313,7 @@ class CDC(EncoderClusterer):
     def _pretrain(self, x: torch.Tensor) -> None:
         """Eq. 7 with Adam, ``pretrain_epochs`` passes over the data."""
         lam = float(self.correlation_weight)
-        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.pretrain_lr)
+        optimizer = adam(self.model_.parameters(), self.pretrain_lr)
         objects = {"model": self.model_, "optimizer": optimizer}
         first, _ = restore_point(self, "pretrain", objects) or (0, {})
         for epoch in range(first, self.pretrain_epochs):

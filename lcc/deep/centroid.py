@@ -46,6 +46,7 @@ from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._input import check_input
+from lcc.deep._optim import adam
 from lcc.deep._params import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 
@@ -231,7 +232,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         return check_input(self, X, reset)
 
     def _pretrain(self, x: torch.Tensor) -> None:
-        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
+        optimizer = adam(self.model_.parameters(), self.lr)
         objects = {"model": self.model_, "optimizer": optimizer}
         first, _ = restore_point(self, "pretrain", objects) or (0, {})
         for epoch in range(first, self.pretrain_epochs):
@@ -253,7 +254,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         self.head_ = self._head(centers)
         network = self.model_ if self._reconstruction else self.model_.encoder
         params = [*network.parameters(), *self.head_.parameters()]
-        self.optimizer_ = torch.optim.Adam(params, lr=self.lr)
+        self.optimizer_ = adam(params, self.lr)
 
     @torch.no_grad()
     def _initial_codes(self, x: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,7 @@ from torch import nn
 from lcc.deep._base import DeepClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import encode_in_batches
+from lcc.deep._optim import adam
 from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.landmarks import METRICS
@@ -83,7 +84,7 @@ def train_denoising_autoencoder(
     order = rng.permutation(len(x))
     n_val = max(1, int(validation_fraction * len(x)))
     val, train = (torch.as_tensor(a, device=x.device) for a in (order[:n_val], order[n_val:]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr)
     state = _DAEState(model, optimizer, rng)
     first, (best, best_state, waited, history) = state.restore(resume)
     for epoch in range(first, epochs):

@@ -41,6 +41,7 @@ from lcc.deep._base import EncoderClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._input import check_input, check_labels
+from lcc.deep._optim import adam
 from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.snnl import SNNLoss, annealed_temperature
@@ -162,7 +163,7 @@ class SNNLAutoencoder(EncoderClusterer):
             output_activation=nn.Sigmoid(),
             init="he",
         ).to(x.device)
-        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
+        optimizer = adam(self.model_.parameters(), self.lr)
         y_train = None if labels is None or not config.supervised else torch.as_tensor(labels)
         self.history_: list[dict[str, Any]] = []
         objects = {"model": self.model_, "optimizer": optimizer}

