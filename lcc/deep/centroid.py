@@ -280,30 +280,37 @@ class _CentroidDeepClustering(EncoderClusterer):
         whole_set_targets = self.head_.uses_targets and self.recipe_["target"] == "dataset"
         objects = {"model": self.model_, "head": self.head_, "optimizer": self.optimizer_}
         first, loop = restore_point(self, "cluster", objects) or (0, {})
+        codes = None  # the whole set's codes under the current weights, while known
         if first:
             previous, targets, step = loop["previous"].numpy(), loop["targets"], loop["step"]
             self.init_labels_ = loop["init_labels"].numpy()
             targets = None if targets is None else targets.to(x.device)
         else:
-            previous = self._assign(self.transform_tensor(x)).cpu().numpy()
+            codes = self.transform_tensor(x)
+            previous = self._assign(codes).cpu().numpy()
             targets, step = None, 0
         for epoch in range(first, self.clustering_epochs):
             start = time.perf_counter()
-            total = 0.0
+            # summed on the device: no host synchronisation per batch
+            total = torch.zeros((), dtype=torch.float64, device=x.device)
             for idx in self._batches(len(x)):
                 idx = idx.to(x.device)
                 if whole_set_targets and step % update_interval == 0:
-                    targets = self.head_.targets(self.transform_tensor(x))  # eq. 4
+                    if codes is None:  # at an epoch's start, the epoch-end pass's are current
+                        codes = self.transform_tensor(x)
+                    targets = self.head_.targets(codes)  # eq. 4
+                codes = None
                 loss = self._batch_loss(x[idx], idx, targets, weight)
                 self._step(self.optimizer_, loss)
                 self.head_.after_step(self.model_.encode, x[idx])
-                total += float(loss.detach()) * len(idx)
+                total += loss.detach() * len(idx)
                 step += 1
-            z_all = self.transform_tensor(x)
-            labels = self._assign(z_all).cpu().numpy()
-            record = self._epoch_record(epoch, total / len(x), labels, previous, y, z_all)
+            codes = self.transform_tensor(x)
+            labels = self._assign(codes).cpu().numpy()
+            record = self._epoch_record(epoch, float(total) / len(x), labels, previous, y, codes)
             record["epoch_time_s"] = time.perf_counter() - start
-            self._end_epoch(record)
+            if self._end_epoch(record):  # a callback reset the network: the codes are stale
+                codes = None
             changed = float(np.mean(labels != previous))
             previous = labels
             loop = {"previous": as_tensor(previous), "targets": targets, "step": step}

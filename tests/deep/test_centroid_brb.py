@@ -423,3 +423,30 @@ def test_the_dec_check_fails_when_the_kl_pushes_the_wrong_way(monkeypatch):
     monkeypatch.setattr(DEC._head, "loss", lambda self, *args: -loss(self, *args))
     start, end = _gain_over_own_initialisation(DEC, 4.0, pretrain_epochs=30)
     assert not (end >= start and end > 0.99), (start, end)
+
+
+def test_whole_set_targets_reuse_the_epoch_end_codes(monkeypatch):
+    """P of the whole set (eq. 4) at an epoch's start comes from the codes of the previous
+    epoch's end, taken with the same weights: one inference pass per epoch, not two; a
+    BRB reset in between forces a fresh pass."""
+    from sklearn.datasets import make_blobs
+
+    from lcc.deep.centroid import _CentroidDeepClustering
+
+    x, _ = make_blobs(n_samples=120, n_features=6, centers=3, random_state=0)
+    passes = []
+    transform = _CentroidDeepClustering.transform_tensor
+    monkeypatch.setattr(
+        _CentroidDeepClustering,
+        "transform_tensor",
+        lambda self, t: passes.append(len(t)) or transform(self, t),
+    )
+    options = {"pretrain_epochs": 1, "clustering_epochs": 4, "hidden": (8,), "batch_size": 32}
+    DEC(3, target="dataset", **options).fit(x)
+    # k-Means codes + start + 4 epoch ends + labels_; nothing recomputed for P
+    assert len(passes) == 1 + 1 + 4 + 1
+    passes.clear()
+    brb = BRB(interval=2, subsample=60)
+    DEC(3, target="dataset", callbacks=[brb], **options).fit(x)
+    # the reset after epoch 1 re-embeds a subsample, then P needs a fresh whole-set pass
+    assert brb.reset_epochs == [1] and passes.count(len(x)) == 1 + 1 + 4 + 1 + 1
