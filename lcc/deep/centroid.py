@@ -325,7 +325,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         Consistency rule (BRB paper, appendix E): an augmented sample keeps the
         assignment of its original — DCN's hard assignment and DEC/IDEC's target row.
         """
-        z, recon = self.model_(xb)
+        z, recon = self._forward(xb)
         assign = self.head_.assign(z.detach())
         if targets is None and self.head_.uses_targets:  # target="batch": P of this batch
             targets = self.head_.targets(z.detach())
@@ -334,9 +334,15 @@ class _CentroidDeepClustering(EncoderClusterer):
         losses = [self._loss(xb, z, recon, assign, rows, weight)]
         if self.augment:
             xa = self._augmented(xb)
-            za, recon_a = self.model_(xa)
+            za, recon_a = self._forward(xa)
             losses.append(self._loss(xa, za, recon_a, assign, rows, weight))
         return sum(losses) / len(losses)
+
+    def _forward(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Codes and reconstruction; DEC, which dropped its decoder, only encodes."""
+        if self._reconstruction:
+            return self.model_(xb)
+        return self.model_.encode(xb), None
 
     def _loss(self, x, z, recon, assign, target_rows, weight) -> torch.Tensor:
         cluster = weight * self.head_.loss(z, assign, target_rows)

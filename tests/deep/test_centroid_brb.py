@@ -450,3 +450,22 @@ def test_whole_set_targets_reuse_the_epoch_end_codes(monkeypatch):
     DEC(3, target="dataset", callbacks=[brb], **options).fit(x)
     # the reset after epoch 1 re-embeds a subsample, then P needs a fresh whole-set pass
     assert brb.reset_epochs == [1] and passes.count(len(x)) == 1 + 1 + 4 + 1 + 1
+
+
+def test_dec_clustering_steps_never_run_the_dropped_decoder(monkeypatch):
+    """DEC drops its decoder after pretraining: its steps only encode (IDEC decodes)."""
+    from sklearn.datasets import make_blobs
+
+    x, _ = make_blobs(n_samples=96, n_features=6, centers=3, random_state=0)
+    decoded = []
+    forward = FeedForwardAutoencoder.forward
+    monkeypatch.setattr(
+        FeedForwardAutoencoder,
+        "forward",
+        lambda self, t: decoded.append(len(t)) or forward(self, t),
+    )
+    options = {"pretrain_epochs": 0, "clustering_epochs": 2, "hidden": (8,), "batch_size": 32}
+    DEC(3, **options).fit(x)
+    assert decoded == []
+    IDEC(3, **options).fit(x)
+    assert sum(decoded) == 2 * len(x)
