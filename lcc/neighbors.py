@@ -75,8 +75,9 @@ def knn(
         thousand latents a fixed 32–64 is the usual choice (check the recall
         on a sample, as ``benchmarks/bench_dask_knn.py`` does).
     chunk_size : int, default 8192
-        Queries per search call, which bounds the temporary memory to
-        ``chunk_size × n_samples`` distances at most.
+        Queries per search call of the approximate searches, which bounds their
+        temporary memory. The exact CPU search works in cache-sized tiles, one
+        per core, whatever ``chunk_size`` (:mod:`lcc.backends.knn.cpu_exact`).
     progress : bool, default False
         Show a progress bar over the query chunks.
     backend : {"auto", "cpu", "gpu"}, optional
