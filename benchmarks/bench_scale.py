@@ -1,0 +1,101 @@
+"""The k-NN graph of 1,000,000 × 64 latents in a single process (the Dask run:
+bench_dask_knn.py), with each approximate CPU search lcc has, and its recall.
+
+Latents: the same 100 Gaussian clusters in 64-d as bench_dask_knn.py (same
+seeds, same chunking, so the same matrix). Timed per search: the k-NN search
+(squared distances and ids, the row itself included) and the graph step
+(Gaussian weights, symmetrisation); recall@k against exact search on a random
+sample of queries. Searches:
+
+* ``ivf``: faiss IVF-Flat, ``2√n`` lists, ``--nprobe`` probed per query (the
+  Dask run's setting), one query at a time (faiss's OpenMP over queries);
+* ``ivf-join``: the inverted-file self-join (``√n`` lists, every list joined
+  with one BLAS product against the rows of its ``nprobe`` nearest lists,
+  default 1/14 of them), lcc's choice from ``IVF_JOIN_MIN_DIM`` or
+  ``IVF_JOIN_MIN_ROWS``.
+
+    python benchmarks/bench_scale.py                        # 1,000,000 × 64, k = 10
+    python benchmarks/bench_scale.py --n 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_dask_knn import blob_block
+
+from lcc.io import write_json
+
+
+def latents(n: int, dim: int, chunks: int) -> np.ndarray:
+    """bench_dask_knn.py's matrix, built chunk by chunk in this process."""
+    centers = np.random.default_rng(1).normal(0, 1.5, (100, dim)).astype(np.float32)
+    rows = -(-n // chunks)
+    parts = []
+    for start in range(0, n, rows):
+        info = {None: {"array-location": [(start, min(start + rows, n)), (0, dim)]}}
+        parts.append(blob_block(info, dim=dim, centers=centers, std=1.0, seed=0))
+    return np.concatenate(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query")
+    parser.add_argument("--chunks", type=int, default=16)
+    parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
+    parser.add_argument("--searches", nargs="+", default=["ivf", "ivf-join"])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
+    args = parser.parse_args(argv)
+
+    from lcc.backends.knn import cpu_ivf
+    from lcc.backends.knn.cpu_exact import exact_knn
+    from lcc.neighbors import _drop_self, _graph_from_neighbors
+
+    n, k = args.n, args.k
+    z = latents(n, args.dim, args.chunks)
+    queries = np.sort(np.random.default_rng(2).choice(n, args.queries, replace=False))
+    sq, exact = exact_knn(z, z[queries], k + 1, chunk_size=2048, progress=False)
+    _, exact = _drop_self(sq, exact, k, "cpu", query_ids=queries, n_base=n)
+    print(f"latents: {n:,} × {args.dim} float32 ({z.nbytes / 2**20:.0f} MiB), one process")
+    print(f"{'search':<30}{'k-NN s':>9}{'graph s':>9}{'total s':>9}{'recall@' + str(k):>11}")
+    rows = {}
+    for name in args.searches:
+        start = time.perf_counter()
+        if name == "ivf":
+            sq, idx = cpu_ivf.search(z, k + 1, chunk_size=8192, progress=False, nprobe=args.nprobe)
+            label = f"ivf (nprobe {args.nprobe})"
+        else:
+            sq, idx = cpu_ivf._ivf_join(z, k + 1, progress=False)
+            nlist = cpu_ivf._n_lists(n, 1.0)
+            label = f"ivf-join (nprobe {cpu_ivf._n_probes(nlist)} of {nlist})"
+        dist, idx = _drop_self(sq, idx, k, "cpu", n_base=n)
+        t_knn = time.perf_counter() - start
+        graph = _graph_from_neighbors(dist, idx, "median", "cpu")
+        t_total = time.perf_counter() - start
+        hits = [len(set(a) & set(b)) for a, b in zip(idx[queries], exact, strict=True)]
+        recall = float(np.sum(hits)) / (len(queries) * k)
+        rows[name] = {
+            "label": label,
+            "knn_s": t_knn,
+            "graph_s": t_total - t_knn,
+            "total_s": t_total,
+            "recall_at_k": recall,
+            "edges": int(graph.nnz),
+        }
+        print(
+            f"{label:<30}{t_knn:9.1f}{t_total - t_knn:9.1f}{t_total:9.1f}{recall:11.4f}", flush=True
+        )
+    write_json(args.out, {"args": vars(args) | {"out": str(args.out)}, "searches": rows})
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
