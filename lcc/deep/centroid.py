@@ -16,7 +16,12 @@
 
 ``labels_`` is the model's own assignment after training: the most probable
 cluster under Q for DEC / IDEC, the nearest centroid for DCN; ``init_labels_``
-those of the initial k-Means (what training should improve on).
+those of the initial k-Means (what training should improve on). Each epoch's
+record in ``history_`` has the labels of that epoch: from a pass over the data
+after it when ``fit`` got ``y`` (the metrics need the codes) or P is computed
+from the whole set (the pass serves the next P too); otherwise, with nothing
+needing the codes, the assignments each sample received in its batch during the
+epoch (``cl_change`` and ``tol`` use these), which saves a pass per epoch.
 
 From scratch (``pretrain_epochs=0``) the options left at ``"auto"`` follow the
 BRB authors' released recipe (their Table 13 runs; read from their code, see
@@ -293,6 +298,7 @@ class _CentroidDeepClustering(EncoderClusterer):
             start = time.perf_counter()
             # summed on the device: no host synchronisation per batch
             total = torch.zeros((), dtype=torch.float64, device=x.device)
+            seen = torch.empty(len(x), dtype=torch.long, device=x.device)
             for idx in self._batches(len(x)):
                 idx = idx.to(x.device)
                 if whole_set_targets and step % update_interval == 0:
@@ -301,12 +307,16 @@ class _CentroidDeepClustering(EncoderClusterer):
                     targets = self.head_.targets(codes)  # eq. 4
                 codes = None
                 loss = self._batch_loss(x[idx], idx, targets, weight)
+                seen[idx] = self._batch_assignments
                 self._step(self.optimizer_, loss)
                 self.head_.after_step(self.model_.encode, x[idx])
                 total += loss.detach() * len(idx)
                 step += 1
-            codes = self.transform_tensor(x)
-            labels = self._assign(codes).cpu().numpy()
+            if whole_set_targets or y is not None:  # P's next codes, or the metrics' codes
+                codes = self.transform_tensor(x)
+                labels = self._assign(codes).cpu().numpy()
+            else:  # nothing needs the codes: the epoch's labels are its steps' assignments
+                labels = seen.cpu().numpy()
             record = self._epoch_record(epoch, float(total) / len(x), labels, previous, y, codes)
             record["epoch_time_s"] = time.perf_counter() - start
             if self._end_epoch(record):  # a callback reset the network: the codes are stale
@@ -326,7 +336,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         assignment of its original — DCN's hard assignment and DEC/IDEC's target row.
         """
         z, recon = self._forward(xb)
-        assign = self.head_.assign(z.detach())
+        assign = self._batch_assignments = self.head_.assign(z.detach())
         if targets is None and self.head_.uses_targets:  # target="batch": P of this batch
             targets = self.head_.targets(z.detach())
             idx = torch.arange(len(xb), device=xb.device)

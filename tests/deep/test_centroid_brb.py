@@ -469,3 +469,29 @@ def test_dec_clustering_steps_never_run_the_dropped_decoder(monkeypatch):
     assert decoded == []
     IDEC(3, **options).fit(x)
     assert sum(decoded) == 2 * len(x)
+
+
+def test_without_labels_the_epoch_labels_come_from_the_steps(monkeypatch):
+    """Per-batch P (or DCN) and no ``y``: nothing needs the codes after an epoch, so its
+    labels are the assignments the steps gave (no pass); with ``y`` a pass per epoch."""
+    from sklearn.datasets import make_blobs
+
+    from lcc.deep.centroid import _CentroidDeepClustering
+
+    x, y = make_blobs(n_samples=120, n_features=6, centers=3, random_state=0)
+    passes = []
+    transform = _CentroidDeepClustering.transform_tensor
+    monkeypatch.setattr(
+        _CentroidDeepClustering,
+        "transform_tensor",
+        lambda self, t: passes.append(len(t)) or transform(self, t),
+    )
+    options = {"pretrain_epochs": 1, "clustering_epochs": 3, "hidden": (8,), "batch_size": 32}
+    for cls, extra in ((DEC, {"target": "batch"}), (DCN, {})):
+        passes.clear()
+        model = cls(3, **extra, **options).fit(x)
+        assert len(passes) == 1 + 1 + 1  # k-Means codes, start, labels_
+        assert all(0 <= h["cl_change"] <= 100 for h in model.history_)
+        passes.clear()
+        model = cls(3, **extra, **options).fit(x, y)
+        assert len(passes) == 1 + 1 + 3 + 1 and "acc" in model.history_[-1]
