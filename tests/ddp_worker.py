@@ -130,7 +130,7 @@ def lightning_brb(folder: str, broadcast: bool = True) -> None:
         enable_model_summary=False,
     )
     torch.manual_seed(0)
-    trainer.fit(RankNoiseCentroids(x), DataLoader(TensorDataset(x), batch_size=64, shuffle=True))
+    trainer.fit(Centroids(x, noise=1e-3), DataLoader(TensorDataset(x), batch_size=64, shuffle=True))
 
 
 def _lightning_classes():
@@ -166,13 +166,14 @@ def _lightning_classes():
             path = Path(self.folder) / f"{self.prefix}-rank{trainer.global_rank}.pt"
             torch.save({"targets": targets, "correctible": correctible}, path)
 
-    class RankNoiseCentroids(pl.LightningModule):
-        """A DCN-like centroid model with BRB's protocol whose embedding differs slightly
-        between ranks, as a nondeterministic GPU kernel can make it."""
+    class Centroids(pl.LightningModule):
+        """A DCN-like centroid model written as a LightningModule, with BRB's protocol;
+        ``noise`` makes its embedding differ slightly between ranks, as a nondeterministic
+        GPU kernel can."""
 
-        def __init__(self, x):
+        def __init__(self, x, noise: float = 0.0):
             super().__init__()
-            self.x = x
+            self.x, self.noise = x, noise
             self.encoder = torch.nn.Sequential(
                 torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)
             )
@@ -184,10 +185,10 @@ def _lightning_classes():
             return self.encoder[2]
 
         def embed(self, indices):
-            noise = torch.Generator().manual_seed(self.global_rank)
+            per_rank = torch.Generator().manual_seed(self.global_rank)
             with torch.no_grad():
                 z = self.encoder(self.x[indices])
-                return z + 1e-3 * torch.randn(z.shape, generator=noise)
+                return z + self.noise * torch.randn(z.shape, generator=per_rank)
 
         def set_centers(self, centers):
             with torch.no_grad():
@@ -222,12 +223,12 @@ def _lightning_classes():
             state = {k: v.clone() for k, v in module.state_dict().items()}
             torch.save({"state": state, "resets": brb.reset_epochs, "steps": steps}, path)
 
-    return LightningBlobNet, SaveTargets, RankNoiseCentroids, SaveBRB
+    return LightningBlobNet, SaveTargets, Centroids, SaveBRB
 
 
 try:  # module-level classes, so that ddp_spawn can pickle them
-    LightningBlobNet, SaveTargets, RankNoiseCentroids, SaveBRB = _lightning_classes()
-    for _cls in (LightningBlobNet, SaveTargets, RankNoiseCentroids, SaveBRB):
+    LightningBlobNet, SaveTargets, Centroids, SaveBRB = _lightning_classes()
+    for _cls in (LightningBlobNet, SaveTargets, Centroids, SaveBRB):
         _cls.__qualname__ = _cls.__name__
 except ImportError:  # lightning is optional
     pass

@@ -425,6 +425,14 @@ def test_the_dec_check_fails_when_the_kl_pushes_the_wrong_way(monkeypatch):
     assert not (end >= start and end > 0.99), (start, end)
 
 
+def _count_calls(monkeypatch, owner, name: str) -> list:
+    """The batch sizes ``owner.name`` is called with from now on (a monkeypatched spy)."""
+    calls: list = []
+    original = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda self, t: calls.append(len(t)) or original(self, t))
+    return calls
+
+
 def test_whole_set_targets_reuse_the_epoch_end_codes(monkeypatch):
     """P of the whole set (eq. 4) at an epoch's start comes from the codes of the previous
     epoch's end, taken with the same weights: one inference pass per epoch, not two; a
@@ -434,13 +442,7 @@ def test_whole_set_targets_reuse_the_epoch_end_codes(monkeypatch):
     from lcc.deep.centroid import _CentroidDeepClustering
 
     x, _ = make_blobs(n_samples=120, n_features=6, centers=3, random_state=0)
-    passes = []
-    transform = _CentroidDeepClustering.transform_tensor
-    monkeypatch.setattr(
-        _CentroidDeepClustering,
-        "transform_tensor",
-        lambda self, t: passes.append(len(t)) or transform(self, t),
-    )
+    passes = _count_calls(monkeypatch, _CentroidDeepClustering, "transform_tensor")
     options = {"pretrain_epochs": 1, "clustering_epochs": 4, "hidden": (8,), "batch_size": 32}
     DEC(3, target="dataset", **options).fit(x)
     # k-Means codes + start + 4 epoch ends + labels_; nothing recomputed for P
@@ -457,13 +459,7 @@ def test_dec_clustering_steps_never_run_the_dropped_decoder(monkeypatch):
     from sklearn.datasets import make_blobs
 
     x, _ = make_blobs(n_samples=96, n_features=6, centers=3, random_state=0)
-    decoded = []
-    forward = FeedForwardAutoencoder.forward
-    monkeypatch.setattr(
-        FeedForwardAutoencoder,
-        "forward",
-        lambda self, t: decoded.append(len(t)) or forward(self, t),
-    )
+    decoded = _count_calls(monkeypatch, FeedForwardAutoencoder, "forward")
     options = {"pretrain_epochs": 0, "clustering_epochs": 2, "hidden": (8,), "batch_size": 32}
     DEC(3, **options).fit(x)
     assert decoded == []
@@ -479,13 +475,7 @@ def test_without_labels_the_epoch_labels_come_from_the_steps(monkeypatch):
     from lcc.deep.centroid import _CentroidDeepClustering
 
     x, y = make_blobs(n_samples=120, n_features=6, centers=3, random_state=0)
-    passes = []
-    transform = _CentroidDeepClustering.transform_tensor
-    monkeypatch.setattr(
-        _CentroidDeepClustering,
-        "transform_tensor",
-        lambda self, t: passes.append(len(t)) or transform(self, t),
-    )
+    passes = _count_calls(monkeypatch, _CentroidDeepClustering, "transform_tensor")
     options = {"pretrain_epochs": 1, "clustering_epochs": 3, "hidden": (8,), "batch_size": 32}
     for cls, extra in ((DEC, {"target": "batch"}), (DCN, {})):
         passes.clear()

@@ -9,6 +9,7 @@ import torch
 
 pl = pytest.importorskip("lightning.pytorch")
 
+from ddp_worker import Centroids  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
@@ -92,41 +93,6 @@ def test_lightning_callback_state_goes_through_a_checkpoint(tmp_path, monkeypatc
     for key, tensor in state["tensors"].items():
         assert torch.equal(restored[0]["tensors"][key], tensor)
     assert list(module.lcc_terms) == [2] and any(t > 0 for t in module.lcc_terms[2])
-
-
-class Centroids(pl.LightningModule):
-    """A DCN-like centroid model written as a LightningModule, with BRB's protocol."""
-
-    def __init__(self, x):
-        super().__init__()
-        self.x = x
-        self.encoder = torch.nn.Sequential(
-            torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)
-        )
-        self.centers = torch.nn.Parameter(torch.randn(4, 4))
-        self.n_clusters, self.n_samples = 4, len(x)
-
-    @property
-    def embedding_layer(self):
-        return self.encoder[2]
-
-    def embed(self, indices):
-        with torch.no_grad():
-            return self.encoder(self.x[indices])
-
-    def set_centers(self, centers):
-        with torch.no_grad():
-            self.centers.copy_(centers)
-
-    def center_parameters(self):
-        return [self.centers]
-
-    def training_step(self, batch, batch_idx):
-        z = self.encoder(batch[0])
-        return torch.cdist(z, self.centers).min(dim=1).values.pow(2).mean()
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=1e-2)
 
 
 def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_optimizer_state(tmp_path):
