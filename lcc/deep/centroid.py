@@ -16,12 +16,9 @@
 
 ``labels_`` is the model's own assignment after training: the most probable
 cluster under Q for DEC / IDEC, the nearest centroid for DCN; ``init_labels_``
-those of the initial k-Means (what training should improve on). Each epoch's
-record in ``history_`` has the labels of that epoch: from a pass over the data
-after it when ``fit`` got ``y`` (the metrics need the codes) or P is computed
-from the whole set (the pass serves the next P too); otherwise, with nothing
-needing the codes, the assignments each sample received in its batch during the
-epoch (``cl_change`` and ``tol`` use these), which saves a pass per epoch.
+those of the initial k-Means. An epoch's labels in ``history_`` come from a pass
+after it when ``y`` is given or P is of the whole set (that pass serves the next
+P); otherwise from the assignments the epoch's steps gave (no extra pass).
 
 From scratch (``pretrain_epochs=0``) the options left at ``"auto"`` follow the
 BRB authors' released recipe (their Table 13 runs; read from their code, see
@@ -50,6 +47,7 @@ from lcc.deep._base import EncoderClusterer
 from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
+from lcc.deep._history import epoch_record
 from lcc.deep._input import check_input
 from lcc.deep._optim import adam
 from lcc.deep._params import Auto, Bool, Choice, Int, Ints, Real
@@ -317,7 +315,7 @@ class _CentroidDeepClustering(EncoderClusterer):
                 labels = self._assign(codes).cpu().numpy()
             else:  # nothing needs the codes: the epoch's labels are its steps' assignments
                 labels = seen.cpu().numpy()
-            record = self._epoch_record(epoch, float(total) / len(x), labels, previous, y, codes)
+            record = epoch_record(epoch, float(total) / len(x), labels, previous, y, codes)
             record["epoch_time_s"] = time.perf_counter() - start
             if self._end_epoch(record):  # a callback reset the network: the codes are stale
                 codes = None
@@ -350,9 +348,7 @@ class _CentroidDeepClustering(EncoderClusterer):
 
     def _forward(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Codes and reconstruction; DEC, which dropped its decoder, only encodes."""
-        if self._reconstruction:
-            return self.model_(xb)
-        return self.model_.encode(xb), None
+        return self.model_(xb) if self._reconstruction else (self.model_.encode(xb), None)
 
     def _loss(self, x, z, recon, assign, target_rows, weight) -> torch.Tensor:
         cluster = weight * self.head_.loss(z, assign, target_rows)
@@ -370,24 +366,6 @@ class _CentroidDeepClustering(EncoderClusterer):
                 f"got {self.image_shape}"
             )
         return random_affine(xb.view(-1, *shape), fill=self._fill).flatten(1)
-
-    def _epoch_record(self, epoch, loss, labels, previous, y, z_all) -> dict[str, Any]:
-        from lcc import metrics
-
-        record: dict[str, Any] = {"epoch": epoch, "loss": loss}
-        record["cl_change"] = 100 * (1 - metrics.nmi(previous, labels))
-        if y is not None:
-            record["acc"] = metrics.clustering_accuracy(y, labels)
-            record["nmi"] = metrics.nmi(y, labels)
-            record["ari"] = metrics.ari(y, labels)
-            z = z_all.cpu().numpy()
-            means = np.stack([z[y == c].mean(0) for c in np.unique(y)])
-            record["intra_class_distance"] = float(
-                np.mean(np.linalg.norm(z - means[np.searchsorted(np.unique(y), y)], axis=1))
-            )
-            gaps = np.linalg.norm(means[:, None] - means[None], axis=-1)
-            record["inter_class_distance"] = float(gaps[np.triu_indices(len(means), 1)].mean())
-        return record
 
 
 class DEC(_CentroidDeepClustering):
