@@ -258,15 +258,19 @@ class LCCCallback:
             record = self.new_record()
         missing = record.missing()
         if missing:
-            self.capture.fill(
-                record,
-                self.model,
-                self.train_set,
-                indices=None if len(missing) == record.n else missing,
-                batch_size=self.batch_size,
-                progress=self.progress,
-            )
+            self.capture_rows(record, None if len(missing) == record.n else missing)
         return record
+
+    def capture_rows(self, record: LatentRecord, indices: Sequence[int] | None = None) -> None:
+        """A capture pass over the training samples ``indices`` (default: all) into ``record``."""
+        self.capture.fill(
+            record,
+            self.model,
+            self.train_set,
+            indices=indices,
+            batch_size=self.batch_size,
+            progress=self.progress,
+        )
 
     def new_record(self) -> LatentRecord:
         """An empty :class:`LatentRecord` of the training set on the model's device."""

@@ -52,16 +52,7 @@ def correct_across_ranks(callback: Any) -> dict[str, Any]:
     record = callback.record if callback.capture_mode == "online" else None
     if record is None:
         record = callback.new_record()
-        n = len(callback.train_set)
-        share = range(rank, n, world)
-        callback.capture.fill(
-            record,
-            callback.model,
-            callback.train_set,
-            indices=share,
-            batch_size=callback.batch_size,
-            progress=callback.progress,
-        )
+        callback.capture_rows(record, range(rank, len(callback.train_set), world))
     parts: list[Any] = [None] * world
     dist.all_gather_object(parts, record.rows())
     payload: list[Any] = [None]

@@ -37,14 +37,22 @@ def _augmented(base: np.ndarray, queries: np.ndarray):
     return augmented_queries, augmented_base, np.einsum("ij,ij->i", queries, queries)
 
 
+def _heap(dist: np.ndarray, idx: np.ndarray) -> Any:
+    """faiss max-heaps over the rows of ``dist`` / ``idx`` (k = their width), emptied."""
+    import faiss
+
+    heap = faiss.float_maxheap_array_t()
+    heap.k, heap.nh = dist.shape[1], dist.shape[0]
+    heap.val, heap.ids = faiss.swig_ptr(dist), faiss.swig_ptr(idx)
+    heap.heapify()
+    return heap
+
+
 def _select(tile: np.ndarray, dist: np.ndarray, idx: np.ndarray, *, ids: np.ndarray) -> None:
     """The ``k = dist.shape[1]`` smallest entries of each row of ``tile`` (faiss max-heaps)."""
     import faiss
 
-    heap = faiss.float_maxheap_array_t()
-    heap.k, heap.nh = dist.shape[1], tile.shape[0]
-    heap.val, heap.ids = faiss.swig_ptr(dist), faiss.swig_ptr(idx)
-    heap.heapify()
+    heap = _heap(dist, idx)
     heap.addn_with_ids(
         tile.shape[1], faiss.swig_ptr(tile), faiss.swig_ptr(ids), 0, 0, tile.shape[0]
     )
@@ -111,10 +119,7 @@ def _search_tile(
     import faiss
 
     m, n_base = queries.shape[0], base.shape[0]
-    heap = faiss.float_maxheap_array_t()
-    heap.k, heap.nh = dist.shape[1], m
-    heap.val, heap.ids = faiss.swig_ptr(dist), faiss.swig_ptr(idx)
-    heap.heapify()
+    heap = _heap(dist, idx)
     for b0 in range(0, n_base, BASE_TILE):
         b1 = min(b0 + BASE_TILE, n_base)
         out = tile[:m, : b1 - b0]
