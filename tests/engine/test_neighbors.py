@@ -36,6 +36,22 @@ def test_exact_knn_matches_brute_force(backend, k):
     assert not np.any(idx == np.arange(700)[:, None]), "a sample is its own neighbour"
 
 
+@pytest.mark.parametrize(("n", "k", "tile"), [(700, 5, 64), (1000, 30, 96), (300, 40, 17)])
+def test_the_self_join_is_exact_across_blocks(monkeypatch, n, k, tile):
+    """Many blocks, a short last block, k above the block size: each pair's distance is
+    computed once and must reach both rows' heaps (row side and column side)."""
+    from lcc.backends.knn import cpu_exact
+
+    monkeypatch.setattr(cpu_exact, "SELF_TILE", tile)
+    z = np.random.default_rng(n).normal(size=(n, 6)).astype(np.float32)
+    sq, idx = cpu_exact.self_knn(z, k, progress=False)
+    d2 = ((z[:, None, :].astype(np.float64) - z[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(sq, np.sort(d2, axis=1)[:, :k], atol=1e-4)
+    np.testing.assert_allclose(np.take_along_axis(d2, idx, axis=1), sq, atol=1e-4)
+    assert np.all(idx[:, 0] == np.arange(n))  # self first, at distance ~0
+    assert all(len(set(row)) == k for row in idx.tolist())  # no pair offered twice
+
+
 def test_knn_returns_input_kind_and_exclude_self_with_duplicates(backend):
     z = np.repeat(np.arange(20, dtype=np.float32)[:, None], 3, axis=0)  # every point x3
     z = np.hstack([z, np.zeros_like(z)])

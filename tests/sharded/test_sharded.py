@@ -41,7 +41,9 @@ def test_exact_knn_equals_single_process(client, latents):
     d1, i1 = lcc.knn(z, 10)
     assert isinstance(idx, da.Array) and idx.chunks[0] == UNEVEN[0]
     np.testing.assert_array_equal(idx.compute(), i1)
-    np.testing.assert_allclose(dist.compute(), d1, rtol=1e-6, atol=1e-6)
+    # one process: the symmetric self-join (x's and y's distance is one GEMM entry for
+    # both); shards: their queries against the whole base. Equal to float32 rounding.
+    np.testing.assert_allclose(dist.compute(), d1, rtol=1e-5, atol=1e-5)
 
 
 def test_approximate_knn_has_high_recall(client, latents):
@@ -58,7 +60,7 @@ def test_knn_graph_equals_single_process(client, latents):
     assert graph.chunks[0] == UNEVEN[0]
     a, b = graph.compute().tocsr(), lcc.knn_graph(z, 8)
     assert a.shape == b.shape and a.nnz == b.nnz
-    assert abs(a - b).max() < 1e-6
+    assert abs(a - b).max() < 1e-5  # float32 rounding: see test_exact_knn_equals_single_process
 
 
 def test_leiden_modularity_within_one_percent(client, latents):
