@@ -123,13 +123,14 @@ class LatentBuffer:
             raise ValueError(f"n_samples and dim must be positive, got {n_samples}, {dim}")
         self.data = torch.zeros(n_samples, dim, device=device, dtype=dtype or torch.float32)
         self.filled = torch.zeros(n_samples, dtype=torch.bool, device=device)
+        self.out_of_range = torch.zeros((), dtype=torch.bool, device=device)
 
     def write(self, indices: Any, latents: torch.Tensor) -> None:
         """Store ``latents`` (batch, ...) flattened, at rows ``indices`` (batch,)."""
         import torch
 
-        idx = torch.as_tensor(indices, device=self.data.device, dtype=torch.long)
-        idx, z = _check_writes(idx, latents.detach(), *self.data.shape)
+        idx, z = _check_writes(torch.as_tensor(indices), latents.detach(), *self.data.shape)
+        idx = rows_on(idx, self.data.shape[0], self.data.device, self.out_of_range)
         self.data[idx] = z.to(self.data.dtype)
         self.filled[idx] = True
 
@@ -139,6 +140,7 @@ class LatentBuffer:
 
     def to_backend(self, backend: str | None = None) -> Any:
         """The whole buffer as a numpy / cupy array (zero-copy); every row must be written."""
+        raise_out_of_range(self.out_of_range, self.data.shape[0])
         if not self.complete:
             missing = int((~self.filled).sum())
             raise ValueError(
@@ -156,9 +158,34 @@ def _check_writes(indices: Any, latents: Any, n: int, dim: int) -> tuple[Any, An
         raise ValueError(f"{z.shape[0]} latents but {idx.shape[0]} indices")
     if z.shape[1] != dim:
         raise ValueError(f"latents have {z.shape[1]} features, the buffer {dim}")
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        raise ValueError(f"indices must lie in [0, {n})")
     return idx, z
+
+
+def rows_on(indices: Any, n: int, device: Any, out_of_range: Any) -> Any:
+    """``indices`` (dataset indices) as a long tensor on ``device``, range-checked.
+
+    Indices on the host (a DataLoader's) are checked at once. Indices already on
+    a GPU (Lightning moves the whole batch) are not read back, which would make
+    every training step wait for the device: they are clamped into range and
+    any violation is or-ed into the bool tensor ``out_of_range`` (on their
+    device), which :func:`raise_out_of_range` turns into the error later.
+    """
+    import torch
+
+    idx = torch.as_tensor(indices).reshape(-1)
+    if idx.device.type == "cpu":
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
+            raise ValueError(f"indices must lie in [0, {n})")
+        return idx.to(device, torch.long, non_blocking=True)
+    idx = idx.to(device, torch.long)
+    out_of_range |= ((idx < 0) | (idx >= n)).any().to(out_of_range.device)
+    return idx.clamp(0, n - 1)
+
+
+def raise_out_of_range(out_of_range: Any, n: int) -> None:
+    """The deferred error of :func:`rows_on` (reads one flag: one device sync)."""
+    if bool(out_of_range):
+        raise ValueError(f"indices must lie in [0, {n}): a write had one outside")
 
 
 class LatentStore:
@@ -208,8 +235,9 @@ class LatentStore:
         """Store ``latents`` (batch, ...) flattened, at rows ``indices`` (batch,)."""
         import torch
 
-        idx = torch.as_tensor(indices).reshape(-1).cpu()
+        idx = torch.as_tensor(indices).cpu()  # rows go to disk from the host anyway
         idx, z = _check_writes(idx, latents.detach(), *self.shape)
+        idx = rows_on(idx, self.shape[0], "cpu", None)
         order = torch.argsort(idx)
         rows = idx[order].numpy()
         values = z[order].float().cpu().numpy()

@@ -198,6 +198,7 @@ class LatentRecord:
         self.predictions = torch.full((n,), -1, dtype=torch.long, device=self.device)
         self.seen = torch.zeros(n, dtype=torch.bool, device=self.device)
         self._finite: dict[str, torch.Tensor] = {}
+        self._out_of_range = torch.zeros((), dtype=torch.bool, device=self.device)
 
     def write(
         self,
@@ -211,9 +212,9 @@ class LatentRecord:
         """Rows ``index`` (dataset indices) of every layer, their labels and their
         ``predictions``, or those of ``logits`` when it is the ``(batch, classes)``
         model output."""
-        from lcc.staging import latent_buffer
+        from lcc.staging import latent_buffer, rows_on
 
-        index = torch.as_tensor(index).to(self.device)
+        index = rows_on(index, self.n, self.device, self._out_of_range)  # no device sync
         for name, output in latents.items():
             z = output.detach().reshape(len(index), -1)
             if name not in self.buffers:
@@ -228,11 +229,11 @@ class LatentRecord:
                 self._finite[name] = torch.ones((), dtype=torch.bool, device=self.device)
             self.buffers[name].write(index, z.float())
             self._finite[name] &= torch.isfinite(z).all()  # no sync: checked in finish()
-        self.labels[index] = torch.as_tensor(labels).to(self.device).long()
+        self.labels[index] = torch.as_tensor(labels).to(self.device, non_blocking=True).long()
         if torch.is_tensor(logits) and logits.dim() == 2 and len(logits) == len(index):
             predictions = logits.detach().argmax(dim=1)
         if predictions is not None:
-            self.predictions[index] = torch.as_tensor(predictions).to(self.device)
+            self.predictions[index] = torch.as_tensor(predictions).to(self.device, non_blocking=True)
         self.seen[index] = True
 
     def rows(self) -> dict[str, Any]:
@@ -254,8 +255,9 @@ class LatentRecord:
         """``(buffers, labels, predictions)`` once every row is written (``predictions`` None
         when the model's output was not ``(batch, classes)`` logits for every row);
         non-finite latents are an error naming the layer, an on-disk store is marked whole."""
-        from lcc.staging import LatentStore
+        from lcc.staging import LatentStore, raise_out_of_range
 
+        raise_out_of_range(self._out_of_range, self.n)
         for name, buffer in self.buffers.items():
             if not bool(self._finite[name]):
                 raise FloatingPointError(f"the latents of layer {name!r} contain NaN or inf")

@@ -122,6 +122,22 @@ def test_latent_buffer_writes_by_index_and_refuses_gaps():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not lcc.gpu_available(), reason="no usable CUDA device")
+def test_device_indices_are_written_without_a_sync_and_their_range_error_comes_later():
+    buf = lcc.LatentBuffer(4, 2, device="cuda")
+    good, bad = torch.tensor([0, 1], device="cuda"), torch.tensor([2, 7], device="cuda")
+    z = torch.ones(2, 2, device="cuda")
+    torch.cuda.set_sync_debug_mode("error")  # any wait for the device raises
+    try:
+        buf.write(good, z)
+        buf.write(bad, z)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    with pytest.raises(ValueError, match="indices must lie"):
+        buf.to_backend()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not lcc.gpu_available(), reason="no usable CUDA device")
 def test_cuda_tensor_round_trip_is_zero_copy():
     import cupy
 
