@@ -60,11 +60,18 @@ def survive_worker_loss(step: Callable[[], T]) -> T:
     from distributed import KilledWorker
 
     for attempt in range(1, RETRIES + 1):
+        client = client_or_none()
+        before = set(workers_of(client)) if client is not None else set()
         try:
             return step()
-        except (WorkerLost, KilledWorker) as err:
+        except Exception as err:
+            # a worker that died after its results were persisted leaves blocks that
+            # Dask can no longer recompute (their store is gone): those surface as
+            # cancelled futures, or as errors from inside distributed, not WorkerLost
+            gone = client is not None and not before <= set(workers_of(client))
+            if not (gone or isinstance(err, WorkerLost | KilledWorker)):
+                raise
             log.warning("%s during a sharded step; rerunning it (%d/%d)", err, attempt, RETRIES)
-            client = client_or_none()
             if client is not None:
                 client.wait_for_workers(1)
     return step()
@@ -195,7 +202,6 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
     one Dask array per ``(trailing_shape, dtype)`` of ``outputs``, persisted on ``workers``."""
     import dask
     import dask.array as da
-    from distributed import futures_of, wait
 
     rows = arrays[0].chunks[0]
     starts = row_starts(rows)
@@ -217,9 +223,21 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
             for part, r in zip(parts, rows, strict=True)
         ]
         results.append(da.concatenate(pieces, axis=0))
-    results = client.persist(results)
+    return settled(client, client.persist(results))
+
+
+def settled(client: Any, results: Any) -> Any:
+    """``results`` (persisted Dask collections) once computed; the first failed block's
+    error is raised here, inside the step that :func:`survive_worker_loss` can rerun."""
+    from distributed import futures_of, wait
+
     wait(results)
-    client.gather([f for r in results for f in futures_of(r) if f.status == "error"])  # raise
+    for future in futures_of(results):
+        if future.status in ("error", "cancelled"):
+            # a block whose worker died can be left errored without an exception (or
+            # cancelled); client.gather then fails inside distributed itself
+            error = future.exception() if future.status == "error" else None
+            raise error or WorkerLost(f"a block of the step was lost ({future.status})")
     return results
 
 

@@ -19,6 +19,7 @@ from lcc.sharded._plumbing import (
     on_gpu,
     release,
     row_starts,
+    settled,
     workers_of,
 )
 
@@ -210,6 +211,6 @@ def graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any) -> Any:
         ],
         axis=0,
     )
-    if client is not None:
-        graph = client.persist(graph)
+    if client is not None:  # computed here: a block lost meanwhile reruns the whole step
+        graph = settled(client, client.persist(graph))
     return graph

@@ -56,9 +56,9 @@ class Killer:
         return thread
 
 
-def _arm(killer: Killer, when: str, monkeypatch) -> threading.Thread | None:
-    if when == "random":
-        return killer.later(random.Random(when).uniform(0.2, 0.8))
+def _arm(killer: Killer, when: str, monkeypatch, call_s: float) -> threading.Thread | None:
+    if when == "random":  # within the call: a fraction of an unharmed call's duration
+        return killer.later(random.Random(when).uniform(0.2, 0.8) * call_s)
     if when == "broadcast":
         wait_for = _plumbing.wait_for
 
@@ -91,8 +91,11 @@ def test_a_killed_worker_does_not_change_the_result(latents, step, when, monkeyp
     expected = run(z)
     with cluster("local", n_workers=2, threads_per_worker=1, memory_limit="2GiB") as client:
         zd = as_dask(z)
+        run(zd)  # warm the workers up, then time a call as it will run
+        start = time.monotonic()
+        run(zd)
         killer = Killer(client)
-        thread = _arm(killer, when, monkeypatch)
+        thread = _arm(killer, when, monkeypatch, time.monotonic() - start)
         start = time.monotonic()
         with caplog.at_level(logging.WARNING, logger=_plumbing.__name__):
             got = run(zd)
@@ -104,7 +107,8 @@ def test_a_killed_worker_does_not_change_the_result(latents, step, when, monkeyp
     if when == "broadcast":
         assert "rerunning it (1/3)" in caplog.text
     if step == "knn_graph":
-        assert abs(got - expected).max() < 1e-6 and got.nnz == expected.nnz
+        # the single process's symmetric self-join rounds differently from the shards'
+        assert abs(got - expected).max() < 1e-5 and got.nnz == expected.nnz
     else:
         np.testing.assert_array_equal(np.asarray(got.clusters), expected.clusters)
         np.testing.assert_allclose(np.asarray(got.targets), expected.targets, rtol=1e-6)
