@@ -233,7 +233,9 @@ class LatentRecord:
         if torch.is_tensor(logits) and logits.dim() == 2 and len(logits) == len(index):
             predictions = logits.detach().argmax(dim=1)
         if predictions is not None:
-            self.predictions[index] = torch.as_tensor(predictions).to(self.device, non_blocking=True)
+            self.predictions[index] = torch.as_tensor(predictions).to(
+                self.device, non_blocking=True
+            )
         self.seen[index] = True
 
     def rows(self) -> dict[str, Any]:
