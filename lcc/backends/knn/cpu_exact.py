@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -181,21 +182,44 @@ def self_knn(z: np.ndarray, k: int, *, progress: bool) -> tuple[np.ndarray, np.n
             _add_columns(tile, rows.start, heaps[j], dist[cols], locks[j])
 
     n_blocks = len(blocks)
-    workers = min(_n_cores(), n_blocks)
-    diagonal = [(i, i) for i in range(n_blocks)]
+    diagonal = ((i, i) for i in range(n_blocks))
     # off-diagonal tiles band by band: neighbouring tasks rarely share a block's lock
-    band = [(i, i + s) for s in range(1, n_blocks) for i in range(n_blocks - s)]
+    band = ((i, i + s) for s in range(1, n_blocks) for i in range(n_blocks - s))
+    n_tiles = n_blocks * (n_blocks + 1) // 2
     with (
         threadpool_limits(1, user_api="blas"),
-        ThreadPoolExecutor(workers, initializer=_one_openmp_thread) as pool,
-        tqdm(total=n_blocks + len(band), desc="k-NN", disable=not progress, unit="tile") as bar,
+        tqdm(total=n_tiles, desc="k-NN", disable=not progress, unit="tile") as bar,
     ):
         for tasks in (diagonal, band):  # every heap is full before any column is added
-            for _ in pool.map(run, tasks):
-                bar.update()
+            _drain(tasks, run, min(_n_cores(), n_blocks), bar)
     for heap in heaps:
         heap.reorder()
     return dist, idx
+
+
+def _drain(tasks: Iterator[Any], fn: Callable[[Any], None], workers: int, bar: Any) -> None:
+    """``fn(task)`` for every task, on ``workers`` threads that pull from the one iterator
+    (no future per task: a million tiles at 1M rows); a worker's error is raised here."""
+    lock, failed = threading.Lock(), threading.Event()
+
+    def work() -> None:
+        _one_openmp_thread()
+        while not failed.is_set():
+            with lock:
+                task = next(tasks, None)
+            if task is None:
+                return
+            try:
+                fn(task)
+            except BaseException:
+                failed.set()  # the other workers stop too
+                raise
+            with lock:
+                bar.update()
+
+    with ThreadPoolExecutor(workers) as pool:
+        for done in [pool.submit(work) for _ in range(workers)]:
+            done.result()
 
 
 def _add_columns(tile: np.ndarray, row0: int, heap: Any, dist: np.ndarray, lock: Any) -> None:
