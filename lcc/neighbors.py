@@ -62,7 +62,9 @@ def knn(
     k : int
         Neighbours per sample, ``1 <= k < n_samples``.
     exact : bool, default True
-        Exact brute-force search (faiss ``IndexFlatL2`` / cuVS ``brute_force``).
+        Exact brute-force search: on the CPU, BLAS tiles with faiss's top-k heaps, each
+        pair's distance computed once (:mod:`lcc.backends.knn.cpu_exact`); on the GPU,
+        cuVS ``brute_force``.
         ``False`` uses an approximate index, chosen by ``method``.
     method : {"hnsw", "ivf", "cagra"}, optional
         Approximate index: ``"ivf"`` (faiss / cuVS IVF-Flat; the CPU default),
