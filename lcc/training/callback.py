@@ -79,8 +79,9 @@ class LCCCallback:
         than an eval pass's. Samples the previous epoch did not see (the first
         correction epoch after ``warmup=0`` or a resume, ``drop_last``) are
         captured by a pass over those samples only.
-    batch_size : int, default 512
-        Batch size of the capture pass.
+    batch_size : int, optional
+        Batch size of the capture pass; default 512 on a GPU, 64 on the CPU
+        (:func:`lcc.training.capture.capture_batch_size`).
     seed : int, default 0
     backend : {"auto", "cpu", "gpu"}, optional
         Engine backend; default follows the model's device.
@@ -114,7 +115,7 @@ class LCCCallback:
         resolution: float = 1.0,
         exact_knn: bool = True,
         capture: Literal["pass", "online"] = "pass",
-        batch_size: int = 512,
+        batch_size: int | None = None,
         seed: int = 0,
         backend: str | None = None,
         progress: bool = False,
@@ -129,6 +130,8 @@ class LCCCallback:
             raise ValueError(f"weight must be >= 0, got {weight}")
         if warmup < 0 or interval < 1:
             raise ValueError(f"warmup must be >= 0 and interval >= 1, got {warmup}, {interval}")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
         self.model, self.train_set = model, train_set
         self.weight, self.k, self.method, self.mode = weight, k, method, mode
         self.warmup, self.interval, self.resolution = warmup, interval, resolution

@@ -95,7 +95,7 @@ class LatentCapture:
         model: nn.Module,
         dataset: Dataset,
         *,
-        batch_size: int = 512,
+        batch_size: int | None = None,
         device: torch.device | str | None = None,
         num_workers: int = 0,
         progress: bool = False,
@@ -137,13 +137,14 @@ class LatentCapture:
         dataset: Dataset,
         *,
         indices: Sequence[int] | None = None,
-        batch_size: int = 512,
+        batch_size: int | None = None,
         num_workers: int = 0,
         progress: bool = False,
     ) -> None:
         """Write the latents of ``dataset`` (or of its rows ``indices``) into ``record``,
         in eval mode under ``torch.inference_mode``; on CUDA with autocast (bfloat16
-        where supported) and channels-last images, the fast inference settings."""
+        where supported) and channels-last images, the fast inference settings.
+        ``batch_size`` defaults to :func:`capture_batch_size` of the record's device."""
         from tqdm.auto import tqdm
 
         device = record.device
@@ -152,7 +153,7 @@ class LatentCapture:
             rows = Subset(rows, list(indices))
         loader = DataLoader(
             rows,
-            batch_size=batch_size,
+            batch_size=batch_size or capture_batch_size(device),
             shuffle=False,
             num_workers=num_workers,
             pin_memory=device.type == "cuda",
@@ -267,6 +268,13 @@ class LatentRecord:
                 buffer.finish()
         known = bool((self.predictions >= 0).all())
         return self.buffers, self.labels, self.predictions if known else None
+
+
+def capture_batch_size(device: torch.device) -> int:
+    """The capture pass's default batch: 512 on a GPU, which wants large batches; 64 on
+    the CPU, where a batch's activations must stay in the cache (the benchmark's
+    SmallCNN on 1,437 digits at 28 × 28, one thread: 0.11 s at 64, 0.47 s at 512)."""
+    return 512 if device.type == "cuda" else 64
 
 
 def _fast_inference(device: torch.device) -> Any:
