@@ -35,14 +35,16 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # ClustPy's bars; read when tqdm is imported
 
 import numpy as np
 import torch
 
+from lcc.deep._precision import PRECISIONS
 from lcc.io import write_json
-from lcc.metrics import clustering_accuracy
+from lcc.metrics import clustering_accuracy, paired_difference
 
 EPOCHS, BATCH, LR, EMBEDDING, N_INIT = 20, 256, 1e-3, 10, 10
 HIDDEN = (500, 500, 2000)
@@ -61,7 +63,12 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_lcc(
-    algorithm: str, x: np.ndarray, seed: int, epochs: int = EPOCHS, device: str = "cpu"
+    algorithm: str,
+    x: np.ndarray,
+    seed: int,
+    epochs: int = EPOCHS,
+    device: str = "cpu",
+    precision: str = "32-true",
 ) -> tuple[float, np.ndarray]:
     from lcc import deep
 
@@ -77,6 +84,7 @@ def fit_lcc(
         n_init=N_INIT,
         random_state=seed,
         device=device,
+        precision=precision,
         **options,
     )
     start = time.perf_counter()
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", default=["digits", "mnist_subset"])
     parser.add_argument("--algorithms", nargs="+", default=["DEC", "IDEC", "DCN"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), help="lcc's")
     parser.add_argument("--device", default="cpu", help="torch device for both, e.g. cuda")
     parser.add_argument("--threads", type=int, help="torch threads for both (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/clustpy.json"))
@@ -129,46 +138,64 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"lcc vs ClustPy {clustpy.__version__} at equal settings: MLP d-500-500-2000-10 ReLU, "
         f"batch {BATCH}, Adam lr {LR:g}, {EPOCHS} + {EPOCHS} epochs, k-Means n_init {N_INIT}, "
-        f"device {args.device}, torch threads {torch.get_num_threads()}, seeds {args.seeds}"
+        f"device {args.device}, torch threads {torch.get_num_threads()}, seeds {args.seeds}; "
+        f"ClustPy in float32, lcc in each precision of {args.precisions}"
     )
     print(
-        f"{'data':<14}{'algorithm':<10}{'lcc s':>8}{'ClustPy s':>11}{'ratio':>8}"
-        f"{'lcc ACC':>14}{'ClustPy ACC':>16}{'(k-Means relabel)':>19}"
+        f"{'data':<14}{'algorithm':<10}{'lcc precision':<15}{'lcc s':>7}{'ClustPy s':>11}"
+        f"{'ratio':>8}{'lcc ACC':>14}{'ClustPy ACC':>14}{'ΔACC [95% CI]':>26}"
+        f"{'(k-Means relabel)':>19}"
     )
     rows = []
     for name in args.data:
         x, y = load(name)
         for algorithm in args.algorithms:  # untimed warm-up: imports, torch's lazy setup
-            fit_lcc(algorithm, x[:300], 0, epochs=1, device=args.device)
+            for precision in args.precisions:
+                fit_lcc(algorithm, x[:300], 0, 1, args.device, precision)
             fit_clustpy(algorithm, x[:300], 0, epochs=1, device=args.device)
         for algorithm in args.algorithms:
-            ours, theirs = [], []
-            for seed in args.seeds:
-                t, labels = fit_lcc(algorithm, x, seed, device=args.device)
-                ours.append((t, clustering_accuracy(y, labels)))
-                t, own, relabelled = fit_clustpy(algorithm, x, seed, device=args.device)
-                theirs.append((t, clustering_accuracy(y, own), clustering_accuracy(y, relabelled)))
-            row = {
-                "data": name,
-                "algorithm": algorithm,
-                "lcc_s": [r[0] for r in ours],
-                "clustpy_s": [r[0] for r in theirs],
-                "lcc_acc": [r[1] for r in ours],
-                "clustpy_acc": [r[1] for r in theirs],
-                "clustpy_kmeans_acc": [r[2] for r in theirs],
-            }
-            row["ratio"] = statistics.median(row["clustpy_s"]) / statistics.median(row["lcc_s"])
+            row = _compare(name, algorithm, x, y, args)
             rows.append(row)
-            print(
-                f"{name:<14}{algorithm:<10}{statistics.median(row['lcc_s']):>8.1f}"
-                f"{statistics.median(row['clustpy_s']):>11.1f}{row['ratio']:>7.2f}×"
-                f"{_mean_std(row['lcc_acc']):>14}{_mean_std(row['clustpy_acc']):>16}"
-                f"{_mean_std(row['clustpy_kmeans_acc']):>19}",
-                flush=True,
-            )
+            for precision in args.precisions:
+                _print_row(row, precision)
     write_json(args.out, {"rows": rows, "args": vars(args) | {"out": str(args.out)}})
     print(f"written: {args.out}")
     return 0
+
+
+def _compare(name: str, algorithm: str, x: np.ndarray, y: np.ndarray, args: Any) -> dict:
+    """Every seed: lcc in each precision, then ClustPy, one after the other (same noise)."""
+    row: dict[str, Any] = {"data": name, "algorithm": algorithm, "lcc": {}}
+    for p in args.precisions:
+        row["lcc"][p] = {"s": [], "acc": []}
+    row |= {"clustpy_s": [], "clustpy_acc": [], "clustpy_kmeans_acc": []}
+    for seed in args.seeds:
+        for precision in args.precisions:
+            t, labels = fit_lcc(algorithm, x, seed, EPOCHS, args.device, precision)
+            row["lcc"][precision]["s"].append(t)
+            row["lcc"][precision]["acc"].append(clustering_accuracy(y, labels))
+        t, own, relabelled = fit_clustpy(algorithm, x, seed, device=args.device)
+        row["clustpy_s"].append(t)
+        row["clustpy_acc"].append(clustering_accuracy(y, own))
+        row["clustpy_kmeans_acc"].append(clustering_accuracy(y, relabelled))
+    for arm in row["lcc"].values():
+        arm["ratio"] = statistics.median(row["clustpy_s"]) / statistics.median(arm["s"])
+    return row
+
+
+def _print_row(row: dict, precision: str) -> None:
+    arm = row["lcc"][precision]
+    delta = "n/a"
+    if len(arm["acc"]) > 1:
+        d = paired_difference(arm["acc"], row["clustpy_acc"])
+        delta = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+    print(
+        f"{row['data']:<14}{row['algorithm']:<10}{precision:<15}"
+        f"{statistics.median(arm['s']):>7.1f}{statistics.median(row['clustpy_s']):>11.1f}"
+        f"{arm['ratio']:>7.2f}×{_mean_std(arm['acc']):>14}{_mean_std(row['clustpy_acc']):>14}"
+        f"{delta:>26}{_mean_std(row['clustpy_kmeans_acc']):>19}",
+        flush=True,
+    )
 
 
 def _mean_std(values: list[float]) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
 
-__all__ = ["random_affine"]
+__all__ = ["random_affine", "random_affine_rows"]
 
 
 def random_affine(
@@ -43,3 +44,16 @@ def random_affine(
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     moved = F.grid_sample(images - fill, grid, align_corners=False, padding_mode="zeros")
     return moved + fill
+
+
+def random_affine_rows(
+    rows: torch.Tensor, image_shape: Sequence[int] | None, *, fill: float = 0.0
+) -> torch.Tensor:
+    """:func:`random_affine` on flat ``(B, C·H·W)`` rows of ``image_shape`` images, as rows."""
+    shape = tuple(image_shape or ())
+    if not shape or math.prod(shape) != rows.shape[1]:
+        raise ValueError(
+            f"augment=True needs image_shape=(C, H, W) with C·H·W = {rows.shape[1]}, "
+            f"got {image_shape}"
+        )
+    return random_affine(rows.view(-1, *shape), fill=fill).flatten(1)

@@ -30,6 +30,10 @@ and, for DCN, λ = 0.025 on the authors' ``Σ‖z − μ‖² / (N·K)``. With
 pretraining every ``"auto"`` keeps the papers' choices (no BatchNorm,
 eval-mode embedding, whole-data-set P, no clipping, ``d-500-500-2000-K``,
 DCN λ = 0.05 on ``½‖z − μ‖²``).
+
+``precision="bf16-mixed"`` runs the training forwards (pretraining and
+clustering) under bfloat16 autocast, losses and weights in float32
+(:mod:`lcc.deep._precision`); codes for k-Means, P and ``labels_`` stay float32.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import torch
 from torch import nn
 
 from lcc.deep._base import EncoderClusterer
+from lcc.deep._brb_target import BRBTarget
 from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
@@ -51,12 +56,13 @@ from lcc.deep._history import epoch_record
 from lcc.deep._input import check_input
 from lcc.deep._optim import adam
 from lcc.deep._params import Auto, Bool, Choice, Int, Ints, Real
+from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 
 __all__ = ["DCN", "DEC", "IDEC", "dcn_center_update"]
 
 
-class _CentroidDeepClustering(EncoderClusterer):
+class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
     """The training shared by DEC, IDEC and DCN; a subclass names its head and loss weights.
 
     ``_head``: the cluster layer (:mod:`lcc.deep._heads`); ``_reconstruction``:
@@ -85,6 +91,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         "batch_norm": Auto(Bool()),
         "init_embedding": Auto(Choice(("eval", "train"))),
         "clip_grad_norm": Auto(Real(positive=True, optional=True)),
+        "precision": Choice(PRECISIONS),
     }
 
     def __init__(
@@ -108,6 +115,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         batch_norm: bool | str = "auto",
         init_embedding: str = "auto",
         clip_grad_norm: float | str | None = "auto",
+        precision: str = "32-true",
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
         device: str | None = None,
@@ -131,6 +139,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         self.batch_norm = batch_norm
         self.init_embedding = init_embedding
         self.clip_grad_norm = clip_grad_norm
+        self.precision = precision
         self.callbacks = callbacks
         self.random_state = random_state
         self.device = device
@@ -147,6 +156,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         clustering epoch, and going on from one (:mod:`lcc.deep._checkpointing`).
         """
         x, y = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
+        warn_if_slow(x.device, self.precision)
         self.recipe_ = self._recipe()
         self.model_ = self._build_model(x.shape[1]).to(x.device)
         self._x = x
@@ -199,37 +209,6 @@ class _CentroidDeepClustering(EncoderClusterer):
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
         return self.head_.assign(z)
 
-    # ------------------------------------------------- the protocol BRB acts on
-    @property
-    def encoder(self) -> nn.Module:
-        return self.model_.encoder
-
-    @property
-    def embedding_layer(self) -> nn.Module:
-        return self.model_.embedding_layer
-
-    @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        return self.optimizer_
-
-    @property
-    def n_samples(self) -> int:
-        return len(self._x)
-
-    @property
-    def n_epochs(self) -> int:
-        return self.clustering_epochs
-
-    def embed(self, indices: torch.Tensor) -> torch.Tensor:
-        return self.transform_tensor(self._x[indices.to(self._x.device)])
-
-    def set_centers(self, centers: torch.Tensor) -> None:
-        with torch.no_grad():
-            self.head_.centers.copy_(centers.to(self.head_.centers))
-
-    def center_parameters(self) -> list[torch.Tensor]:
-        return list(self.head_.parameters())
-
     # ---------------------------------------------------------------- internals
     def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
         return check_input(self, X, reset)
@@ -241,7 +220,7 @@ class _CentroidDeepClustering(EncoderClusterer):
         for epoch in range(first, self.pretrain_epochs):
             for idx in self._batches(len(x)):
                 xb = x[idx.to(x.device)]
-                self._step(optimizer, nn.functional.mse_loss(self.model_(xb)[1], xb))
+                self._step(optimizer, nn.functional.mse_loss(self._forward(xb, decode=True)[1], xb))
             save_point(self, "pretrain", epoch, objects, {})
 
     def _init_clustering(self, x: torch.Tensor) -> None:
@@ -307,7 +286,7 @@ class _CentroidDeepClustering(EncoderClusterer):
                 loss = self._batch_loss(x[idx], idx, targets, weight)
                 seen[idx] = self._batch_assignments
                 self._step(self.optimizer_, loss)
-                self.head_.after_step(self.model_.encode, x[idx])
+                self.head_.after_step(self._encode, x[idx])
                 total += loss.detach() * len(idx)
                 step += 1
             if whole_set_targets or y is not None:  # P's next codes, or the metrics' codes
@@ -346,9 +325,21 @@ class _CentroidDeepClustering(EncoderClusterer):
             losses.append(self._loss(xa, za, recon_a, assign, rows, weight))
         return sum(losses) / len(losses)
 
-    def _forward(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Codes and reconstruction; DEC, which dropped its decoder, only encodes."""
-        return self.model_(xb) if self._reconstruction else (self.model_.encode(xb), None)
+    def _forward(
+        self, xb: torch.Tensor, decode: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Codes and reconstruction, float32 in either ``precision``; DEC, which dropped its
+        decoder, only encodes (but decodes when pretraining: ``decode``)."""
+        if not (decode or self._reconstruction):
+            return self._encode(xb), None
+        with autocast(xb.device, self.precision):
+            z, recon = self.model_(xb)
+        return z.float(), recon.float()
+
+    def _encode(self, xb: torch.Tensor) -> torch.Tensor:
+        """The training forward's codes (in ``precision``), as float32."""
+        with autocast(xb.device, self.precision):
+            return self.model_.encode(xb).float()
 
     def _loss(self, x, z, recon, assign, target_rows, weight) -> torch.Tensor:
         cluster = weight * self.head_.loss(z, assign, target_rows)
@@ -357,15 +348,9 @@ class _CentroidDeepClustering(EncoderClusterer):
         return nn.functional.mse_loss(recon, x) + cluster
 
     def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
-        from lcc.deep.augment import random_affine
+        from lcc.deep.augment import random_affine_rows
 
-        shape = tuple(self.image_shape or ())
-        if not shape or math.prod(shape) != xb.shape[1]:
-            raise ValueError(
-                f"augment=True needs image_shape=(C, H, W) with C·H·W = {xb.shape[1]}, "
-                f"got {self.image_shape}"
-            )
-        return random_affine(xb.view(-1, *shape), fill=self._fill).flatten(1)
+        return random_affine_rows(xb, self.image_shape, fill=self._fill)
 
 
 class DEC(_CentroidDeepClustering):

@@ -63,6 +63,8 @@ class Config(SeededRunConfig):
     # layer widths (mlp, default 500-500-2000) or channels (conv, default 32-64)
     hidden: list[PosInt] | None = None
     augment: bool = False  # random affine with the BRB paper's consistency rule
+    # bf16-mixed: bfloat16 autocast in the training forwards (GPUs from Ampere, AMX CPUs)
+    precision: Literal["32-true", "bf16-mixed"] = "32-true"
     brb_options: BRBOptions = BRBOptions()
 
 
@@ -128,6 +130,7 @@ def _estimator(config, algo: str, pretrain: int, use_brb: bool, seed: int, y, im
         architecture=config["architecture"],
         hidden=tuple(config["hidden"]) if config["hidden"] else None,
         augment=config["augment"],
+        precision=config["precision"],
         image_shape=image_shape,
         random_state=seed,
         callbacks=callbacks,
