@@ -40,8 +40,7 @@ class BRBTarget:
         return self.transform_tensor(self._x[indices.to(self._x.device)])
 
     def set_centers(self, centers: torch.Tensor) -> None:
-        with torch.no_grad():
-            self.head_.centers.copy_(centers.to(self.head_.centers))
+        self.head_.replace_centers(centers, lambda: self.transform_tensor(self._x))
 
     def center_parameters(self) -> list[torch.Tensor]:
         return list(self.head_.parameters())

@@ -7,6 +7,9 @@ training loop in :mod:`lcc.deep.centroid` is the same for every head.
   assignments Q (eq. 3), target P (eq. 4), ``KL(P ‖ Q)`` (eq. 5).
 * :class:`KMeansHead` (DCN): μ is a buffer moved by the count-based update
   (eq. 7) after each step; hard assignments, ``½ ‖z − μ_s‖²`` (eq. 6).
+
+Each step trains towards ``step_assignments(z, idx)``; ``after_step(encode, xb,
+idx)`` runs after the optimizer's step; ``replace_centers`` is BRB's reclustering.
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ class StudentTHead(nn.Module):
         """The most probable cluster under Q (eq. 3)."""
         return soft_assignment(z, self.centers.detach()).argmax(dim=1)
 
+    def step_assignments(self, z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The batch's clusters: the most probable under Q of its current codes."""
+        return self.assign(z)
+
+    @torch.no_grad()
+    def replace_centers(self, centers: torch.Tensor, codes: Callable[[], torch.Tensor]) -> None:
+        self.centers.copy_(centers.to(self.centers))
+
     @torch.no_grad()
     def targets(self, z: torch.Tensor) -> torch.Tensor:
         """P (eq. 4) of the codes ``z``."""
@@ -63,23 +74,37 @@ class StudentTHead(nn.Module):
         """``KL(P ‖ Q)`` (eq. 5) against the target rows of the batch."""
         return dec_loss(soft_assignment(z, self.centers), targets)
 
-    def after_step(self, encode: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> None:
+    def after_step(self, encode: Callable, xb: torch.Tensor, idx: torch.Tensor) -> None:
         """Nothing: SGD moves the centres."""
 
 
 class KMeansHead(nn.Module):
-    """DCN's cluster layer: centres and counts as buffers, hard assignments."""
+    """DCN's cluster layer: centres and counts as buffers, hard assignments.
+
+    With ``assignments`` (the initial k-Means labels of every sample) the head
+    keeps each sample's assignment ``s_i`` as the DCN paper's Algorithm 1 (and
+    the DCN authors' and ClustPy's code) do: a step trains towards the ``s_i``
+    found after the sample's previous step (eq. 6), then reassigns the batch and
+    moves the centres (eq. 7). Without, a step trains towards the nearest centre
+    of the current codes, as the BRB authors' ``dcn_module.py`` does.
+    """
 
     uses_targets = False
 
-    def __init__(self, centers: torch.Tensor):
+    def __init__(self, centers: torch.Tensor, assignments: torch.Tensor | None = None):
         super().__init__()
         self.register_buffer("centers", centers.clone())
         self.register_buffer("counts", torch.ones(len(centers), device=centers.device))
+        self.assignments: torch.Tensor | None
+        self.register_buffer("assignments", None if assignments is None else assignments.clone())
 
     def assign(self, z: torch.Tensor) -> torch.Tensor:
         """The nearest centre."""
         return torch.cdist(z, self.centers).argmin(dim=1)
+
+    def step_assignments(self, z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The batch's ``s_i``: kept from its previous step, or the current nearest centres."""
+        return self.assign(z) if self.assignments is None else self.assignments[idx]
 
     def targets(self, z: torch.Tensor) -> None:
         return None
@@ -91,7 +116,18 @@ class KMeansHead(nn.Module):
         return dcn_loss(z, self.centers, assignments)
 
     @torch.no_grad()
-    def after_step(self, encode: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> None:
-        """Eq. 7 on the batch's codes after the network's step."""
+    def after_step(self, encode: Callable, xb: torch.Tensor, idx: torch.Tensor) -> None:
+        """The batch's new assignments (eq. 6, kept as its ``s_i``), then eq. 7 with them."""
         z = encode(xb)
-        dcn_center_update(self.centers, self.counts, z, self.assign(z))
+        assignments = self.assign(z)
+        dcn_center_update(self.centers, self.counts, z, assignments)
+        if self.assignments is not None:
+            self.assignments[idx] = assignments
+
+    @torch.no_grad()
+    def replace_centers(self, centers: torch.Tensor, codes: Callable[[], torch.Tensor]) -> None:
+        """New centres (BRB's reclustering); kept ``s_i`` are redrawn against them from
+        ``codes()``, every sample's code (the old ones name clusters that are gone)."""
+        self.centers.copy_(centers.to(self.centers))
+        if self.assignments is not None:
+            self.assignments.copy_(self.assign(codes()))

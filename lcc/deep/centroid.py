@@ -9,7 +9,9 @@
 * IDEC (Guo et al. 2017): DEC's loss plus the reconstruction loss,
   ``L = L_rec + γ · KL(P ‖ Q)`` with ``γ = cluster_weight`` (0.1).
 * DCN (Yang et al. 2017): ``L = L_rec + λ · ½‖z − μ_s‖²`` with hard
-  assignments; after each step the centroids take the count-based update
+  assignments ``s`` kept per sample from its previous step (Algorithm 1; from
+  scratch, the current nearest centres as the BRB authors' code); after each
+  step the batch is reassigned and the centroids take the count-based update
   ``μ_k ← μ_k − (z − μ_k) / c_k`` (eq. 7), vectorised: for a batch with
   ``m_k`` samples of sum ``S_k`` in cluster ``k``, ``μ_k ← (c_k μ_k + S_k) /
   (c_k + m_k)``, which equals the sequential per-sample rule.
@@ -209,6 +211,10 @@ class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
         return self.head_.assign(z)
 
+    def _make_head(self, centers: torch.Tensor, labels: torch.Tensor) -> nn.Module:
+        """The cluster layer from the initial centres and labels (k-Means')."""
+        return self._head(centers)
+
     # ---------------------------------------------------------------- internals
     def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
         return check_input(self, X, reset)
@@ -230,10 +236,12 @@ class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
         codes = self._initial_codes(x)
         if getattr(self, "_resume", None) is not None:  # overwritten by the checkpoint
             centers = codes.new_zeros((self.n_clusters, codes.shape[1]))
+            labels = np.zeros(len(x), dtype=np.int64)
         else:
             kmeans = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=self.n_init)
-            centers, self.init_labels_ = kmeans.centers, kmeans.labels
-        self.head_ = self._head(centers)
+            centers, labels = kmeans.centers, kmeans.labels
+            self.init_labels_ = labels
+        self.head_ = self._make_head(centers, torch.as_tensor(labels, device=x.device))
         network = self.model_ if self._reconstruction else self.model_.encoder
         params = [*network.parameters(), *self.head_.parameters()]
         self.optimizer_ = adam(params, self.lr)
@@ -286,7 +294,7 @@ class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
                 loss = self._batch_loss(x[idx], idx, targets, weight)
                 seen[idx] = self._batch_assignments
                 self._step(self.optimizer_, loss)
-                self.head_.after_step(self._encode, x[idx])
+                self.head_.after_step(self._encode, x[idx], idx)
                 total += loss.detach() * len(idx)
                 step += 1
             if whole_set_targets or y is not None:  # P's next codes, or the metrics' codes
@@ -313,7 +321,7 @@ class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
         assignment of its original — DCN's hard assignment and DEC/IDEC's target row.
         """
         z, recon = self._forward(xb)
-        assign = self._batch_assignments = self.head_.assign(z.detach())
+        assign = self._batch_assignments = self.head_.step_assignments(z.detach(), idx)
         if targets is None and self.head_.uses_targets:  # target="batch": P of this batch
             targets = self.head_.targets(z.detach())
             idx = torch.arange(len(xb), device=xb.device)
@@ -383,3 +391,12 @@ class DCN(_CentroidDeepClustering):
 
     def _default_weight(self, scratch: bool) -> float:
         return 2 * 0.025 / self.n_clusters if scratch else self._default_cluster_weight
+
+    def _recipe(self) -> dict[str, Any]:
+        """Also ``"assignments"``: ``"kept"`` (the DCN paper's Algorithm 1) with
+        pretraining, ``"nearest"`` (the BRB authors' code) from scratch (:class:`KMeansHead`)."""
+        kept = "nearest" if self.pretrain_epochs == 0 else "kept"
+        return super()._recipe() | {"assignments": kept}
+
+    def _make_head(self, centers: torch.Tensor, labels: torch.Tensor) -> nn.Module:
+        return KMeansHead(centers, labels if self.recipe_["assignments"] == "kept" else None)
