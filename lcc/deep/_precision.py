@@ -21,7 +21,7 @@ import warnings
 
 import torch
 
-__all__ = ["PRECISIONS", "autocast"]
+__all__ = ["PRECISIONS", "autocast", "warn_if_slow"]
 
 PRECISIONS = ("32-true", "bf16-mixed")
 

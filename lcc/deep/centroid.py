@@ -55,7 +55,6 @@ from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._history import epoch_record
-from lcc.deep._input import check_input
 from lcc.deep._optim import adam
 from lcc.deep._params import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
@@ -216,9 +215,6 @@ class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
         return self._head(centers)
 
     # ---------------------------------------------------------------- internals
-    def _check_input(self, X: Any, reset: bool = False) -> torch.Tensor:
-        return check_input(self, X, reset)
-
     def _pretrain(self, x: torch.Tensor) -> None:
         optimizer = adam(self.model_.parameters(), self.lr)
         objects = {"model": self.model_, "optimizer": optimizer}

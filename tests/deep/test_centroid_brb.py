@@ -16,6 +16,7 @@ from lcc.deep import (
     dcn_center_update,
     soft_reset,
 )
+from lcc.deep._input import check_input
 from lcc.deep.brb import reset_optimizer_state
 from lcc.losses import soft_assignment, target_distribution
 
@@ -260,7 +261,7 @@ def test_augmented_copies_keep_their_originals_assignment(cls, monkeypatch):
         image_shape=(1, 4, 4),
     ).fit(x)
     monkeypatch.setattr(augment, "random_affine", lambda images, fill: images + 0.0)
-    xb = model._check_input(x[:32])
+    xb = check_input(model, x[:32])
     idx = torch.arange(32)
     targets = target_distribution(soft_assignment(model.transform_tensor(xb), model.head_.centers))
     with_aug = model._batch_loss(xb, idx, targets, 0.1)
@@ -286,14 +287,14 @@ def test_per_batch_target_mode_uses_the_batch_distribution():
 
     x, _ = make_blobs(n_samples=64, n_features=6, centers=3, random_state=0)
     model = DEC(3, pretrain_epochs=0, clustering_epochs=1, hidden=(8,), target="batch").fit(x)
-    xb = model._check_input(x[:20])
+    xb = check_input(model, x[:20])
     with torch.no_grad():
         z = model.model_.encode(xb).double().numpy()
     expected = _dec_kl_numpy(z, model.head_.centers.detach().double().numpy())
     assert float(model._batch_loss(xb, None, None, 1.0)) == pytest.approx(expected, rel=1e-4)
     # P of the whole data set (the default) is another distribution: another loss
     with torch.no_grad():
-        z_all = model.model_.encode(model._check_input(x)).double().numpy()
+        z_all = model.model_.encode(check_input(model, x)).double().numpy()
     centers = model.head_.centers.detach().double().numpy()
     assert _dec_kl_numpy(z_all, centers) != pytest.approx(expected, rel=1e-3)
     with pytest.raises(ValueError, match="target"):
@@ -308,7 +309,7 @@ def test_the_per_batch_check_fails_on_a_reversed_kl(monkeypatch):
 
     x, _ = make_blobs(n_samples=64, n_features=6, centers=3, random_state=0)
     model = DEC(3, pretrain_epochs=0, clustering_epochs=1, hidden=(8,), target="batch").fit(x)
-    xb = model._check_input(x[:20])
+    xb = check_input(model, x[:20])
     monkeypatch.setattr(heads, "dec_loss", lambda q, p: (q * torch.log(q / p)).sum(1).mean())
     with torch.no_grad():
         z = model.model_.encode(xb).double().numpy()
