@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from importlib.util import find_spec
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_blobs
 
+from lcc._backend import gpu_available
 from lcc.deep import DCN, DEC, IDEC, FeedForwardAutoencoder
 from lcc.deep._params import InvalidParameterError
 
@@ -73,3 +75,19 @@ def test_the_pipeline_passes_precision_on_and_refuses_others_by_key():
     assert model.precision == "bf16-mixed"
     with pytest.raises(ValueError, match="precision"):
         Config(precision="16-mixed")
+
+
+@pytest.mark.gpu
+@pytest.mark.rapids  # the initial k-Means of CUDA codes runs on cuML
+@pytest.mark.skipif(not gpu_available(), reason="no usable CUDA device")
+@pytest.mark.skipif(find_spec("cuml") is None, reason="RAPIDS (cuML) is not installed")
+@pytest.mark.parametrize("cls", [DEC, IDEC, DCN])
+def test_bf16_mixed_on_a_gpu_trains_in_bfloat16_without_a_warning(cls, monkeypatch):
+    dtypes = _code_dtypes(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # Ampere and later: native bfloat16
+        model = cls(3, precision="bf16-mixed", device="cuda", random_state=0, **OPTIONS).fit(X)
+    assert torch.bfloat16 in dtypes and torch.float32 in dtypes
+    assert {p.device.type for p in model.model_.parameters()} == {"cuda"}
+    assert {p.dtype for p in model.model_.parameters()} == {torch.float32}
+    assert all(np.isfinite(h["loss"]) for h in model.history_)
