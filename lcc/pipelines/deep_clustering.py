@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from lcc.config import Section
+from lcc.deep._precision import PRECISIONS
 from lcc.io import append_jsonl, write_csv
 from lcc.metrics import sample_std
 from lcc.pipelines import new_run_dir
@@ -64,7 +65,7 @@ class Config(SeededRunConfig):
     hidden: list[PosInt] | None = None
     augment: bool = False  # random affine with the BRB paper's consistency rule
     # bf16-mixed: bfloat16 autocast in the training forwards (GPUs from Ampere, AMX CPUs)
-    precision: Literal["32-true", "bf16-mixed"] = "32-true"
+    precision: Literal[PRECISIONS] = "32-true"  # type: ignore[valid-type]
     brb_options: BRBOptions = BRBOptions()
 
 
