@@ -35,8 +35,17 @@ def modules() -> dict[str, Any]:
 TORCH_ALLOCATORS: list[Any] = []  # what torch.cuda.memory.change_current_allocator received
 
 
-def install(monkeypatch: Any) -> None:
+CUPY_ONLY = ("cupy", "cupyx")  # what a machine with torch + cupy-cuda13x and no RAPIDS has
+
+
+def install(monkeypatch: Any, *, rapids: bool = True) -> None:
     """Swap the emulation in for the rest of the test (``monkeypatch`` undoes it).
+
+    ``rapids=False`` emulates a GPU machine with cupy but no RAPIDS: only the fake
+    ``cupy`` / ``cupyx`` are installed and every other root in :data:`ROOTS` is
+    blocked (``sys.modules[name] = None``: ``import cuvs`` raises ``ImportError`` and
+    ``importlib.util.find_spec("cuvs")`` is None, as where it is not installed), so
+    lcc's GPU backend runs its cupy tier.
 
     Also: ``lcc.gpu_memory``'s once-per-process choice starts afresh, and torch's
     ``change_current_allocator`` (which needs CUDA) records its argument instead.
@@ -57,9 +66,15 @@ def install(monkeypatch: Any) -> None:
     from importlib.machinery import ModuleSpec
 
     for name, module in modules().items():
+        if not rapids and name.split(".")[0] not in CUPY_ONLY:
+            continue
         if getattr(module, "__spec__", None) is None:
             module.__spec__ = ModuleSpec(name, None)  # find_spec works on the fakes
         monkeypatch.setitem(sys.modules, name, module)
+    if not rapids:
+        for root in ROOTS:
+            if root not in CUPY_ONLY:
+                monkeypatch.setitem(sys.modules, root, None)
     _register_dask_chunk_types()
     _backend.gpu_available.cache_clear()  # re-evaluated on the fake: cupy.is_available() is True
 

@@ -19,7 +19,14 @@ def query(
     import cupy as cp
     from cuvs.neighbors import brute_force
 
-    index = brute_force.build(cp.ascontiguousarray(base, dtype=cp.float32), metric="sqeuclidean")
+    # cuVS's brute-force index is a non-owning view of its dataset
+    # (cuvs/neighbors/brute_force.hpp: "This index will store a non-owning reference to the
+    # dataset"; the Python Index keeps no reference either): ``dataset`` must outlive every
+    # search (it does: this frame holds it until the searches return), else a float64 /
+    # strided ``base``'s float32 copy is freed when build returns and the pool hands its
+    # memory to the next allocation while the index still reads it.
+    dataset = cp.ascontiguousarray(base, dtype=cp.float32)
+    index = brute_force.build(dataset, metric="sqeuclidean")
 
     def search(q):
         return brute_force.search(index, q, k)
