@@ -25,6 +25,9 @@ __all__ = ["SCHEDULERS", "as_dask", "cluster", "is_dask_array", "resolve_schedul
 
 log = logging.getLogger(__name__)
 SCHEDULERS = ("auto", "local", "local-cuda")
+# each local-cuda worker's RMM pool, a fraction of its GPU: half, since the training process
+# shares the first GPU with its worker (pass rmm_pool_size= to change it, None for no pool)
+CUDA_WORKER_POOL = 0.5
 
 
 def resolve_scheduler(scheduler: str) -> str:
@@ -102,6 +105,9 @@ def cluster(
         from dask_cuda import LocalCUDACluster
 
         options.pop("threads_per_worker", None)  # one thread per GPU worker
+        # an RMM pool per worker (dask-cuda's rmm_pool_size: a fraction of each GPU's memory);
+        # without one every cuML / cuGraph / cupy allocation is a cudaMalloc and a cudaFree
+        options.setdefault("rmm_pool_size", CUDA_WORKER_POOL)
         started = LocalCUDACluster(**options)
     client = Client(started if started is not None else scheduler)
     workers = client.scheduler_info(n_workers=-1)["workers"]

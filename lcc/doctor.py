@@ -35,9 +35,9 @@ REQUIREMENTS = {  # import name -> the pip requirement that installs it alone
 PACKAGES = tuple(REQUIREMENTS)  # what is checked, in the order shown
 NEEDS = {  # backend -> import names it needs (and the backend it builds on)
     "cpu": ("numpy", "scipy", "sklearn", "faiss", "igraph"),
-    "gpu": ("cupy", "cuml", "cugraph", "cuvs", "cudf"),
+    "gpu": ("cupy",),  # RAPIDS is optional: each primitive without it runs its cupy tier
     "dask": ("dask", "distributed"),
-    "dask-cuda": ("dask_cuda", "dask_cudf"),
+    "dask-cuda": ("dask_cuda", "dask_cudf", "cuml", "cugraph", "cuvs", "cudf"),
 }
 SMOKE_SIZES = {"cpu": (5_000, 16), "gpu": (20_000, 32)}  # (samples, features)
 TIME_LIMIT = 30.0  # seconds; a run takes about 1 s, longer only when something hangs
@@ -114,6 +114,7 @@ class DoctorReport:
     packages: list[Package]
     devices: list[Device]
     backends: list[Backend]
+    primitives: list[tuple[str, str]]
     smoke: list[Smoke]
 
     @property
@@ -136,6 +137,7 @@ class DoctorReport:
             "Versions": versions + [(p.name, p.text()) for p in self.packages],
             "Devices": devices,
             "Backends": [(b.name, "yes" if b.ok else f"no: {b.fix}") for b in self.backends],
+            "GPU primitives": self.primitives or [("(all)", "cupy is not installed")],
             "Smoke tests": [(s.backend, s.text()) for s in self.smoke],
         }
         width = max(len(key) for rows in sections.values() for key, _ in rows)
@@ -274,6 +276,26 @@ def check_backends(packages: dict[str, Package], cupy_usable: bool) -> list[Back
     return [Backend(name, not fix, fix) for name, fix in fixes.items()]
 
 
+def gpu_primitives(packages: dict[str, Package]) -> list[tuple[str, str]]:
+    """Per primitive of the GPU backend, what runs with the packages found: the RAPIDS
+    implementation, or the cupy tier with the install line that adds RAPIDS' (empty
+    without cupy)."""
+    from lcc.backends.cupy_tier import PRIMITIVES
+
+    if "cupy" not in packages or not packages["cupy"].usable:
+        return []
+    rows = []
+    for name, (libraries, rapids, fallback) in PRIMITIVES.items():
+        fix = _fix(packages, libraries)
+        if not fix:
+            rows.append((name, rapids))
+        elif name == "leiden, louvain" and not packages["igraph"].usable:
+            rows.append((name, f"unavailable: {fix}, or pip install igraph for the host"))
+        else:
+            rows.append((name, f"{fallback}  ({fix}: {rapids})"))
+    return rows
+
+
 def _pipeline(backend: str, n: int, d: int) -> str:
     """knn_graph → leiden → match_clusters → correction_targets on 10 blobs; raises on a fault."""
     import numpy as np
@@ -352,7 +374,8 @@ def report() -> DoctorReport:
     smoke = [smoke_test("cpu")]
     smoke.append(smoke_test("gpu") if gpu.ok else Smoke("gpu", "skipped", detail=gpu.fix))
     python = f"{platform.python_version()}  ({sys.executable})"
-    return DoctorReport(python, list(packages.values()), devices, backends, smoke)
+    primitives = gpu_primitives(packages)
+    return DoctorReport(python, list(packages.values()), devices, backends, primitives, smoke)
 
 
 def main() -> int:

@@ -10,19 +10,30 @@ once per process, the first time torch data enters the GPU engine
 :func:`use_one_allocator` yourself:
 
 * ``"rmm"`` (default when RMM is installed and torch has not allocated on
-  CUDA yet): RMM's allocators for both, ``rmm.allocators.torch.rmm_torch_allocator``
-  through ``torch.cuda.memory.change_current_allocator`` and
+  CUDA yet): one RMM pool (``PoolMemoryResource`` over ``CudaMemoryResource``,
+  starting at RMM's default of half the free memory and growing on demand) as
+  the device's current resource, then RMM's allocators for both,
+  ``rmm.allocators.torch.rmm_torch_allocator`` through
+  ``torch.cuda.memory.change_current_allocator`` and
   ``rmm.allocators.cupy.rmm_cupy_allocator`` through ``cupy.cuda.set_allocator``
-  — RAPIDS' own libraries then share the pool too;
+  — RAPIDS' own libraries allocate from the current resource, so they share
+  the pool too. Without the pool every torch tensor would be a ``cudaMalloc``
+  and a ``cudaFree``;
 * ``"torch"`` (default otherwise): cupy allocates from torch's caching
   allocator (``torch.cuda.caching_allocator_alloc`` / ``_delete`` behind a
   ``cupy.cuda.memory.PythonFunctionAllocator``, the recipe of
   pytorch-pfn-extras' ``use_torch_mempool_in_cupy``), so memory the engine
-  frees is reused by the next training step;
+  frees is reused by the next training step; where RMM is installed, its
+  current resource becomes an ``rmm.mr.CallbackMemoryResource`` over the same
+  torch allocator, so cuVS / cuML / cuGraph allocate there too instead of
+  ``cudaMalloc`` outside torch's cache;
 * ``"cupy"``: leave cupy's own memory pool; the correction step then empties
   it when it ends (:func:`release_cached`).
 
 ``$LCC_GPU_ALLOCATOR`` (``auto`` | ``rmm`` | ``torch`` | ``cupy``) sets the choice.
+``"auto"`` can choose RMM only before torch's first CUDA allocation: the
+pipelines call :func:`use_one_allocator` before they build the model; in your
+own script call it first thing.
 """
 
 from __future__ import annotations
@@ -33,11 +44,17 @@ from typing import Any
 
 from lcc._validation import check_choice
 
-__all__ = ["ALLOCATOR_ENV_VAR", "chosen_allocator", "release_cached", "use_one_allocator"]
+__all__ = [
+    "ALLOCATOR_ENV_VAR",
+    "before_cuda_model",
+    "chosen_allocator",
+    "release_cached",
+    "use_one_allocator",
+]
 
 ALLOCATOR_ENV_VAR = "LCC_GPU_ALLOCATOR"
 _CHOICES = ("auto", "rmm", "torch", "cupy")
-_state: dict[str, Any] = {"chosen": None, "allocator": None}
+_state: dict[str, Any] = {"chosen": None, "allocator": None, "resource": None}
 log = logging.getLogger(__name__)
 
 
@@ -84,6 +101,23 @@ def use_one_allocator(kind: str | None = None) -> str:
     return kind
 
 
+def before_cuda_model(device: Any, backend: str | None = None) -> None:
+    """Choose the allocator before a model on ``device`` first allocates on CUDA.
+
+    Only then can ``"auto"`` pick RMM (:func:`use_one_allocator`). Nothing
+    happens for a CPU device, an engine forced onto the CPU (``backend`` /
+    ``$LCC_BACKEND``) or where no GPU is usable.
+    """
+    import torch
+
+    from lcc._backend import gpu_available, requested_backend
+
+    if torch.device(device).type != "cuda" or requested_backend(backend) == "cpu":
+        return
+    if gpu_available():
+        use_one_allocator()
+
+
 def _rmm_installed() -> bool:
     from importlib.util import find_spec
 
@@ -103,6 +137,11 @@ def _use_rmm(torch: Any) -> None:
             "RMM can only become torch's allocator before torch's first CUDA allocation; "
             f"call lcc.gpu_memory.use_one_allocator('rmm') first, or set {ALLOCATOR_ENV_VAR}=torch"
         )
+    import rmm
+
+    pool = rmm.mr.PoolMemoryResource(rmm.mr.CudaMemoryResource())
+    rmm.mr.set_current_device_resource(pool)
+    _state["resource"] = pool
     torch.cuda.memory.change_current_allocator(rmm_torch_allocator)
     cupy.cuda.set_allocator(rmm_cupy_allocator)
 
@@ -121,6 +160,15 @@ def _use_torch_pool() -> None:
     allocator = cupy.cuda.memory.PythonFunctionAllocator(alloc, free)
     _state["allocator"] = allocator  # cupy keeps no reference to it
     cupy.cuda.set_allocator(allocator.malloc)
+    if _rmm_installed():  # RAPIDS allocates through RMM's current resource: route it too
+        import rmm
+
+        resource = rmm.mr.CallbackMemoryResource(
+            lambda size, stream: alloc(size, torch.cuda.current_device()),
+            lambda pointer, size, stream: free(pointer, 0),
+        )
+        rmm.mr.set_current_device_resource(resource)
+        _state["resource"] = resource
 
 
 def release_cached() -> None:
@@ -140,4 +188,4 @@ def release_cached() -> None:
 
 
 def _reset_for_tests() -> None:
-    _state.update(chosen=None, allocator=None)
+    _state.update(chosen=None, allocator=None, resource=None)

@@ -83,7 +83,8 @@ def _communities(
     a = move(a, target)
     impl = backends.get(target)
     detect = getattr(impl, algorithm)
-    if not getattr(impl, f"SEEDED_{algorithm.upper()}", True):
+    seeded = getattr(impl, "seeded", None)
+    if seeded is not None and not seeded(algorithm):
         n_runs = 1  # a seedless implementation would repeat one run n_runs times
     best, best_q = None, -float("inf")
     for run in range(n_runs):

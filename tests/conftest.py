@@ -3,7 +3,9 @@
 ``backend`` is ``"cpu"``, ``"gpu"`` on a real CUDA device (marker ``gpu``,
 skipped visibly where ``cupy.is_available()`` is false) and ``"gpu"`` on the
 strict RAPIDS emulation (marker ``emulated_gpu``, id ``emulated_gpu``; see
-``tests/emulation``), which runs the GPU code path everywhere.
+``tests/emulation``), which runs the GPU code path everywhere, and on the same
+emulation with RAPIDS hidden (id ``emulated_cupy_tier``: a machine with cupy and
+no RAPIDS, where the GPU backend runs its cupy tier).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ BACKENDS = [
     "cpu",
     pytest.param("gpu", id="gpu", marks=real_gpu()),
     pytest.param("gpu", id="emulated_gpu", marks=pytest.mark.emulated_gpu),
+    pytest.param("gpu", id="emulated_cupy_tier", marks=[pytest.mark.emulated_gpu,
+                                                       pytest.mark.cupy_tier]),  # fmt: skip
 ]
 
 
@@ -57,9 +61,20 @@ def emulated_gpu(monkeypatch):
 
 
 @pytest.fixture
-def emulated_cuda(emulated_gpu, monkeypatch):
-    """A "CUDA model": the engine on the emulated GPU for torch tensors (``.cuda()`` is a no-op)."""
+def emulated_cupy_tier(emulated_gpu, monkeypatch):
+    """The emulation on a machine with cupy but no RAPIDS: the GPU backend's cupy tier."""
+    emulated_gpu.install(monkeypatch, rapids=False)
+    return emulated_gpu
+
+
+@pytest.fixture(params=["rapids", "cupy_tier"])
+def emulated_cuda(request, emulated_gpu, monkeypatch):
+    """A "CUDA model": the engine on the emulated GPU for torch tensors (``.cuda()`` is a no-op),
+    with RAPIDS and with its cupy tier alone."""
     import torch
+
+    if request.param == "cupy_tier":
+        request.getfixturevalue("emulated_cupy_tier")
 
     monkeypatch.setenv("LCC_BACKEND", "gpu")
     monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)
@@ -88,7 +103,9 @@ def matching_calls(monkeypatch):
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """The backend name; ``helpers.on(backend, x)`` / ``helpers.host(x)`` move test data."""
-    if request.node.get_closest_marker("emulated_gpu"):
+    if request.node.get_closest_marker("cupy_tier"):
+        request.getfixturevalue("emulated_cupy_tier")
+    elif request.node.get_closest_marker("emulated_gpu"):
         request.getfixturevalue("emulated_gpu")
     return request.param
 

@@ -1,15 +1,22 @@
-"""GPU backend: cuVS (k-NN), cuGraph (Leiden, Louvain), cuML (k-Means, SVD, metrics), cupyx.
+"""GPU backend: cuVS (k-NN), cuGraph (Leiden, Louvain), cuML (k-Means, metrics), cupyx.
 
 Same names and signatures as :mod:`lcc.backends.cpu`. Inputs are validated
 cupy arrays / cupyx CSR matrices on the current device and every result stays
 there: no host round trip. RAPIDS is imported inside each function so that
 importing this module needs no GPU; ``tests/backends/test_gpu_contract.py`` checks
 every RAPIDS call made here against the installed RAPIDS API.
+
+Where a RAPIDS library is absent, each primitive that needs it runs its cupy
+tier instead (:mod:`lcc.backends.cupy_tier`: cupy tiles for k-NN, cupy k-Means
+and metrics, igraph on the host for graph clustering), not the CPU backend.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+from lcc.backends.cupy_tier import has, on_host
 
 
 # --------------------------------------------------------------------------- k-NN
@@ -33,7 +40,17 @@ def knn_search(
     from lcc.backends.knn import algorithm
 
     z = cp.ascontiguousarray(z, dtype=cp.float32)
-    search = algorithm("gpu", "exact" if exact else method or "cagra")
+    name = "exact" if exact else method or "cagra"
+    if not has("cuvs"):
+        if name != "exact":
+            warnings.warn(
+                f"cuVS is not installed: method={name!r} runs as the exact cupy search "
+                "(pip install cuvs-cu13 for the approximate index)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        name = "tiles"
+    search = algorithm("gpu", name)
     return search(z, k, chunk_size=chunk_size, progress=progress, nprobe=nprobe)
 
 
@@ -41,8 +58,10 @@ def knn_query(
     base: Any, queries: Any, k: int, *, chunk_size: int, progress: bool = False
 ) -> tuple[Any, Any]:
     """Exact ``k`` nearest rows of ``base`` for every row of ``queries``: squared L2, ids."""
-    from lcc.backends.knn.gpu_brute_force import query
-
+    if has("cuvs"):
+        from lcc.backends.knn.gpu_brute_force import query
+    else:
+        from lcc.backends.knn.gpu_tiles import query
     return query(base, queries, k, chunk_size=chunk_size, progress=progress)
 
 
@@ -55,6 +74,10 @@ def knn_query_minkowski(
     runs as the Manhattan distance), the GPU twin of scikit-learn's estimator
     the CPU backend uses. Returns the distances ``‖x − y‖_p`` and int64 ids.
     """
+    if not has("cuml"):
+        from lcc.backends.knn.gpu_tiles import query_minkowski
+
+        return query_minkowski(base, queries, k, p=p, chunk_size=chunk_size)
     import cupy as cp
     from cuml.neighbors import NearestNeighbors
 
@@ -113,6 +136,10 @@ def _labels_from_parts(parts: Any, n: int) -> Any:
 
 
 def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
+    if not has("cugraph", "cudf"):
+        from lcc.backends import cpu
+
+        return on_host(cpu.leiden, adjacency, resolution=resolution, seed=seed)
     import cugraph
 
     parts, _ = cugraph.leiden(
@@ -121,11 +148,19 @@ def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
     return _labels_from_parts(parts, adjacency.shape[0])
 
 
-SEEDED_LOUVAIN = False  # cuGraph's Louvain takes no seed: repeated runs are identical
+def seeded(algorithm: str) -> bool:
+    """Whether ``algorithm`` takes a seed here: cuGraph's Louvain does not (repeated runs
+    are identical); the cupy tier's igraph Louvain does."""
+    return algorithm != "louvain" or not has("cugraph", "cudf")
 
 
 def louvain(adjacency: Any, *, resolution: float, seed: int) -> Any:
-    """cuGraph's Louvain takes no seed; ``seed`` is accepted for a common signature."""
+    """cuGraph's Louvain takes no seed; ``seed`` is accepted for a common signature
+    (the cupy tier's igraph Louvain uses it)."""
+    if not has("cugraph", "cudf"):
+        from lcc.backends import cpu
+
+        return on_host(cpu.louvain, adjacency, resolution=resolution, seed=seed)
     import cugraph
 
     parts, _ = cugraph.louvain(_cugraph(adjacency), resolution=resolution)
@@ -151,6 +186,12 @@ def kmeans(
     z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, tol: float
 ) -> tuple[Any, Any]:
     import cupy as cp
+
+    if not has("cuml"):
+        from lcc.backends.xp_kmeans import kmeans_xp
+
+        return kmeans_xp(z, n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=tol,
+                         xp=cp)  # fmt: skip
     from cuml.cluster import KMeans
 
     scale = kmeans_scale(z)
@@ -235,18 +276,30 @@ def _int32(labels: Any) -> Any:
 
 def nmi(y_true: Any, y_pred: Any) -> float:
     """Arithmetic-mean NMI, which is the V-measure with β = 1."""
+    if not has("cuml"):
+        from lcc.backends.xp_metrics import nmi_xp
+
+        return nmi_xp(y_true, y_pred)
     from cuml.metrics.cluster import v_measure_score
 
     return float(v_measure_score(_int32(y_true), _int32(y_pred)))
 
 
 def ari(y_true: Any, y_pred: Any) -> float:
+    if not has("cuml"):
+        from lcc.backends.xp_metrics import ari_xp
+
+        return ari_xp(y_true, y_pred)
     from cuml.metrics.cluster import adjusted_rand_score
 
     return float(adjusted_rand_score(_int32(y_true), _int32(y_pred)))
 
 
 def silhouette(z: Any, labels: Any) -> float:
+    if not has("cuml"):
+        from lcc.backends.xp_metrics import silhouette_xp
+
+        return silhouette_xp(z, labels)
     from cuml.metrics.cluster import silhouette_score
 
     return float(silhouette_score(z, labels, metric="euclidean"))

@@ -1,6 +1,8 @@
-"""Mini-batch k-Means written once on ``xp`` (numpy or cupy): the GPU backend's
-implementation, since cuML has none; the CPU tests run it on numpy against
-scikit-learn's inertia (Sculley 2010, as scikit-learn's ``MiniBatchKMeans``)."""
+"""k-Means written once on ``xp`` (numpy or cupy): mini-batch k-Means, the GPU
+backend's implementation since cuML has none (Sculley 2010, as scikit-learn's
+``MiniBatchKMeans``), and Lloyd's k-Means, the cupy tier's where cuML is absent
+(as scikit-learn's ``KMeans``). The CPU tests run both on numpy against
+scikit-learn's inertia."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import math
 from types import ModuleType
 from typing import Any
 
-__all__ = ["minibatch_kmeans_xp"]
+__all__ = ["kmeans_xp", "minibatch_kmeans_xp"]
 
 
 def _sq_dist_argmin(x: Any, centers: Any, xp: ModuleType, chunk: int = 16384):
@@ -102,3 +104,52 @@ def minibatch_kmeans_xp(
         if best is None or inertia < best[0]:
             best = (inertia, labels, centers)
     return best[1], best[2]
+
+
+def kmeans_xp(
+    z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, tol: float, xp: ModuleType
+) -> tuple[Any, Any]:
+    """Lloyd's k-Means on numpy or cupy arrays, best of ``n_init`` runs by inertia.
+
+    As scikit-learn's ``KMeans(algorithm="lloyd")``: greedy k-means++ seeding,
+    stop when the labels no longer change or the squared centre shift
+    ``Σ‖Δc‖²`` is at most ``tol · mean(var(z))`` (its relative tolerance), a
+    final assignment to the final centres; an emptied cluster takes the point
+    farthest from its centre. Distances in ``z``'s precision, sums in float64.
+    """
+    rng = xp.random.default_rng(seed)
+    threshold = tol * float(xp.mean(xp.var(z.astype(xp.float64), axis=0)))
+    best = None
+    for _ in range(n_init):
+        centers = _kmeans_plusplus(z, n_clusters, rng, xp)
+        labels = None
+        for _step in range(max_iter):
+            new_labels, dist = _sq_dist_argmin(z, centers, xp)
+            if labels is not None and bool(xp.all(new_labels == labels)):
+                break
+            labels = new_labels
+            new_centers = _means(z, labels, dist, n_clusters, xp)
+            shift = float(xp.sum((new_centers - centers.astype(xp.float64)) ** 2))
+            centers = new_centers.astype(z.dtype)
+            if shift <= threshold:
+                break
+        labels, dist = _sq_dist_argmin(z, centers, xp)
+        inertia = float(dist.astype(xp.float64).sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, labels, centers)
+    return best[1], best[2]
+
+
+def _means(z: Any, labels: Any, dist: Any, n_clusters: int, xp: ModuleType) -> Any:
+    """Cluster means (float64); an empty cluster moves to the farthest unmoved point."""
+    counts = xp.bincount(labels, minlength=n_clusters)
+    sums = xp.zeros((n_clusters, z.shape[1]), dtype=xp.float64)
+    for col in range(z.shape[1]):  # d bincounts: O(n·d), no n × C one-hot
+        sums[:, col] = xp.bincount(labels, weights=z[:, col].astype(xp.float64),
+                                   minlength=n_clusters)  # fmt: skip
+    centers = sums / xp.maximum(counts, 1)[:, None]
+    empty = xp.flatnonzero(counts == 0)
+    if empty.shape[0]:
+        far = xp.argsort(-dist)[: empty.shape[0]]
+        centers[empty] = z[far].astype(xp.float64)
+    return centers

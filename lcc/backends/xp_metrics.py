@@ -1,5 +1,9 @@
-"""Calinski–Harabasz and Davies–Bouldin written once on ``xp`` (numpy or cupy): the GPU
-backend's implementations, since cuML has neither; tested against scikit-learn."""
+"""Clustering metrics written once on ``xp`` (numpy or cupy), tested against scikit-learn.
+
+Calinski–Harabasz and Davies–Bouldin are the GPU backend's implementations, since
+cuML has neither; NMI, ARI and the silhouette are the cupy tier's, where cuML is
+absent (the same definitions as scikit-learn's, its special cases included).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 from lcc._backend import array_module, backend_of, sparse_module
 
-__all__ = ["calinski_harabasz_xp", "davies_bouldin_xp"]
+__all__ = ["ari_xp", "calinski_harabasz_xp", "davies_bouldin_xp", "nmi_xp", "silhouette_xp"]
 
 
 def _xp(x: Any):
@@ -58,3 +62,84 @@ def davies_bouldin_xp(z: Any, labels: Any) -> float:
     ratio = (s[:, None] + s[None, :]) / xp.where(gaps == 0, xp.inf, gaps)
     ratio[xp.arange(ratio.shape[0]), xp.arange(ratio.shape[0])] = 0
     return float(xp.mean(xp.max(ratio, axis=1)))
+
+
+def _contingency(y_true: Any, y_pred: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """The contingency table's non-zero cells as ``(rows_of_cells, cols_of_cells, counts)``
+    and the row sums (true classes); the column sums are ``bincount(cols, counts)``."""
+    _, t = xp.unique(y_true, return_inverse=True)
+    _, p = xp.unique(y_pred, return_inverse=True)
+    t, p = t.reshape(-1).astype(xp.int64), p.reshape(-1).astype(xp.int64)
+    width = int(p.max()) + 1
+    codes, cells = xp.unique(t * width + p, return_counts=True)
+    return codes // width, codes % width, cells.astype(xp.int64), xp.bincount(t)
+
+
+def _entropy(counts: Any, n: int, xp: Any) -> float:
+    q = counts[counts > 0].astype(xp.float64) / n
+    return float(-xp.sum(q * xp.log(q)))
+
+
+def nmi_xp(y_true: Any, y_pred: Any) -> float:
+    """NMI with the arithmetic mean of the entropies (scikit-learn's default)."""
+    xp = _xp(y_true)
+    n = int(y_true.shape[0])
+    i, j, cells, rows = _contingency(y_true, y_pred, xp)
+    cols = xp.bincount(j, weights=cells.astype(xp.float64))
+    if rows.shape[0] == cols.shape[0] == 1:
+        return 1.0  # neither labelling splits the data
+    nij = cells.astype(xp.float64)
+    outer = rows[i].astype(xp.float64) * cols[j]
+    mi = float(xp.sum(nij / n * (xp.log(nij) + xp.log(float(n)) - xp.log(outer))))
+    if mi <= 0:
+        return 0.0
+    return mi / ((_entropy(rows, n, xp) + _entropy(cols, n, xp)) / 2)
+
+
+def ari_xp(y_true: Any, y_pred: Any) -> float:
+    """Adjusted Rand index from the pair-confusion counts, as scikit-learn computes it."""
+    xp = _xp(y_true)
+    _, j, cells, rows = _contingency(y_true, y_pred, xp)
+    cols = xp.bincount(j, weights=cells.astype(xp.float64)).astype(xp.int64)
+    n = int(y_true.shape[0])
+    squares = int(xp.sum(cells * cells))
+    tp = squares - n
+    fp = int(xp.sum(cols * cols)) - squares
+    fn = int(xp.sum(rows * rows)) - squares
+    tn = n * n - fp - fn - squares
+    if fn == 0 and fp == 0:
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+
+
+def silhouette_xp(z: Any, labels: Any, *, block_bytes: int = 256 << 20) -> float:
+    """Mean silhouette coefficient (Euclidean) by row blocks of the distance matrix.
+
+    Per block, the distances to all samples (float64) summed per cluster through a
+    sparse membership matrix; ``s = (b − a) / max(a, b)``, 0 for a singleton cluster.
+    """
+    xp = _xp(z)
+    lab, counts, _ = _centroids(z, labels, xp)
+    n = z.shape[0]
+    sparse = sparse_module(backend_of(z))
+    members = sparse.csr_matrix(
+        (xp.ones(n, dtype=xp.float64), (lab, xp.arange(n))), shape=(counts.shape[0], n)
+    )
+    x = z.astype(xp.float64)
+    sq = xp.sum(x * x, axis=1)
+    rows = max(1, block_bytes // (8 * n))
+    scores = xp.empty(n, dtype=xp.float64)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        d2 = sq[start:stop, None] - 2 * (x[start:stop] @ x.T) + sq[None, :]
+        block = xp.arange(stop - start)
+        d2[block, start + block] = 0  # each sample's own distance, free of rounding
+        sums = (members @ xp.sqrt(xp.maximum(d2, 0)).T).T  # (block, clusters)
+        own = lab[start:stop]
+        a = sums[block, own] / xp.maximum(counts[own] - 1, 1)
+        means = sums / counts[None, :]
+        means[block, own] = xp.inf
+        b = xp.min(means, axis=1)
+        s = (b - a) / xp.maximum(a, b)
+        scores[start:stop] = xp.where(counts[own] > 1, xp.nan_to_num(s), 0.0)
+    return float(xp.mean(scores))

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from lcc.config import Section
 from lcc.correction import Method
 from lcc.distributed import resolve_scheduler
+from lcc.gpu_memory import before_cuda_model
 from lcc.io import append_jsonl, write_csv, write_safetensors
 from lcc.pipelines import new_run_dir
 from lcc.pipelines._resume import RunCheckpoints
@@ -178,6 +179,7 @@ def _pretrained_model(config: dict[str, Any], data: Any, runs: RunCheckpoints, r
     from lcc.training import train
 
     device = _device(config["device"])
+    before_cuda_model(device)  # torch and cupy share one allocator, RMM's pool where it can
     torch.manual_seed(config["seed"])
     model = build_model(
         config["model"]["name"],

@@ -183,7 +183,7 @@ class LCCCallback:
         start = time.perf_counter()
         if self.scheduler is not None and self._client is None:
             self._client = self._cluster.enter_context(cluster(self.scheduler))
-        with _engine_device(self.model):
+        with _engine_device(self.model, self.backend):
             try:
                 stats = self._correct()
             except FloatingPointError as err:
@@ -352,11 +352,14 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _engine_device(model: nn.Module) -> Any:
+def _engine_device(model: nn.Module, backend: str | None) -> Any:
     """cupy's current device = the model's (``cuda:1`` without ``torch.cuda.set_device``
-    would otherwise run the engine on device 0 against arrays on device 1)."""
+    would otherwise run the engine on device 0 against arrays on device 1); nothing
+    where the engine runs on the CPU (``backend="cpu"``: cupy need not be installed)."""
+    from lcc._backend import requested_backend
+
     device = _device_of(model)
-    if device.type != "cuda":
+    if device.type != "cuda" or requested_backend(backend) not in ("auto", "gpu"):
         return contextlib.nullcontext()
     import cupy
 

@@ -22,6 +22,7 @@ ALGORITHMS: dict[tuple[str, str], str] = {
     ("gpu", "exact"): "lcc.backends.knn.gpu_brute_force",
     ("gpu", "ivf"): "lcc.backends.knn.gpu_ivf",
     ("gpu", "cagra"): "lcc.backends.knn.gpu_cagra",
+    ("gpu", "tiles"): "lcc.backends.knn.gpu_tiles",  # the cupy tier's exact search (no cuVS)
 }
 
 
@@ -44,4 +45,4 @@ def algorithm(backend: str, name: str) -> Callable[..., Any]:
 
 def approximate_methods(backend: str) -> tuple[str, ...]:
     """The names ``method=`` accepts on ``backend`` (every registered algorithm but exact)."""
-    return tuple(sorted(n for b, n in ALGORITHMS if b == backend and n != "exact"))
+    return tuple(sorted(n for b, n in ALGORITHMS if b == backend and n not in ("exact", "tiles")))

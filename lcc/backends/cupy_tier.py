@@ -1,0 +1,59 @@
+"""The GPU backend's cupy tier: what runs where a RAPIDS library is absent.
+
+A machine with torch and ``cupy-cuda13x`` but no RAPIDS (a common PyTorch
+setup) still runs the whole correction step on the GPU: exact k-NN by cupy
+tiles (:mod:`lcc.backends.knn.gpu_tiles`), k-Means and the metrics written on
+``xp`` (:mod:`lcc.backends.xp_kmeans`, :mod:`lcc.backends.xp_metrics`). Graph
+clustering alone leaves the device: the k-NN graph's edges are copied to the
+host once, clustered by igraph (the CPU backend's Leiden / Louvain) and the
+labels copied back. :mod:`lcc.backends.gpu` picks per primitive, through
+:func:`has`; :func:`implementations` says which runs (``lcc doctor`` prints it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["PRIMITIVES", "has", "implementations"]
+
+# primitive: (RAPIDS libraries it needs, what runs with them, what runs without them)
+PRIMITIVES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "knn (exact)": (("cuvs",), "cuVS brute force", "cupy GEMM tiles + device top-k"),
+    "knn (ivf, cagra)": (("cuvs",), "cuVS IVF-Flat / CAGRA", "exact cupy tiles (no cuVS)"),
+    "knn (minkowski)": (("cuml",), "cuML NearestNeighbors", "cupy tiles + device top-k"),
+    "leiden, louvain": (("cugraph", "cudf"), "cuGraph", "igraph on the host, labels back"),
+    "kmeans": (("cuml",), "cuML KMeans", "cupy Lloyd + k-means++"),
+    "minibatch_kmeans": ((), "cupy mini-batch k-Means", ""),
+    "truncated_svd": ((), "cupy Gram eigh / eigsh", ""),
+    "nmi, ari, silhouette": (("cuml",), "cuML metrics", "cupy contingency / distance tiles"),
+    "calinski_harabasz, davies_bouldin": ((), "cupy", ""),
+    "glue": ((), "cupy: matching, targets, landmarks, SSC consensus, staging", ""),
+}
+
+
+def has(*libraries: str) -> bool:
+    """Whether every RAPIDS library named imports here (else the cupy tier runs)."""
+    for library in libraries:
+        try:
+            importlib.import_module(library)
+        except ImportError:
+            return False
+    return True
+
+
+def implementations() -> dict[str, str]:
+    """Per primitive of the GPU backend, the implementation that runs in this process."""
+    table = {}
+    for name, (libraries, rapids, fallback) in PRIMITIVES.items():
+        table[name] = rapids if not libraries or has(*libraries) else fallback
+    if not has("cugraph", "cudf") and not has("igraph"):
+        table["leiden, louvain"] = "unavailable: needs cuGraph or igraph (pip install igraph)"
+    return table
+
+
+def on_host(cluster: Any, adjacency: Any, *, resolution: float, seed: int) -> Any:
+    """Run a CPU-backend graph clustering on a cupyx CSR adjacency; labels on the device."""
+    import cupy as cp
+
+    return cp.asarray(cluster(adjacency.get(), resolution=resolution, seed=seed))
