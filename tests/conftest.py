@@ -35,12 +35,12 @@ def real_gpu() -> list:
     ]
 
 
+EMULATED = pytest.mark.emulated_gpu
 BACKENDS = [
     "cpu",
     pytest.param("gpu", id="gpu", marks=real_gpu()),
     pytest.param("gpu", id="emulated_gpu", marks=pytest.mark.emulated_gpu),
-    pytest.param("gpu", id="emulated_cupy_tier", marks=[pytest.mark.emulated_gpu,
-                                                       pytest.mark.cupy_tier]),  # fmt: skip
+    pytest.param("gpu", id="emulated_cupy_tier", marks=[EMULATED, pytest.mark.cupy_tier]),
 ]
 
 
