@@ -94,8 +94,11 @@ def test_install_line_for_each_missing_case():
 
     assert fixes(every) == {"cpu": "", "gpu": "", "dask": "", "dask-cuda": ""}
     one = every | {"cuml": doctor.Package("cuml", "cuml", "cuml-cu13==26.10.*")}
-    assert fixes(one)["gpu"] == 'pip install "cuml-cu13==26.10.*"'
-    assert fixes(one)["dask-cuda"] == 'needs gpu: pip install "cuml-cu13==26.10.*"'
+    assert fixes(one)["gpu"] == ""  # without cuML its primitives run on the cupy tier
+    assert fixes(one)["dask-cuda"] == 'pip install "cuml-cu13==26.10.*"'
+    rows = dict(doctor.gpu_primitives(one))
+    assert rows["kmeans"] == 'cupy Lloyd + k-means++  (pip install "cuml-cu13==26.10.*": cuML KMeans)'
+    assert rows["knn (exact)"] == "cuVS brute force"
     rapids = {m: doctor.check_package(m, found=False) for m in doctor.NEEDS["gpu"]}
     assert fixes(every | rapids)["gpu"] == 'pip install "lcc-torch[gpu]"'
     assert fixes(every, gpu=False)["gpu"] == doctor.NO_DEVICE
