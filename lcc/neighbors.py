@@ -64,7 +64,8 @@ def knn(
     exact : bool, default True
         Exact brute-force search: on the CPU, BLAS tiles with faiss's top-k heaps, each
         pair's distance computed once (:mod:`lcc.backends.knn.cpu_exact`); on the GPU,
-        cuVS ``brute_force``.
+        cuVS ``brute_force``, or cupy tiles where cuVS is absent
+        (:mod:`lcc.backends.knn.gpu_tiles`; approximate methods then run exact too).
         ``False`` uses an approximate index, chosen by ``method``.
     method : {"hnsw", "ivf", "cagra"}, optional
         Approximate index: ``"ivf"`` (faiss / cuVS IVF-Flat; the CPU default),
