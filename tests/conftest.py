@@ -16,23 +16,12 @@ import pytest
 from lcc._backend import gpu_available
 
 GPU_REASON = "no usable CUDA device (cupy.is_available() is False)"
-RAPIDS_REASON = "RAPIDS (cuML, cuGraph, cuVS) is not installed"
-
-
-def rapids_installed() -> bool:
-    from importlib.util import find_spec
-
-    return all(find_spec(m) is not None for m in ("cuml", "cugraph", "cuvs", "cudf"))
 
 
 def real_gpu() -> list:
-    """Marks of a test that needs a CUDA device (torch + cupy) and RAPIDS."""
-    return [
-        pytest.mark.gpu,
-        pytest.mark.rapids,
-        pytest.mark.skipif(not gpu_available(), reason=GPU_REASON),
-        pytest.mark.skipif(not rapids_installed(), reason=RAPIDS_REASON),
-    ]
+    """Marks of a test that needs a CUDA device (torch + cupy); RAPIDS where installed, its
+    cupy tier where not (both are lcc's GPU backend)."""
+    return [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason=GPU_REASON)]
 
 
 EMULATED = pytest.mark.emulated_gpu

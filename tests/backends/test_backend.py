@@ -163,13 +163,11 @@ def test_cupy_allocates_from_torchs_pool_on_a_real_device():
     del block
 
 
-@pytest.mark.gpu
-@pytest.mark.rapids
+@pytest.mark.gpu  # cuVS, or the cupy tier without RAPIDS
 @pytest.mark.skipif(not lcc.gpu_available(), reason="no usable CUDA device")
 def test_cuda_tensor_knn_stays_on_the_device():
     import cupy
 
-    pytest.importorskip("cuvs", reason="RAPIDS (cuVS) is not installed")
     a = lcc.to_backend(torch.rand(100, 3, device="cuda"))
     _, idx = lcc.knn(a, 2)
     assert isinstance(idx, cupy.ndarray)

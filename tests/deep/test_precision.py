@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -77,10 +76,8 @@ def test_the_pipeline_passes_precision_on_and_refuses_others_by_key():
         Config(precision="16-mixed")
 
 
-@pytest.mark.gpu
-@pytest.mark.rapids  # the initial k-Means of CUDA codes runs on cuML
+@pytest.mark.gpu  # the initial k-Means of CUDA codes: cuML, or the cupy tier without RAPIDS
 @pytest.mark.skipif(not gpu_available(), reason="no usable CUDA device")
-@pytest.mark.skipif(find_spec("cuml") is None, reason="RAPIDS (cuML) is not installed")
 @pytest.mark.parametrize("cls", [DEC, IDEC, DCN])
 def test_bf16_mixed_on_a_gpu_trains_in_bfloat16_without_a_warning(cls, monkeypatch):
     dtypes = _code_dtypes(monkeypatch)
