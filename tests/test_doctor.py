@@ -97,7 +97,8 @@ def test_install_line_for_each_missing_case():
     assert fixes(one)["gpu"] == ""  # without cuML its primitives run on the cupy tier
     assert fixes(one)["dask-cuda"] == 'pip install "cuml-cu13==26.10.*"'
     rows = dict(doctor.gpu_primitives(one))
-    assert rows["kmeans"] == 'cupy Lloyd + k-means++  (pip install "cuml-cu13==26.10.*": cuML KMeans)'
+    cuml = 'pip install "cuml-cu13==26.10.*"'
+    assert rows["kmeans"] == f"cupy Lloyd + k-means++  ({cuml}: cuML KMeans)"
     assert rows["knn (exact)"] == "cuVS brute force"
     rapids = {m: doctor.check_package(m, found=False) for m in doctor.NEEDS["gpu"]}
     assert fixes(every | rapids)["gpu"] == 'pip install "lcc-torch[gpu]"'

@@ -21,22 +21,39 @@ pytest.importorskip("cugraph", reason="RAPIDS (the gpu extra) is not installed")
 pytest.importorskip("cuvs", reason="RAPIDS (the gpu extra) is not installed")
 
 from api_signatures import import_path, parameters
-from emulation import fake_cupy, fake_dask_rapids, fake_rapids, fake_sparse
+from emulation import fake_cupy, fake_cuvs, fake_dask_rapids, fake_rapids, fake_rmm, fake_sparse
 
 pytestmark = pytest.mark.emulated_gpu
 
 # (fake, the real callable's dotted path); classes are checked through __init__
 FAKES: list[tuple[Any, str]] = [
-    (fake_rapids._bf_build, "cuvs.neighbors.brute_force.build"),
-    (fake_rapids._bf_search, "cuvs.neighbors.brute_force.search"),
-    (fake_rapids._ivf_build, "cuvs.neighbors.ivf_flat.build"),
-    (fake_rapids._ivf_search, "cuvs.neighbors.ivf_flat.search"),
-    (fake_rapids._IvfIndexParams, "cuvs.neighbors.ivf_flat.IndexParams"),
-    (fake_rapids._IvfSearchParams, "cuvs.neighbors.ivf_flat.SearchParams"),
-    (fake_rapids._cagra_build, "cuvs.neighbors.cagra.build"),
-    (fake_rapids._cagra_search, "cuvs.neighbors.cagra.search"),
-    (fake_rapids._CagraIndexParams, "cuvs.neighbors.cagra.IndexParams"),
-    (fake_rapids._CagraSearchParams, "cuvs.neighbors.cagra.SearchParams"),
+    (fake_cuvs._bf_build, "cuvs.neighbors.brute_force.build"),
+    (fake_cuvs._bf_search, "cuvs.neighbors.brute_force.search"),
+    (fake_cuvs._ivf_build, "cuvs.neighbors.ivf_flat.build"),
+    (fake_cuvs._ivf_search, "cuvs.neighbors.ivf_flat.search"),
+    (fake_cuvs._IvfIndexParams, "cuvs.neighbors.ivf_flat.IndexParams"),
+    (fake_cuvs._IvfSearchParams, "cuvs.neighbors.ivf_flat.SearchParams"),
+    (fake_cuvs._cagra_build, "cuvs.neighbors.cagra.build"),
+    (fake_cuvs._cagra_search, "cuvs.neighbors.cagra.search"),
+    (fake_cuvs._CagraIndexParams, "cuvs.neighbors.cagra.IndexParams"),
+    (fake_cuvs._CagraSearchParams, "cuvs.neighbors.cagra.SearchParams"),
+    (fake_rmm.CudaMemoryResource, "rmm.mr.CudaMemoryResource"),
+    (fake_rmm.PoolMemoryResource, "rmm.mr.PoolMemoryResource"),
+    (fake_rmm.PoolMemoryResource.pool_size, "rmm.mr.PoolMemoryResource.pool_size"),
+    (fake_rmm.StatisticsResourceAdaptor, "rmm.mr.StatisticsResourceAdaptor"),
+    (fake_rmm.CallbackMemoryResource, "rmm.mr.CallbackMemoryResource"),
+    (fake_rmm.set_current_device_resource, "rmm.mr.set_current_device_resource"),
+    (fake_rmm.get_current_device_resource, "rmm.mr.get_current_device_resource"),
+    (fake_rmm.set_per_device_resource, "rmm.mr.set_per_device_resource"),
+    (fake_rmm.get_per_device_resource, "rmm.mr.get_per_device_resource"),
+    (fake_rmm.reinitialize, "rmm.reinitialize"),
+    (fake_rmm.register_reinitialize_hook, "rmm.register_reinitialize_hook"),
+    (fake_rmm.enable_statistics, "rmm.statistics.enable_statistics"),
+    (fake_rmm.get_statistics, "rmm.statistics.get_statistics"),
+    (fake_rmm.push_statistics, "rmm.statistics.push_statistics"),
+    (fake_rmm.pop_statistics, "rmm.statistics.pop_statistics"),
+    (fake_rmm.statistics, "rmm.statistics.statistics"),
+    (fake_rmm.rmm_cupy_allocator, "rmm.allocators.cupy.rmm_cupy_allocator"),
     (fake_rapids.KMeans, "cuml.cluster.KMeans"),
     (fake_rapids.KMeans.fit, "cuml.cluster.KMeans.fit"),
     (fake_rapids.KMeans.predict, "cuml.cluster.KMeans.predict"),
@@ -87,6 +104,10 @@ def _names(obj: Any) -> tuple[set[str], set[str], bool] | None:
     target = obj.__init__ if inspect.isclass(obj) else obj
     try:
         params = list(inspect.signature(target).parameters.values())
+        kinds = {p.kind for p in params if p.name != "self"}
+        if kinds == {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
+            found = _embedded_signature(obj)  # a Cython class: (*args, **kwargs) hides it
+            return None if found is None else (found[0] - {"self"}, set(), found[1])
     except (TypeError, ValueError):
         found = parameters(obj)  # Cython: the docstring's first line
         return None if found is None else (found[0] - {"self"}, set(), found[1])
@@ -98,6 +119,18 @@ def _names(obj: Any) -> tuple[set[str], set[str], bool] | None:
     }
     var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
     return accepted - {"self"}, required - {"self"}, var_kw
+
+
+def _embedded_signature(obj: Any) -> tuple[set[str], bool] | None:
+    """Cython's ``embedsignature`` line, ``Name(a, *, b=1)``, of a class or function."""
+    import re
+
+    match = re.match(r"\s*\w+\((.*?)\)\s*$", (obj.__doc__ or "").split("\n")[0])
+    if not match:
+        return None
+    items = [i.split("=")[0].split(":")[0].strip() for i in match.group(1).split(",")]
+    names = {i.split()[-1].lstrip("*") for i in items if i and i != "*"}
+    return names, any(i.startswith("**") for i in items)
 
 
 def signature_problems(fake: Callable, real: Any) -> list[str]:
@@ -144,7 +177,9 @@ def test_fakes_return_the_documented_types(emulated_gpu):
     assert same_type(dist, real["device_ndarray"]) and same_type(idx, real["device_ndarray"])
     assert idx.dtype == np.int64 and dist.dtype == np.float32
     params = fake_rapids._CagraSearchParams()
-    _, ids = fake_rapids._cagra_search(params, fake_rapids._cagra_build(None, z), z, 3)
+    _, ids = fake_rapids._cagra_search(
+        params, fake_rapids._cagra_build(fake_rapids._CagraIndexParams(), z), z, 3
+    )
     assert ids.dtype == np.uint32  # CAGRA's neighbours are uint32 only
     model = fake_rapids.KMeans(n_clusters=3, random_state=0).fit(z)
     assert same_type(model.labels_, real["cupy.ndarray"])
@@ -232,3 +267,171 @@ def test_a_fake_returning_the_wrong_type_fails_the_check(emulated_gpu):
     assert not same_type(z, real)  # a cupy array is not a device_ndarray either
     dist, _ = fake_rapids._bf_search(fake_rapids._bf_build(z), z, 3)
     assert same_type(dist, real)
+
+
+# ------------------------------------------- Cython parameter classes: the .pyx keywords
+# (class, its .pyx in the cuVS 26.10 wheel, the keywords of its ``def __init__(self, *, ...)``
+# there: the list is the fallback where a wheel ships no .pyx)
+PARAMETER_CLASSES = [
+    (fake_cuvs._IvfIndexParams, "cuvs.neighbors.ivf_flat.IndexParams", "ivf_flat/ivf_flat.pyx",
+     "n_lists metric metric_arg kmeans_n_iters kmeans_trainset_fraction adaptive_centers "
+     "add_data_on_build conservative_memory_allocation"),
+    (fake_cuvs._IvfSearchParams, "cuvs.neighbors.ivf_flat.SearchParams", "ivf_flat/ivf_flat.pyx",
+     "n_probes"),
+    (fake_cuvs._CagraIndexParams, "cuvs.neighbors.cagra.IndexParams", "cagra/cagra.pyx",
+     "metric intermediate_graph_degree graph_degree build_algo nn_descent_niter "
+     "ivf_pq_build_params ivf_pq_search_params ace_params refinement_rate"),
+    (fake_cuvs._CagraSearchParams, "cuvs.neighbors.cagra.SearchParams", "cagra/cagra.pyx",
+     "max_queries itopk_size max_iterations algo team_size search_width min_iterations "
+     "thread_block_size hashmap_mode hashmap_min_bitlen hashmap_max_fill_rate "
+     "num_random_samplings rand_xor_mask persistent persistent_lifetime "
+     "persistent_device_usage"),
+]  # fmt: skip
+
+
+def pyx_init_keywords(pyx: str, cls: str) -> dict[str, Any] | None:
+    """``{keyword: default}`` of ``cdef class cls``'s keyword-only ``__init__`` in ``pyx``."""
+    import ast
+    import re
+
+    body = re.split(rf"^cdef class {cls}\b", pyx, flags=re.M)
+    if len(body) < 2:
+        return None
+    match = re.search(r"def __init__\((self, \*,.*?)\):", body[1], flags=re.S)
+    if match is None:
+        return None
+    tree = ast.parse(f"def __init__({match.group(1)}): pass").body[0].args
+    assert not tree.args[1:] and tree.vararg is None and tree.kwarg is None  # keyword-only
+    pairs = zip(tree.kwonlyargs, tree.kw_defaults, strict=True)
+    return {a.arg: ast.literal_eval(d) for a, d in pairs}
+
+
+def _installed_pyx(relative: str) -> str | None:
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("cuvs")
+    path = Path(spec.submodule_search_locations[0]) / "neighbors" / relative
+    return path.read_text() if path.exists() else None
+
+
+def _fake_keywords(fake: type) -> dict[str, Any]:
+    params = list(inspect.signature(fake.__init__).parameters.values())[1:]
+    assert all(p.kind is p.KEYWORD_ONLY for p in params), "keyword-only, as the .pyx"
+    return {p.name: p.default for p in params}
+
+
+@pytest.mark.parametrize(("fake", "real", "pyx", "cited"), PARAMETER_CLASSES,
+                         ids=[c[1] for c in PARAMETER_CLASSES])  # fmt: skip
+def test_parameter_classes_take_exactly_the_pyx_keywords(fake, real, pyx, cited):
+    source = _installed_pyx(pyx)
+    keywords = pyx_init_keywords(source, real.rsplit(".", 1)[1]) if source else None
+    if keywords is not None:
+        assert list(keywords) == cited.split()  # the cited list is the installed one
+        assert _fake_keywords(fake) == keywords  # names, order and defaults
+    else:
+        assert list(_fake_keywords(fake)) == cited.split()
+    real_cls = import_path(real)  # constructs without a GPU: a C struct of parameters
+    for cls in (real_cls, fake):
+        cls(**_fake_keywords(fake))
+        with pytest.raises(TypeError):
+            cls(not_a_parameter=1)
+        with pytest.raises(TypeError):
+            cls(1)
+
+
+def test_the_signature_check_sees_through_cythons_star_args():
+    """``inspect`` gives Cython classes ``(*args, **kwargs)``; the check then reads the
+    embedded signature, so 26.08's ``compression`` keyword, gone in 26.10, is caught."""
+
+    class Cagra2608IndexParams:
+        def __init__(self, *, metric="sqeuclidean", graph_degree=64, compression=None):
+            pass
+
+    problems = signature_problems(
+        Cagra2608IndexParams, import_path("cuvs.neighbors.cagra.IndexParams")
+    )
+    assert problems == ["extra parameters ['compression']"]
+
+
+# ------------------------------------------------------------- cuVS input checks
+class _Cai:
+    """A bare ``__cuda_array_interface__`` (no memory behind it): what pylibraft wraps."""
+
+    def __init__(self, a: np.ndarray):
+        strides = None if a.flags.c_contiguous else a.strides
+        self.__cuda_array_interface__ = {
+            "shape": a.shape,
+            "typestr": a.dtype.str,
+            "strides": strides,
+            "data": (0, False),
+            "version": 3,
+        }
+
+
+def _outcome(check: Callable, *args: Any, **kwargs: Any) -> tuple[str, str]:
+    try:
+        check(*args, **kwargs)
+    except Exception as e:  # the kind and message are compared
+        return type(e).__name__, str(e)
+    return "ok", ""
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "uint8", "int64"])
+@pytest.mark.parametrize("layout", ["C", "F", "rows", "columns"])
+def test_input_checks_match_cuvs_check_input_array(dtype, layout):
+    from cuvs.neighbors.common import _check_input_array
+    from pylibraft.common.cai_wrapper import cai_wrapper
+
+    a = np.zeros((6, 4), dtype=dtype)
+    a = {"C": a, "F": np.asfortranarray(a), "rows": a[::2], "columns": a[:, ::2]}[layout]
+    for allowed, row_major in ((fake_cuvs._FLOATS, False), (fake_cuvs._ANY, True)):
+        real = _outcome(_check_input_array, cai_wrapper(_Cai(a)), list(allowed),
+                        exp_row_major=row_major)  # fmt: skip
+        assert _outcome(fake_cuvs._check_input_array, a, allowed, row_major=row_major) == real
+
+
+# ------------------------------------------------------------------------ RMM
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_pool_size": 1000},
+        {"initial_pool_size": 1.5},
+        {"initial_pool_size": 256, "maximum_pool_size": 1000},
+        {"initial_pool_size": 1 << 20, "maximum_pool_size": 1 << 10},
+        {"initial_pool_size": "1 GiB", "maximum_pool_size": "1kb"},
+        {"initial_pool_size": "lots"},
+        {"max_pool_size": 1 << 20},
+    ],
+)
+def test_rmm_pool_refuses_what_rmm_refuses(kwargs):
+    """Each case fails in the real ``PoolMemoryResource`` before any device allocation."""
+    import rmm.mr
+
+    def last_words(outcome: tuple[str, str]) -> tuple[str, str]:
+        message = outcome[1].rsplit(": ", 1)[-1]  # RMM's message after its file:line
+        return outcome[0], message.split("() ", 1)[-1]  # not Cython's __cinit__ / __init__
+
+    real = _outcome(rmm.mr.PoolMemoryResource, rmm.mr.CudaMemoryResource(), **kwargs)
+    fake = _outcome(fake_rmm.PoolMemoryResource, fake_rmm.CudaMemoryResource(), **kwargs)
+    assert real[0] != "ok" and last_words(fake) == last_words(real)
+    for resource in (rmm.mr.PoolMemoryResource, fake_rmm.PoolMemoryResource):
+        assert "'upstream_mr' has incorrect type" in _outcome(resource, object())[1]
+    real_stats = rmm.mr.StatisticsResourceAdaptor(rmm.mr.CudaMemoryResource())
+    fake_stats = fake_rmm.StatisticsResourceAdaptor(fake_rmm.CudaMemoryResource())
+    assert vars(real_stats.allocation_counts) == vars(fake_stats.allocation_counts)  # zeros
+    assert same_type(fake_stats.allocation_counts, type(real_stats.allocation_counts))
+    assert _outcome(fake_stats.pop_counters) == _outcome(real_stats.pop_counters)
+
+
+def test_cuvs_fakes_return_the_real_index_and_raise_the_real_exception(emulated_gpu):
+    z = _device(np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32))
+    indexes = {
+        "brute_force": fake_cuvs._bf_build(z),
+        "ivf_flat": fake_cuvs._ivf_build(fake_cuvs._IvfIndexParams(n_lists=2), z),
+        "cagra": fake_cuvs._cagra_build(fake_cuvs._CagraIndexParams(), z),
+    }
+    for name, index in indexes.items():
+        assert same_type(index, _import_real(f"cuvs.neighbors.{name}", "Index"))
+    real = _import_real("cuvs.common.exceptions", "CuvsException")
+    assert same_type(fake_cuvs.CuvsException(), real) and issubclass(real, Exception)

@@ -20,6 +20,16 @@ cupy the ``gpu`` extra admits (cupy-cuda13x 14.0):
 
 numpy functions called on these arrays dispatch to the fake through
 ``__array_function__`` / ``__array_ufunc__``, as they do for real cupy.
+
+Device memory (:mod:`.fake_cuda`): an array's memory is its owning numpy
+storage and lives while any array or view over it lives; ``ascontiguousarray``
+returns its argument when no copy is needed, as cupy does, so a copy's lifetime
+is the caller's. A non-owning holder (cuVS's brute-force index) reads through a
+weak :class:`~.fake_cuda.DeviceView` and raises once the storage is freed. What
+stays unmodelled: freed memory is never reused or poisoned for readers that
+escaped a ``DeviceView`` (raw ``.data.ptr``), storage numpy does not own
+(``from_dlpack``) is never reported freed, streams are synchronous, and cupy's
+default pool does not see array allocations (only ``MemoryPool.malloc`` calls).
 """
 
 from __future__ import annotations
@@ -30,6 +40,16 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from .fake_cuda import (  # noqa: F401  (cupy.cuda, its pools: cupy attributes)
+    _ALLOCATOR,
+    Device,
+    MemoryPool,
+    _allocated,
+    cuda_module,
+    get_default_memory_pool,
+    get_default_pinned_memory_pool,
+)
 
 IMPLICIT = (
     "Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct "
@@ -77,18 +97,21 @@ def wrap(value: Any) -> Any:
 class ndarray(NDArrayOperatorsMixin):
     """A device array: numpy storage behind cupy's interface and rules."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("__weakref__", "_a")
     __module__ = "cupy"
     __array_priority__ = 100  # cupy's
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, shape: Any, dtype: Any = float, order: str = "C"):
         self._a = np.empty(shape, dtype=dtype, order=order)
+        _allocated(self._a)
 
     @classmethod
     def _of(cls, a: np.ndarray) -> ndarray:
         out = cls.__new__(cls)
         out._a = a
+        if _ALLOCATOR["observe"] is not None:
+            _allocated(a)
         return out
 
     # -- refusing implicit host copies (cupy's __array__)
@@ -234,10 +257,14 @@ def array(obj: Any, dtype: Any = None, copy: bool = True, order: str = "K", **_:
 
 
 def ascontiguousarray(a: Any, dtype: Any = None) -> ndarray:
+    """``a`` itself when it is C-contiguous of ``dtype`` ("If no copy is required, it
+    returns ``a``", cupy ``_creation/from_data.py``), else a new array."""
     if not isinstance(a, ndarray):
         if not hasattr(type(a), "__cuda_array_interface__"):
             _refuse_host(a)
         return asarray(a, dtype=dtype)
+    if a._a.flags.c_contiguous and (dtype is None or np.dtype(dtype) == a.dtype):
+        return a
     return ndarray._of(np.ascontiguousarray(a._a, dtype=dtype))
 
 
@@ -370,99 +397,8 @@ def _random_module() -> types.ModuleType:
     return random
 
 
-# --------------------------------------------------------------------- cupy.cuda
-class Device:
-    __module__ = "cupy.cuda"
-
-    def __init__(self, device: int | None = None):
-        self.id = 0 if device is None else int(device)
-
-    def __enter__(self) -> Device:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def use(self) -> None:
-        return None
-
-    @property
-    def mem_info(self) -> tuple[int, int]:
-        return (64 << 30, 80 << 30)
-
-    def synchronize(self) -> None:
-        return None
-
-
-class MemoryPool:
-    """cupy's caching pool: counts what it caches so tests can see it released."""
-
-    def __init__(self, allocator: Any = None):
-        self.cached = 0
-
-    def used_bytes(self) -> int:
-        return 0
-
-    def total_bytes(self) -> int:
-        return self.cached
-
-    def free_all_blocks(self, stream: Any = None) -> None:
-        self.cached = 0
-
-    def malloc(self, size: int) -> Any:
-        self.cached += size
-        return None
-
-
-def _cuda_module() -> types.ModuleType:
-    cuda = types.ModuleType("cupy.cuda")
-    pool, pinned = MemoryPool(), MemoryPool()
-    state: dict[str, Any] = {"allocator": pool.malloc}
-    cuda.Device = Device
-    cuda.MemoryPool = MemoryPool
-    cuda.PinnedMemoryPool = MemoryPool
-    cuda.set_allocator = lambda allocator=None: state.update(allocator=allocator)
-    cuda.get_allocator = lambda: state["allocator"]
-    cuda.set_pinned_memory_allocator = lambda allocator=None: None
-    cuda.UnownedMemory = lambda ptr, size, owner, device_id=None: types.SimpleNamespace(
-        ptr=ptr, size=size, owner=owner
-    )
-    cuda.MemoryPointer = lambda mem, offset: types.SimpleNamespace(mem=mem, offset=offset)
-    cuda.runtime = types.SimpleNamespace(
-        getDeviceCount=lambda: 1,
-        memGetInfo=lambda: Device().mem_info,
-        getDevice=lambda: 0,
-        getDeviceProperties=lambda i: {"name": b"Emulated GPU", "totalGlobalMem": 80 << 30},
-        runtimeGetVersion=lambda: 13000,
-        driverGetVersion=lambda: 13000,
-    )
-
-    class PythonFunctionAllocator:
-        """cupy.cuda.memory.PythonFunctionAllocator(malloc_func, free_func)."""
-
-        def __init__(self, malloc_func: Any, free_func: Any):
-            self.malloc_func, self.free_func = malloc_func, free_func
-
-        def malloc(self, size: int) -> Any:
-            return self.malloc_func(size, 0)
-
-    cuda.memory = types.SimpleNamespace(PythonFunctionAllocator=PythonFunctionAllocator)
-    cuda.get_current_stream = lambda: types.SimpleNamespace(synchronize=lambda: None, ptr=0)
-    cuda.Stream = types.SimpleNamespace(null=types.SimpleNamespace(ptr=0))
-    cuda._pools = (pool, pinned)
-    return cuda
-
-
-def get_default_memory_pool() -> MemoryPool:
-    return cuda._pools[0]
-
-
-def get_default_pinned_memory_pool() -> MemoryPool:
-    return cuda._pools[1]
-
-
 random = _random_module()
-cuda = _cuda_module()
+cuda = cuda_module()
 linalg = types.ModuleType("cupy.linalg")
 linalg.__dict__.update(
     {

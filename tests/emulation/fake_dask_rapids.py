@@ -6,13 +6,32 @@
   / ``neighbors/nearest_neighbors.py``), so ``_meta`` is numpy while every
   chunk is a cupy array;
 * ``cugraph.dask.leiden`` returns a dask-cuDF frame over the vertices that
-  appear in the edge list only, in no particular order;
+  appear in the edge list only, in no particular order, and the modularity as
+  a Python ``float``: cuGraph 26.10 (``cugraph/dask/community/leiden.py``)
+  declares it ``dask.array.from_delayed(part_mod_score[0][1], shape=(1,),
+  dtype=float).compute()``, but the one chunk is pylibcugraph's ``cdef double``
+  (``pylibcugraph/leiden.pyx``) and a one-chunk array computes to its chunk
+  (dask 2026.7), so no array comes back; ``test_emulation_strict`` runs that
+  expression to keep the fake's type the real one;
 * ``cugraph.dask.comms`` is one process-wide session bound to the client it
   was initialised with; using it from another client (a second
   ``lcc.distributed.cluster``) without ``destroy()`` fails, as a stale NCCL /
   UCX session does;
 * ``dask_cuda.LocalCUDACluster`` is a ``LocalCluster`` of *threads*, so that
   its workers see this process's emulated cupy.
+
+What stays unmodelled, because the workers are threads of one process:
+
+* pickling between workers: a device array moved from one worker to another is
+  passed by reference here, never serialised (cupy pickles through the host,
+  ``ndarray.__reduce__``; dask-cuda would send it over UCX / NCCL), so a result
+  that cannot be serialised, or a transfer's cost, is invisible;
+* one allocator per worker: every worker shares this process's emulated cupy
+  allocator and RMM resource (``fake_rmm``), where dask-cuda gives each worker
+  process its own ``rmm_pool_size`` pool and device;
+* worker death takes no memory with it, and ``CUDA_VISIBLE_DEVICES`` is ignored.
+Worker processes would need the emulation installed in each (a
+``WorkerPlugin`` that imports it), which the thread cluster avoids.
 """
 
 from __future__ import annotations
@@ -137,7 +156,7 @@ COMMS = _Comms()
 def dask_leiden(input_graph, max_iter=100, resolution=1.0, random_state=None, theta=1.0):
     COMMS.check()
     frame, modularity = fr.leiden(input_graph, max_iter, resolution, random_state, theta)
-    return DaskFrame([frame]), modularity
+    return DaskFrame([frame]), float(modularity)  # what cuGraph's one-chunk compute gives
 
 
 class DaskFrame:

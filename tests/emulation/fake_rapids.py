@@ -4,11 +4,8 @@ Each returns the documented RAPIDS 26.10 type and keeps the quirks the GPU
 code has to survive; ``tests/backends/test_emulation.py`` checks every fake's signature
 against the installed RAPIDS callable so that a fake cannot drift.
 
-* cuVS searches return device arrays; IVF-Flat searches only the ``n_probes``
-  nearest lists, and where they hold fewer than ``k`` points the missing ids
-  are int64-max and the distances float-max (cuVS ``ivf_flat`` search fills
-  unfound slots with the index's invalid id, ``std::numeric_limits<IdxT>::max``);
-  CAGRA ids are uint32 and missing ones uint32-max.
+* cuVS (brute force, IVF-Flat, CAGRA) lives in :mod:`.fake_cuvs` and RMM in
+  :mod:`.fake_rmm`; both are re-exported through :func:`module_tree`.
 * cuGraph's Leiden / Louvain return an *unordered* ``DataFrame(vertex,
   partition)`` and the modularity; a vertex with no edge is not in the graph
   and not in the result. ``cugraph.louvain`` takes no seed.
@@ -26,11 +23,26 @@ from typing import Any
 import numpy as np
 
 from . import fake_cupy as fc
+from . import fake_cuvs, fake_rmm
 from . import fake_sparse as fs
-
-INT64_MAX = np.iinfo(np.int64).max
-UINT32_MAX = np.iinfo(np.uint32).max
-FLOAT_MAX = np.finfo(np.float32).max
+from .fake_cuvs import (  # noqa: F401  (re-exported: the cuVS fakes live in fake_cuvs)
+    FLOAT_MAX,
+    INT64_MAX,
+    UINT32_MAX,
+    DeviceNDArray,
+    _bf_build,
+    _bf_search,
+    _cagra_build,
+    _cagra_search,
+    _CagraIndexParams,
+    _CagraSearchParams,
+    _ivf_build,
+    _ivf_search,
+    _IvfIndexParams,
+    _IvfSearchParams,
+    _sq_dist,
+    _top_k,
+)
 
 
 def _host(x: Any) -> np.ndarray:
@@ -41,128 +53,6 @@ def _host(x: Any) -> np.ndarray:
     if isinstance(x, Series):
         return x._a
     return np.asarray(x)
-
-
-def _device_only(x: Any, name: str) -> np.ndarray:
-    """cuVS takes device arrays (``__cuda_array_interface__``) only."""
-    if not isinstance(x, fc.ndarray | DeviceNDArray):
-        raise TypeError(f"{name}: expected a device array (cupy / device_ndarray), got {type(x)}")
-    return _host(x)
-
-
-class DeviceNDArray:
-    """pylibraft's ``device_ndarray``: cupy reads it through ``__cuda_array_interface__``."""
-
-    __module__ = "pylibraft.common.device_ndarray"
-    __qualname__ = "device_ndarray"
-
-    def __init__(self, a: np.ndarray):
-        self._a = a
-
-    shape = property(lambda self: self._a.shape)
-    dtype = property(lambda self: self._a.dtype)
-
-    @property
-    def __cuda_array_interface__(self) -> dict:
-        return {"shape": self._a.shape, "typestr": self._a.dtype.str, "version": 3}
-
-    def copy_to_host(self) -> np.ndarray:
-        return self._a.copy()
-
-
-# ------------------------------------------------------------------------ cuVS
-def _sq_dist(base: np.ndarray, q: np.ndarray) -> np.ndarray:
-    b, q = base.astype(np.float64), q.astype(np.float64)
-    return np.maximum((q * q).sum(1)[:, None] - 2 * q @ b.T + (b * b).sum(1)[None, :], 0)
-
-
-def _top_k(d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    k_eff = min(k, d2.shape[1])
-    idx = np.argsort(d2, axis=1, kind="stable")[:, :k_eff]
-    return np.take_along_axis(d2, idx, axis=1).astype(np.float32), idx
-
-
-class _BruteIndex:
-    def __init__(self, dataset: np.ndarray):
-        self.dataset = dataset
-
-
-def _bf_build(dataset: Any, metric: str = "sqeuclidean", metric_arg: float = 2.0, resources=None):
-    if metric != "sqeuclidean":
-        raise ValueError(f"emulated brute_force supports metric='sqeuclidean', got {metric!r}")
-    return _BruteIndex(_device_only(dataset, "brute_force.build").copy())
-
-
-def _bf_search(index, queries, k, neighbors=None, distances=None, resources=None, prefilter=None):
-    d, i = _top_k(_sq_dist(index.dataset, _device_only(queries, "brute_force.search")), k)
-    return DeviceNDArray(d), DeviceNDArray(i.astype(np.int64))
-
-
-class _IvfIndexParams:
-    def __init__(self, n_lists=1024, metric="sqeuclidean", metric_arg=2.0, kmeans_n_iters=20,
-                 kmeans_trainset_fraction=0.5, adaptive_centers=False, add_data_on_build=True,
-                 conservative_memory_allocation=False):  # fmt: skip
-        self.n_lists, self.metric = n_lists, metric
-
-
-class _IvfSearchParams:
-    def __init__(self, n_probes=20):
-        self.n_probes = n_probes
-
-
-class _IvfIndex:
-    def __init__(self, params: _IvfIndexParams, dataset: np.ndarray):
-        rng = np.random.default_rng(0)
-        n_lists = min(params.n_lists, dataset.shape[0])
-        self.centers = dataset[rng.choice(dataset.shape[0], n_lists, replace=False)]
-        self.lists = np.argmin(_sq_dist(self.centers, dataset), axis=1)
-        self.dataset = dataset
-
-
-def _ivf_build(index_params, dataset, resources=None):
-    return _IvfIndex(index_params, _device_only(dataset, "ivf_flat.build").copy())
-
-
-def _ivf_search(search_params, index, queries, k, neighbors=None, distances=None,
-                resources=None, filter=None):  # fmt: skip
-    q = _device_only(queries, "ivf_flat.search")
-    probes = np.argsort(_sq_dist(index.centers, q), axis=1)[:, : search_params.n_probes]
-    dist = np.full((q.shape[0], k), np.inf, dtype=np.float32)  # warpsort's dummy
-    ids = np.full((q.shape[0], k), INT64_MAX, dtype=np.int64)  # kOutOfBoundsRecord
-    d2 = _sq_dist(index.dataset, q)
-    for row in range(q.shape[0]):
-        members = np.flatnonzero(np.isin(index.lists, probes[row]))
-        d, order = _top_k(d2[row : row + 1, members], k)
-        dist[row, : d.shape[1]], ids[row, : d.shape[1]] = d[0], members[order[0]]
-    return DeviceNDArray(dist), DeviceNDArray(ids)
-
-
-class _CagraIndexParams:
-    def __init__(self, metric="sqeuclidean", intermediate_graph_degree=128, graph_degree=64,
-                 build_algo="ivf_pq", nn_descent_niter=20, compression=None):  # fmt: skip
-        self.metric = metric
-
-
-class _CagraSearchParams:
-    def __init__(self, max_queries=0, itopk_size=64, max_iterations=0, algo="auto", team_size=0,
-                 search_width=1, min_iterations=0, thread_block_size=0, hashmap_mode="auto",
-                 hashmap_min_bitlen=0, hashmap_max_fill_rate=0.5, num_random_samplings=1,
-                 rand_xor_mask=0x128394):  # fmt: skip
-        self.itopk_size = itopk_size
-
-
-def _cagra_build(index_params, dataset, resources=None):
-    return _BruteIndex(_device_only(dataset, "cagra.build").copy())
-
-
-def _cagra_search(search_params, index, queries, k, neighbors=None, distances=None,
-                  resources=None, filter=None):  # fmt: skip
-    q = _device_only(queries, "cagra.search")
-    d, i = _top_k(_sq_dist(index.dataset, q), k)
-    dist = np.full((q.shape[0], k), FLOAT_MAX, dtype=np.float32)
-    ids = np.full((q.shape[0], k), UINT32_MAX, dtype=np.uint32)
-    dist[:, : d.shape[1]], ids[:, : i.shape[1]] = d, i
-    return DeviceNDArray(dist), DeviceNDArray(ids)
 
 
 # ------------------------------------------------------------------------ cuML
@@ -420,27 +310,12 @@ def module_tree() -> dict[str, types.ModuleType]:
         m.__emulated__ = True
         return m
 
-    brute_force = module("cuvs.neighbors.brute_force", build=_bf_build, search=_bf_search)
-    ivf_flat = module("cuvs.neighbors.ivf_flat", build=_ivf_build, search=_ivf_search,
-                      IndexParams=_IvfIndexParams, SearchParams=_IvfSearchParams)  # fmt: skip
-    cagra = module("cuvs.neighbors.cagra", build=_cagra_build, search=_cagra_search,
-                   IndexParams=_CagraIndexParams, SearchParams=_CagraSearchParams)  # fmt: skip
-    neighbors = module("cuvs.neighbors", brute_force=brute_force, ivf_flat=ivf_flat, cagra=cagra)
     metrics_cluster = module("cuml.metrics.cluster", v_measure_score=v_measure_score,
                              adjusted_rand_score=adjusted_rand_score,
                              silhouette_score=silhouette_score)  # fmt: skip
-    rmm_cupy = module("rmm.allocators.cupy", rmm_cupy_allocator=lambda nbytes: None)
-    rmm_torch = module("rmm.allocators.torch", rmm_torch_allocator=object())
-    tree = {
-        "rmm": module("rmm", __version__="26.10.00"),
-        "rmm.allocators": module("rmm.allocators", cupy=rmm_cupy, torch=rmm_torch),
-        "rmm.allocators.cupy": rmm_cupy,
-        "rmm.allocators.torch": rmm_torch,
-        "cuvs": module("cuvs", neighbors=neighbors, __version__="26.10.00"),
-        "cuvs.neighbors": neighbors,
-        "cuvs.neighbors.brute_force": brute_force,
-        "cuvs.neighbors.ivf_flat": ivf_flat,
-        "cuvs.neighbors.cagra": cagra,
+    fc.cuda._emulated_reset()  # a fresh process: cupy allocates from its own pool again
+    tree = fake_rmm.module_tree(module) | fake_cuvs.module_tree(module)
+    tree |= {
         "cuml": module("cuml", __version__="26.10.00"),
         "cuml.cluster": module("cuml.cluster", KMeans=KMeans),
         "cuml.neighbors": module("cuml.neighbors", NearestNeighbors=NearestNeighbors),
