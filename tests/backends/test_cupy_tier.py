@@ -195,3 +195,83 @@ def test_a_cuda_model_with_the_gpu_engine_enters_its_device(emulated_gpu, monkey
     monkeypatch.setattr(callback, "_device_of", lambda model: torch.device("cuda", 1))
     context = callback._engine_device(torch.nn.Linear(2, 2), None)
     assert type(context).__name__ == "Device" and context.id == 1
+
+
+# ------------------------------------------- issue 25, defect 3: one pooled allocator
+@pytest.fixture
+def gpu_memory(emulated_gpu):
+    from emulation import fake_rmm
+
+    from lcc import gpu_memory
+
+    fake_rmm.CALLS.clear()
+    return gpu_memory  # the emulation resets its choice before and after each test
+
+
+def test_rmm_mode_pools_every_allocation(gpu_memory, monkeypatch):
+    """RMM's allocators over a pool resource (before the fix: the default, unpooled
+    ``CudaMemoryResource``, a cudaMalloc / cudaFree per torch tensor)."""
+    import cupy
+    import rmm
+
+    monkeypatch.setattr(gpu_memory, "_rmm_installed", lambda: True)
+    assert gpu_memory.use_one_allocator() == "rmm"
+    pool = rmm.mr.get_current_device_resource()
+    assert type(pool).__name__ == "PoolMemoryResource"
+    assert type(pool.get_upstream()).__name__ == "CudaMemoryResource"
+    used = pool.used
+    block = cupy.empty(1 << 20, dtype=cupy.uint8)  # cupy allocates from the pool
+    assert pool.used - used >= 1 << 20
+    del block
+
+
+def test_torch_mode_routes_rapids_allocations_to_torchs_cache(gpu_memory, monkeypatch):
+    """With RMM installed but torch already on CUDA, RMM's current resource allocates from
+    torch's caching allocator (before the fix: RMM's default resource, outside the cache)."""
+    import rmm
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: "stream")
+    monkeypatch.setattr(
+        torch.cuda,
+        "caching_allocator_alloc",
+        lambda size, device, stream: calls.append(("alloc", size)) or 4096,
+    )
+    monkeypatch.setattr(torch.cuda, "caching_allocator_delete",
+                        lambda pointer: calls.append(("free", pointer)))  # fmt: skip
+    assert gpu_memory.use_one_allocator() == "torch"
+    resource = rmm.mr.get_current_device_resource()
+    assert type(resource).__name__ == "CallbackMemoryResource"
+    pointer = resource.allocate(1000)
+    resource.deallocate(pointer, 1000)
+    assert calls == [("alloc", 1000), ("free", 4096)]
+
+
+def test_pipelines_choose_the_allocator_before_the_model_moves(gpu_memory, monkeypatch):
+    """``"auto"`` picks RMM only before torch's first CUDA allocation: the pipelines ask
+    before they build the model (from ``to_backend`` it could never be RMM)."""
+    monkeypatch.setattr(gpu_memory, "_rmm_installed", lambda: True)
+    gpu_memory.before_cuda_model("cpu")
+    assert gpu_memory.chosen_allocator() is None
+    gpu_memory.before_cuda_model("cuda", backend="cpu")
+    assert gpu_memory.chosen_allocator() is None
+    gpu_memory.before_cuda_model("cuda")
+    assert gpu_memory.chosen_allocator() == "rmm"
+
+
+def test_dask_cuda_workers_get_an_rmm_pool(emulated_gpu, monkeypatch):
+    import dask_cuda
+
+    seen = {}
+
+    class Spy(dask_cuda.LocalCUDACluster):
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(dask_cuda, "LocalCUDACluster", Spy)
+    with lcc.distributed.cluster("local-cuda", n_workers=1):
+        pass
+    assert seen["rmm_pool_size"] == lcc.distributed.CUDA_WORKER_POOL == 0.5
