@@ -255,3 +255,22 @@ def test_the_plugin_skips_a_module_only_for_a_package_that_is_not_installed(tmp_
     assert "ERROR test_inside.py" in summary and "ERROR local/test_local.py" in summary
     assert re.search(r"1 passed, 3 skipped, 2 errors", run.stdout), run.stdout
     assert run.returncode == 1
+
+
+def test_part_a_peak_memory_counts_rmm_allocations(emulated_gpu, monkeypatch):
+    """Issue 25, defect 4: with RMM as lcc's allocator, part A's peak memory includes what
+    was allocated through RMM (the old check read cupy's own pool and torch only)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import cupy
+    import gpu_check
+
+    from lcc import gpu_memory
+
+    monkeypatch.setattr(gpu_memory, "_rmm_installed", lambda: True)
+    assert gpu_memory.use_one_allocator() == "rmm"
+    memory = gpu_check.Memory()
+    with memory.stage() as peaks:
+        block = cupy.empty(8 << 20, dtype=cupy.uint8)
+        del block
+    assert peaks["RMM"] >= 8 << 20
+    assert "RMM 0.01 GiB" in memory.describe(peaks)
