@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -39,18 +40,22 @@ class WorkerLost(RuntimeError):
 
 
 def wait_for(client: Any, futures: Any, workers: list[str]) -> None:
-    """``distributed.wait(futures)``, stopped by :class:`WorkerLost` when one of ``workers``
-    leaves the cluster (a task pinned to it would otherwise never run)."""
-    from distributed import wait
+    """Wait until ``futures`` are done, stopped by :class:`WorkerLost` when one of ``workers``
+    leaves the cluster (a task pinned to it would otherwise never run).
 
-    while True:
-        try:
-            wait(futures, timeout=POLL_S)
-            return
-        except TimeoutError:
+    Polls each future's own status (``Future.done()``, no call to the scheduler) rather
+    than ``distributed.wait(futures, timeout=…)``: after a worker was killed that call
+    was seen to block in its ``client.sync`` well past its timeout, forever.
+    """
+    futures = list(futures)
+    checked = time.monotonic()
+    while not all(f.done() for f in futures):
+        time.sleep(POLL_S / 10)
+        if time.monotonic() - checked >= POLL_S:
+            checked = time.monotonic()
             gone = set(workers) - set(workers_of(client))
             if gone:
-                raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster") from None
+                raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
 
 
 @register_sharded("survive_worker_loss")
@@ -138,10 +143,10 @@ def broadcast(client: Any, z: Any, factory: Any, *args: Any) -> tuple[str, list[
     holds the latents once — in the structure — plus about one block in
     flight. Returns the store token and the workers.
     """
-    from distributed import futures_of, wait
+    from distributed import futures_of
 
     token = uuid.uuid4().hex
-    wait(z)
+    wait_for(client, futures_of(z), [])
     by_key = {f.key: f for f in futures_of(z)}
     owners = client.who_has(z)
     keys, starts = _block_keys(z), row_starts(z.chunks[0])[:-1].tolist()
@@ -229,9 +234,9 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
 def settled(client: Any, results: Any) -> Any:
     """``results`` (persisted Dask collections) once computed; the first failed block's
     error is raised here, inside the step that :func:`survive_worker_loss` can rerun."""
-    from distributed import futures_of, wait
+    from distributed import futures_of
 
-    wait(results)
+    wait_for(client, futures_of(results), [])
     for future in futures_of(results):
         if future.status in ("error", "cancelled"):
             # a block whose worker died can be left errored without an exception (or
