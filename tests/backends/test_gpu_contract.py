@@ -38,6 +38,7 @@ GPU_ROOTS = {
     "pylibraft",
     "dask_cuda",
     "dask_cudf",
+    "rmm",
 }
 # The glue's stand-in names and the cupy objects they stand for on the GPU.
 GLUE_NAMES = {"xp": "cupy", "sparse": "cupyx.scipy.sparse", "cp": "cupy"}
@@ -78,8 +79,9 @@ class _CallCollector(ast.NodeVisitor):
         if node.module and node.module.split(".")[0] in GPU_ROOTS:
             module = importlib.import_module(node.module)
             for alias in node.names:  # as `from m import n` does: attribute first, then submodule
-                value = getattr(module, alias.name, None)
-                if value is None:
+                if hasattr(module, alias.name):  # its value may be None (rmm_torch_allocator
+                    value = getattr(module, alias.name)  # without CUDA): nothing to check
+                else:
                     value = importlib.import_module(f"{node.module}.{alias.name}")
                 self._bind(alias.asname or alias.name, value)
 
@@ -129,6 +131,8 @@ GPU_CALLS = [
     call
     for m in (
         "backends/gpu.py",
+        "backends/cupy_tier.py",
+        "gpu_memory.py",
         *(f"backends/knn/{p.name}" for p in sorted((LCC / "backends" / "knn").glob("gpu_*.py"))),
     )
     for call in collect(m, glue=False)
@@ -189,6 +193,12 @@ def test_the_gpu_backend_makes_the_expected_rapids_calls():
         "v_measure_score",
         "adjusted_rand_score",
         "silhouette_score",
+        "rmm.mr.PoolMemoryResource",
+        "rmm.mr.CudaMemoryResource",
+        "rmm.mr.set_current_device_resource",
+        "rmm.mr.CallbackMemoryResource",
+        "cp.argpartition",
+        "cp.from_dlpack",
     ]:
         assert expected in called, f"{expected} is no longer called: update this test"
     assert len(GPU_CALLS) >= 30
