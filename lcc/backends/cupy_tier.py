@@ -13,6 +13,7 @@ labels copied back. :mod:`lcc.backends.gpu` picks per primitive, through
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 __all__ = ["PRIMITIVES", "has", "implementations"]
@@ -33,11 +34,23 @@ PRIMITIVES: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 
 def has(*libraries: str) -> bool:
-    """Whether every RAPIDS library named imports here (else the cupy tier runs)."""
+    """Whether every RAPIDS library named imports here (else the cupy tier runs).
+
+    A library that is installed but fails to import (a missing CUDA runtime library, a
+    version clash) counts as absent, with a warning: ``lcc doctor`` shows the error.
+    """
     for library in libraries:
         try:
             importlib.import_module(library)
         except ImportError:
+            return False
+        except Exception as err:  # OSError from a shared library, CUDA errors, ...
+            warnings.warn(
+                f"{library} is installed but fails to import ({type(err).__name__}: {err}); "
+                "lcc's GPU backend runs its cupy tier instead (see `lcc doctor`)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return False
     return True
 

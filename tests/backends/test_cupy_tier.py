@@ -275,3 +275,17 @@ def test_dask_cuda_workers_get_an_rmm_pool(emulated_gpu, monkeypatch):
     with lcc.distributed.cluster("local-cuda", n_workers=1):
         pass
     assert seen["rmm_pool_size"] == lcc.distributed.CUDA_WORKER_POOL == 0.5
+
+
+def test_a_broken_rapids_library_counts_as_absent_with_a_warning(monkeypatch):
+    from lcc.backends.cupy_tier import has
+
+    class Broken:  # a cuVS whose shared library does not load
+        def find_spec(self, name, path=None, target=None):
+            if name == "cuvs":
+                raise OSError("libcuvs.so: cannot open shared object file")
+
+    monkeypatch.delitem(sys.modules, "cuvs", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    with pytest.warns(RuntimeWarning, match="cuvs is installed but fails to import"):
+        assert not has("cuvs")
