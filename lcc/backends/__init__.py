@@ -1,7 +1,8 @@
 """The only modules that call k-NN, graph, k-Means and SVD libraries.
 
 :mod:`lcc.backends.cpu` wraps faiss, igraph, scikit-learn and scipy;
-:mod:`lcc.backends.gpu` wraps cuVS, cuGraph, cuML and cupyx. Both implement
+:mod:`lcc.backends.gpu` wraps cuVS, cuGraph, cuML and cupyx, and runs its cupy tier
+(:mod:`lcc.backends.cupy_tier`) for each primitive whose RAPIDS library is absent. Both implement
 :class:`EngineBackend`, the contract the engine relies on; they are leaves
 that import nothing from the engine. :func:`get` finds a backend's module
 through the registry in :mod:`lcc._backend` (``BACKENDS``): adding a backend
