@@ -3,8 +3,6 @@ implementation of lcc's GPU backend runs, and telling an absent package from a f
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import importlib.util
 from pathlib import Path
 
@@ -64,28 +62,22 @@ def absent_package(err: ImportError) -> str | None:
     return root if root and isinstance(err, ModuleNotFoundError) and not installed(root) else None
 
 
-def implementations() -> dict[str, str] | None:
-    """The GPU backend's ``implementations()`` (which code runs each primitive), if it has one."""
-    for module in ("lcc.backends.gpu", "lcc.backends.cupy_tier"):
-        with contextlib.suppress(ImportError):
-            table = getattr(importlib.import_module(module), "implementations", None)
-            if callable(table):
-                return dict(table())
-    return None
+def implementations() -> dict[str, str]:
+    """Which code runs each primitive of lcc's GPU backend in this process."""
+    from lcc.backends.cupy_tier import implementations as table
+
+    return table()
 
 
-def implementation_of(table: dict[str, str] | None, primitive: str) -> str:
+def implementation_of(table: dict[str, str], primitive: str) -> str:
     """The description of the first row of ``table`` whose name starts with ``primitive``."""
-    for name, description in (table or {}).items():
+    for name, description in table.items():
         if name.startswith(primitive):
             return description
     return "?"
 
 
-def report_implementations(report: Report, table: dict[str, str] | None) -> None:
-    if table is None:
-        report("  implementations: not reported (this lcc has no implementations())")
-        return
+def report_implementations(report: Report, table: dict[str, str]) -> None:
     report("  implementations (lcc's GPU backend, this process):")
     for name, description in table.items():
         report(f"    {name:<36} {description}")
