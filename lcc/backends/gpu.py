@@ -33,7 +33,8 @@ def knn_search(
     """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids.
 
     The algorithm (``"exact"``: cuVS brute force, ``"ivf"``, ``"cagra"``) comes
-    from :mod:`lcc.backends.knn`.
+    from :mod:`lcc.backends.knn`; without cuVS every one runs as ``"tiles"``, the
+    cupy tier's exact search (:mod:`lcc.backends.knn.gpu_tiles`).
     """
     import cupy as cp
 
