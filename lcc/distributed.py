@@ -1,4 +1,4 @@
-"""Dask clusters for the engine's Dask backend (see :mod:`lcc.backends.dask`).
+"""Dask clusters for the engine's Dask backend (:mod:`lcc.sharded`).
 
 :func:`cluster` starts or joins the cluster a latent set is sharded across:
 ``LocalCUDACluster`` (dask-cuda, one worker per GPU) when GPUs are present,

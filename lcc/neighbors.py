@@ -56,7 +56,7 @@ def knn(
     ----------
     z : (n_samples, n_features) numpy, cupy or Dask array
         Latent vectors; cast to float32 (what faiss and cuVS search in). A Dask
-        array sharded by samples runs on the cluster (:mod:`lcc.backends.dask`:
+        array sharded by samples runs on the cluster (:mod:`lcc.sharded`:
         every worker holds the latents once, the queries are sharded) and
         gives Dask results chunked like ``z``.
     k : int

@@ -141,3 +141,31 @@ def test_every_module_is_in_a_layer():
     named = {m for layer in contract["layers"] for m in re.split(r"\s*[:|]\s*", layer.strip())}
     modules = {m for m in _submodules() if m not in ("__init__", "__pycache__")}
     assert modules - named == set()
+
+
+def test_docstrings_cite_only_what_exists():
+    """Every ``:mod:`` / ``:func:`` / ``:class:`` / … reference to ``lcc.*`` in the package
+    names a module, or an attribute of one, that exists (a renamed module leaves none stale)."""
+    import importlib
+    import re
+
+    role = re.compile(r":(?:mod|func|class|data|meth|attr|exc):`~?(lcc[\w.]*)`")
+
+    def is_module(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # a parent that is a module, not a package
+            return False
+
+    stale = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for name in role.findall(line):
+                parts = name.split(".")
+                cut = next(c for c in range(len(parts), 0, -1) if is_module(".".join(parts[:c])))
+                owner = importlib.import_module(".".join(parts[:cut]))
+                for attribute in parts[cut:]:
+                    owner = getattr(owner, attribute, None)
+                if owner is None:
+                    stale.append(f"{path.relative_to(PACKAGE.parent)}:{number}: {name}")
+    assert stale == []
