@@ -14,7 +14,7 @@ Lightning checkpoints. The module adds the LCC term itself, in
             loss = cross_entropy(logits, y) + self.lcc_loss(index, y)
             ...
 
-    trainer = lightning.Trainer(callbacks=[LCCCallback(["fc1"], train_set, weight=1e-2)])
+    trainer = lightning.Trainer(callbacks=[LCCLightningCallback(["fc1"], train_set, weight=1e-2)])
 
 An explicit term keeps the loss visible where it is computed (nothing is added
 behind the user's back), and before the first correction epoch it is 0.
@@ -44,12 +44,13 @@ from lcc.deep import BRB
 from lcc.training import LCCCallback as _LCC
 from lcc.training.ddp import broadcast_module, is_distributed
 
-__all__ = ["BRBCallback", "LCCCallback", "LCCMixin"]
+__all__ = ["BRBCallback", "LCCLightningCallback", "LCCMixin"]
 
 
-class LCCCallback(pl.Callback):
-    """Lightning callback for LCC on ``layers`` of the module; ``**options`` as
-    :class:`lcc.training.LCCCallback` (``weight``, ``k``, ``warmup``, ``method``, …)."""
+class LCCLightningCallback(pl.Callback):
+    """Lightning callback for LCC on ``layers`` of the module: the Lightning face of
+    :class:`lcc.training.LCCCallback` (the plain-PyTorch callback), which it wraps as ``core``;
+    ``**options`` as there (``weight``, ``k``, ``warmup``, ``method``, …)."""
 
     def __init__(self, layers: Sequence[str], train_set: Dataset, **options: Any):
         self.layers, self.train_set, self.options = list(layers), train_set, options
@@ -98,12 +99,12 @@ class LCCCallback(pl.Callback):
 
 
 class LCCMixin:
-    """``self.lcc_loss(index, labels)``: the LCC term of the trainer's :class:`LCCCallback`
+    """``self.lcc_loss(index, labels)``: the LCC term of the trainer's :class:`LCCLightningCallback`
     (0 when there is none); ``labels`` only matter with ``capture="online"``."""
 
     def lcc_loss(self, index: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for callback in self.trainer.callbacks:
-            if isinstance(callback, LCCCallback) and callback.core is not None:
+            if isinstance(callback, LCCLightningCallback) and callback.core is not None:
                 return callback.loss(index, labels)
         return torch.zeros((), device=self.device)
 

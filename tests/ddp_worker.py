@@ -87,11 +87,11 @@ def lightning_targets(folder: str, devices: int) -> None:
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader
 
-    from lcc.lightning import LCCCallback
+    from lcc.lightning import LCCLightningCallback
     from lcc.training import IndexedDataset
 
     data = blob_data()
-    lcc_callback = LCCCallback(["net.2"], data, weight=1.0, warmup=0, k=5, batch_size=64)
+    lcc_callback = LCCLightningCallback(["net.2"], data, weight=1.0, warmup=0, k=5, batch_size=64)
     trainer = pl.Trainer(
         max_epochs=1,
         accelerator="cpu",
@@ -136,7 +136,7 @@ def lightning_brb(folder: str, broadcast: bool = True) -> None:
 def _lightning_classes():
     import lightning.pytorch as pl
 
-    from lcc.lightning import BRBCallback, LCCCallback, LCCMixin
+    from lcc.lightning import BRBCallback, LCCLightningCallback, LCCMixin
 
     class LightningBlobNet(LCCMixin, pl.LightningModule):
         def __init__(self):
@@ -161,7 +161,7 @@ def _lightning_classes():
             self.folder, self.prefix = folder, prefix
 
         def on_train_epoch_start(self, trainer, module):
-            core = next(c for c in trainer.callbacks if isinstance(c, LCCCallback)).core
+            core = next(c for c in trainer.callbacks if isinstance(c, LCCLightningCallback)).core
             targets, correctible = core.targets["net.2"]
             path = Path(self.folder) / f"{self.prefix}-rank{trainer.global_rank}.pt"
             torch.save({"targets": targets, "correctible": correctible}, path)

@@ -169,3 +169,14 @@ def test_docstrings_cite_only_what_exists():
                 if owner is None:
                     stale.append(f"{path.relative_to(PACKAGE.parent)}:{number}: {name}")
     assert stale == []
+
+
+def test_exactly_one_class_named_lcc_callback():
+    """The plain-PyTorch callback is ``LCCCallback``; the Lightning one is named for Lightning."""
+    named = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name == "LCCCallback"
+    ]
+    assert len(named) == 1 and named[0].startswith("lcc/training/callback.py:"), named

@@ -1,4 +1,4 @@
-"""lcc.lightning.LCCCallback in a tiny LightningModule on CPU: targets, the LCC term after
+"""lcc.lightning.LCCLightningCallback in a tiny LightningModule on CPU: targets, the LCC term after
 warm-up, logged statistics, and its state through a Lightning checkpoint."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sklearn.datasets import make_blobs  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import lcc.training.callback as core_module  # noqa: E402
-from lcc.lightning import LCCCallback, LCCMixin  # noqa: E402
+from lcc.lightning import LCCLightningCallback, LCCMixin  # noqa: E402
 from lcc.training import IndexedDataset  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def _fit(tmp_path, epochs, ckpt_path=None):
     data = _data()
     torch.manual_seed(0)
     module = Blobs()
-    callback = LCCCallback(["latent"], data, weight=1.0, k=5, warmup=1)
+    callback = LCCLightningCallback(["latent"], data, weight=1.0, k=5, warmup=1)
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -79,7 +79,7 @@ def test_lightning_callback_corrects_after_warmup_and_logs(tmp_path):
 def test_lightning_callback_state_goes_through_a_checkpoint(tmp_path, monkeypatch):
     _fit(tmp_path, 2)  # correction at epoch 1; "last.ckpt" holds its targets
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)["callbacks"]
-    state = next(v for k, v in saved.items() if k.startswith("LCCCallback"))
+    state = next(v for k, v in saved.items() if k.startswith("LCCLightningCallback"))
     assert state["active"] and state["tensors"]["latent/targets"].shape == (400, 8)
     restored = []
     load = core_module.LCCCallback.load_state_dict
