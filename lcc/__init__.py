@@ -9,9 +9,9 @@ samples run on a Dask cluster (:mod:`lcc.distributed`, :mod:`lcc.sharded`).
 
 from lcc import (
     metrics,
-    sharded,
+    sharded,  # noqa: F401  (registers the Dask implementations; not public)
 )
-from lcc._backend import BACKEND_ENV_VAR, gpu_available
+from lcc._backend import gpu_available
 from lcc.consensus import SSCResult, ssc_consensus
 from lcc.correction import Correction, CorrectionTargets, correct, correction_targets
 from lcc.graph import conductance, leiden, louvain, modularity, peer_pressure
@@ -43,39 +43,41 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lcc' has no attribute {name!r}")
 
 
-__all__ = [
-    "BACKEND_ENV_VAR",
+__all__ = [  # noqa: RUF022  (grouped by what a user reaches for, not sorted)
+    # the LCC step: one function, and the training-loop callback and loss around it
+    "correct",
     "Correction",
-    "CorrectionTargets",
-    "KMeansResult",
     "LCCCallback",
     "LCCLoss",
-    "LatentBuffer",
-    "LatentStore",
-    "Matching",
-    "Neighbors",
-    "SSCResult",
-    "SVDResult",
-    "conductance",
-    "correct",
-    "correction_targets",
-    "data",
-    "distributed",
-    "gpu_available",
-    "kmeans",
+    # the engine's primitives, on numpy, cupy or Dask arrays
     "knn",
     "knn_graph",
-    "landmark_affinity",
+    "Neighbors",
     "leiden",
     "louvain",
-    "match_clusters",
-    "metrics",
-    "minibatch_kmeans",
-    "modularity",
     "peer_pressure",
-    "sharded",
+    "modularity",
+    "conductance",
+    "match_clusters",
+    "Matching",
+    "correction_targets",
+    "CorrectionTargets",
+    "kmeans",
+    "minibatch_kmeans",
+    "KMeansResult",
+    "truncated_svd",
+    "SVDResult",
+    "landmark_affinity",
     "ssc_consensus",
+    "SSCResult",
+    "metrics",
+    # staging latents between torch and the engine
+    "LatentBuffer",
+    "LatentStore",
     "to_backend",
     "to_torch",
-    "truncated_svd",
+    "gpu_available",
+    # data sets and Dask clusters
+    "data",
+    "distributed",
 ]

@@ -180,3 +180,12 @@ def test_exactly_one_class_named_lcc_callback():
         if isinstance(node, ast.ClassDef) and node.name == "LCCCallback"
     ]
     assert len(named) == 1 and named[0].startswith("lcc/training/callback.py:"), named
+
+
+def test_the_public_names_resolve_and_leave_the_plumbing_out():
+    import lcc
+
+    assert len(set(lcc.__all__)) == len(lcc.__all__)
+    assert {"BACKEND_ENV_VAR", "sharded"}.isdisjoint(lcc.__all__)
+    for name in lcc.__all__:
+        getattr(lcc, name)
