@@ -163,7 +163,10 @@ def broadcast(client: Any, z: Any, factory: Any, *args: Any) -> tuple[str, list[
         ends.append(step)
     try:
         wait_for(client, ends, workers)
-        client.gather(ends)  # raises what a worker raised
+        raise_failed(ends)
+        gone = set(workers) - set(workers_of(client))
+        if gone:  # it died after its share was built: the store went with it
+            raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
     except BaseException:
         release(client, token)
         raise
@@ -237,13 +240,20 @@ def settled(client: Any, results: Any) -> Any:
     from distributed import futures_of
 
     wait_for(client, futures_of(results), [])
-    for future in futures_of(results):
+    raise_failed(futures_of(results))
+    return results
+
+
+def raise_failed(futures: Any) -> None:
+    """Raise what the first failed future raised, from the statuses alone: never
+    ``client.gather``, which waits forever for a result whose worker died after the task ran
+    when the task was pinned to it (it can run nowhere else)."""
+    for future in futures:
         if future.status in ("error", "cancelled"):
             # a block whose worker died can be left errored without an exception (or
             # cancelled); client.gather then fails inside distributed itself
             error = future.exception() if future.status == "error" else None
             raise error or WorkerLost(f"a block of the step was lost ({future.status})")
-    return results
 
 
 def _local(z: Any, fn: Any) -> Any:
