@@ -54,7 +54,7 @@ __all__ = [
 
 ALLOCATOR_ENV_VAR = "LCC_GPU_ALLOCATOR"
 _CHOICES = ("auto", "rmm", "torch", "cupy")
-_state: dict[str, Any] = {"chosen": None, "allocator": None, "resource": None}
+_state: dict[str, Any] = {"chosen": None, "allocator": None}
 log = logging.getLogger(__name__)
 
 
@@ -139,9 +139,8 @@ def _use_rmm(torch: Any) -> None:
         )
     import rmm
 
-    pool = rmm.mr.PoolMemoryResource(rmm.mr.CudaMemoryResource())
-    rmm.mr.set_current_device_resource(pool)
-    _state["resource"] = pool
+    # RMM keeps a reference to its current resource (set_per_device_resource)
+    rmm.mr.set_current_device_resource(rmm.mr.PoolMemoryResource(rmm.mr.CudaMemoryResource()))
     torch.cuda.memory.change_current_allocator(rmm_torch_allocator)
     cupy.cuda.set_allocator(rmm_cupy_allocator)
 
@@ -168,7 +167,6 @@ def _use_torch_pool() -> None:
             lambda pointer, size, stream: free(pointer, 0),
         )
         rmm.mr.set_current_device_resource(resource)
-        _state["resource"] = resource
 
 
 def release_cached() -> None:
@@ -188,4 +186,4 @@ def release_cached() -> None:
 
 
 def _reset_for_tests() -> None:
-    _state.update(chosen=None, allocator=None, resource=None)
+    _state.update(chosen=None, allocator=None)

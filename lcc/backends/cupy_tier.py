@@ -65,8 +65,12 @@ def implementations() -> dict[str, str]:
     return table
 
 
-def on_host(cluster: Any, adjacency: Any, *, resolution: float, seed: int) -> Any:
-    """Run a CPU-backend graph clustering on a cupyx CSR adjacency; labels on the device."""
+def on_host(algorithm: str, adjacency: Any, *, resolution: float, seed: int) -> Any:
+    """The CPU backend's ``algorithm`` (``"leiden"`` / ``"louvain"``: igraph) on a cupyx CSR
+    adjacency copied to the host once; the labels come back on the device."""
     import cupy as cp
 
+    from lcc.backends import cpu
+
+    cluster = getattr(cpu, algorithm)
     return cp.asarray(cluster(adjacency.get(), resolution=resolution, seed=seed))

@@ -138,9 +138,7 @@ def _labels_from_parts(parts: Any, n: int) -> Any:
 
 def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
     if not has("cugraph", "cudf"):
-        from lcc.backends import cpu
-
-        return on_host(cpu.leiden, adjacency, resolution=resolution, seed=seed)
+        return on_host("leiden", adjacency, resolution=resolution, seed=seed)
     import cugraph
 
     parts, _ = cugraph.leiden(
@@ -159,9 +157,7 @@ def louvain(adjacency: Any, *, resolution: float, seed: int) -> Any:
     """cuGraph's Louvain takes no seed; ``seed`` is accepted for a common signature
     (the cupy tier's igraph Louvain uses it)."""
     if not has("cugraph", "cudf"):
-        from lcc.backends import cpu
-
-        return on_host(cpu.louvain, adjacency, resolution=resolution, seed=seed)
+        return on_host("louvain", adjacency, resolution=resolution, seed=seed)
     import cugraph
 
     parts, _ = cugraph.louvain(_cugraph(adjacency), resolution=resolution)

@@ -18,12 +18,10 @@ def _xp(x: Any):
     return array_module(backend_of(x))
 
 
-def _centroids(z: Any, labels: Any, xp: Any) -> tuple[Any, Any, Any]:
-    """Compact labels, per-cluster counts and centroids (float64).
-
-    Sums per cluster as a sparse membership matrix times ``z``: O(n·d) time and
-    O(n) extra memory (a dense one-hot would be n × C, 8 GB at 1 M × 1,000).
-    """
+def _members(z: Any, labels: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """Compact labels, per-cluster counts (float64) and the sparse ``(clusters, n)``
+    membership matrix: per-cluster sums as ``members @ values`` in O(n·d) time and O(n)
+    extra memory (a dense one-hot would be n × C, 8 GB at 1 M × 1,000)."""
     _, lab = xp.unique(labels, return_inverse=True)
     lab = lab.reshape(-1)
     n, n_clusters = lab.shape[0], int(lab.max()) + 1
@@ -32,8 +30,13 @@ def _centroids(z: Any, labels: Any, xp: Any) -> tuple[Any, Any, Any]:
     members = sparse.csr_matrix(
         (xp.ones(n, dtype=xp.float64), (lab, xp.arange(n))), shape=(n_clusters, n)
     )
-    centroids = (members @ z.astype(xp.float64)) / counts[:, None]
-    return lab, counts, centroids
+    return lab, counts, members
+
+
+def _centroids(z: Any, labels: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """Compact labels, per-cluster counts and centroids (float64)."""
+    lab, counts, members = _members(z, labels, xp)
+    return lab, counts, (members @ z.astype(xp.float64)) / counts[:, None]
 
 
 def calinski_harabasz_xp(z: Any, labels: Any) -> float:
@@ -64,15 +67,15 @@ def davies_bouldin_xp(z: Any, labels: Any) -> float:
     return float(xp.mean(xp.max(ratio, axis=1)))
 
 
-def _contingency(y_true: Any, y_pred: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
-    """The contingency table's non-zero cells as ``(rows_of_cells, cols_of_cells, counts)``
-    and the row sums (true classes); the column sums are ``bincount(cols, counts)``."""
+def _contingency(y_true: Any, y_pred: Any, xp: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """The contingency table's non-zero cells as ``(rows_of_cells, cols_of_cells, counts)``,
+    its row sums (true classes) and its column sums (predicted clusters), int64."""
     _, t = xp.unique(y_true, return_inverse=True)
     _, p = xp.unique(y_pred, return_inverse=True)
     t, p = t.reshape(-1).astype(xp.int64), p.reshape(-1).astype(xp.int64)
     width = int(p.max()) + 1
     codes, cells = xp.unique(t * width + p, return_counts=True)
-    return codes // width, codes % width, cells.astype(xp.int64), xp.bincount(t)
+    return codes // width, codes % width, cells.astype(xp.int64), xp.bincount(t), xp.bincount(p)
 
 
 def _entropy(counts: Any, n: int, xp: Any) -> float:
@@ -84,12 +87,11 @@ def nmi_xp(y_true: Any, y_pred: Any) -> float:
     """NMI with the arithmetic mean of the entropies (scikit-learn's default)."""
     xp = _xp(y_true)
     n = int(y_true.shape[0])
-    i, j, cells, rows = _contingency(y_true, y_pred, xp)
-    cols = xp.bincount(j, weights=cells.astype(xp.float64))
+    i, j, cells, rows, cols = _contingency(y_true, y_pred, xp)
     if rows.shape[0] == cols.shape[0] == 1:
         return 1.0  # neither labelling splits the data
     nij = cells.astype(xp.float64)
-    outer = rows[i].astype(xp.float64) * cols[j]
+    outer = rows[i].astype(xp.float64) * cols[j].astype(xp.float64)
     mi = float(xp.sum(nij / n * (xp.log(nij) + xp.log(float(n)) - xp.log(outer))))
     if mi <= 0:
         return 0.0
@@ -99,8 +101,7 @@ def nmi_xp(y_true: Any, y_pred: Any) -> float:
 def ari_xp(y_true: Any, y_pred: Any) -> float:
     """Adjusted Rand index from the pair-confusion counts, as scikit-learn computes it."""
     xp = _xp(y_true)
-    _, j, cells, rows = _contingency(y_true, y_pred, xp)
-    cols = xp.bincount(j, weights=cells.astype(xp.float64)).astype(xp.int64)
+    _, _, cells, rows, cols = _contingency(y_true, y_pred, xp)
     n = int(y_true.shape[0])
     squares = int(xp.sum(cells * cells))
     tp = squares - n
@@ -119,12 +120,8 @@ def silhouette_xp(z: Any, labels: Any, *, block_bytes: int = 256 << 20) -> float
     sparse membership matrix; ``s = (b − a) / max(a, b)``, 0 for a singleton cluster.
     """
     xp = _xp(z)
-    lab, counts, _ = _centroids(z, labels, xp)
+    lab, counts, members = _members(z, labels, xp)
     n = z.shape[0]
-    sparse = sparse_module(backend_of(z))
-    members = sparse.csr_matrix(
-        (xp.ones(n, dtype=xp.float64), (lab, xp.arange(n))), shape=(counts.shape[0], n)
-    )
     x = z.astype(xp.float64)
     sq = xp.sum(x * x, axis=1)
     rows = max(1, block_bytes // (8 * n))

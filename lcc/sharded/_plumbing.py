@@ -53,9 +53,14 @@ def wait_for(client: Any, futures: Any, workers: list[str]) -> None:
         time.sleep(POLL_S / 10)
         if time.monotonic() - checked >= POLL_S:
             checked = time.monotonic()
-            gone = set(workers) - set(workers_of(client))
-            if gone:
-                raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
+            raise_if_gone(client, workers)
+
+
+def raise_if_gone(client: Any, workers: list[str]) -> None:
+    """:class:`WorkerLost` when one of ``workers`` is no longer in the cluster."""
+    gone = set(workers) - set(workers_of(client))
+    if gone:
+        raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
 
 
 @register_sharded("survive_worker_loss")
@@ -164,9 +169,7 @@ def broadcast(client: Any, z: Any, factory: Any, *args: Any) -> tuple[str, list[
     try:
         wait_for(client, ends, workers)
         raise_failed(ends)
-        gone = set(workers) - set(workers_of(client))
-        if gone:  # it died after its share was built: the store went with it
-            raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
+        raise_if_gone(client, workers)  # died after its share was built: the store went too
     except BaseException:
         release(client, token)
         raise
