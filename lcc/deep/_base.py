@@ -3,7 +3,7 @@
 What DEC / IDEC / DCN, CDC, the SNNL autoencoder and SSC share lives here once:
 
 * parameters declared as data (``_parameter_constraints``, checked once at ``fit``
-  by :func:`lcc.deep._params.check_parameters`), then the input (``X`` as a
+  by :func:`lcc._validation.check_parameters`), then the input (``X`` as a
   float32 tensor on the training device, ``y`` as class labels) and
   ``n_clusters ≤ n_samples``;
 * seeding (``random_state``: torch's generator, and ``self._rng`` for the batch order);
@@ -29,9 +29,10 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from lcc._validation import Bool, Int, check_parameters
 from lcc.deep._codes import encode_in_batches
 from lcc.deep._input import check_input, check_labels
-from lcc.deep._params import Bool, Callbacks, Device, Int, check_parameters
+from lcc.deep._params import Callbacks, Device
 
 __all__ = ["DeepClusterer", "EncoderClusterer"]
 

@@ -45,11 +45,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from lcc._validation import Bool, Choice, Int, Ints, Real
 from lcc.deep._base import EncoderClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._optim import adam
-from lcc.deep._params import Bool, Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.cdc import FORMULATIONS, correlation_loss
 from lcc.losses.dec import soft_assignment

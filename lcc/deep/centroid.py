@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lcc._validation import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep._base import EncoderClusterer
 from lcc.deep._brb_target import BRBTarget
 from lcc.deep._checkpointing import as_tensor, restore_point, save_point
@@ -56,7 +57,6 @@ from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._history import epoch_record
 from lcc.deep._optim import adam
-from lcc.deep._params import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 

@@ -32,11 +32,11 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
+from lcc._validation import Choice, Int, Ints, Real
 from lcc.deep._base import DeepClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import encode_in_batches
 from lcc.deep._optim import adam
-from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.landmarks import METRICS
 

@@ -37,12 +37,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from lcc._validation import Choice, Int, Ints, Real
 from lcc.deep._base import EncoderClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._input import check_input, check_labels
 from lcc.deep._optim import adam
-from lcc.deep._params import Choice, Int, Ints, Real
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.snnl import SNNLoss, annealed_temperature
 

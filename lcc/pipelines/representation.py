@@ -56,7 +56,7 @@ class Config(SeededRunConfig):
     @model_validator(mode="after")
     def _estimator_arguments(self) -> Config:
         """``model`` against the estimator's own declared parameters, before any data loads."""
-        from lcc.deep._params import InvalidParameterError, check_parameters
+        from lcc._validation import InvalidParameterError, check_parameters
 
         estimator = _estimator(self.method, 2, 0, None)
         for key, value in (self.model or {}).items():

@@ -8,9 +8,9 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from lcc._validation import InvalidParameterError
 from lcc.deep import CDC, DCN, DEC, IDEC, SnapshotSpectralClustering, SNNLAutoencoder
 from lcc.deep._base import DeepClusterer
-from lcc.deep._params import InvalidParameterError
 
 TINY = {
     DEC: {"pretrain_epochs": 1, "clustering_epochs": 2, "hidden": (16,), "n_init": 1},

@@ -10,8 +10,8 @@ import torch
 from sklearn.datasets import make_blobs
 
 from lcc._backend import gpu_available
+from lcc._validation import InvalidParameterError
 from lcc.deep import DCN, DEC, IDEC, FeedForwardAutoencoder
-from lcc.deep._params import InvalidParameterError
 
 X, _ = make_blobs(n_samples=96, n_features=6, centers=3, random_state=0)
 OPTIONS = {"pretrain_epochs": 1, "clustering_epochs": 2, "hidden": (8,), "batch_size": 32}
