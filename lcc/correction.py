@@ -7,17 +7,27 @@ back to torch. The targets themselves are :func:`lcc.targets.correction_targets`
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, get_args
 
 from lcc._dispatch import sharded
-from lcc._validation import check_choice
+from lcc._validation import Bool, Choice, Int, Parameter, Real, check_values
 from lcc.graph import leiden, louvain, modularity, peer_pressure
 from lcc.matching import Matching, match_clusters
 from lcc.metrics import cc_mc_accuracy
 from lcc.neighbors import knn_graph
 from lcc.targets import CorrectionTargets, Mode, correction_targets
 
-__all__ = ["Correction", "CorrectionTargets", "correct", "correction_targets"]
+__all__ = [
+    "STEP_PARAMETERS",
+    "Correction",
+    "CorrectionTargets",
+    "Method",
+    "correct",
+    "correction_targets",
+    "step_parameters",
+]
 
 
 class Correction(NamedTuple):
@@ -43,6 +53,36 @@ class Correction(NamedTuple):
 
 
 Method = Literal["leiden", "louvain", "peer_pressure"]
+"""The LCC step's community detection: :func:`lcc.leiden`, :func:`lcc.louvain`,
+:func:`lcc.peer_pressure`."""
+
+STEP_PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
+    {
+        "k": Parameter(int, 5, Int(1)),
+        "method": Parameter(Method, "leiden", Choice(get_args(Method))),
+        "mode": Parameter(Mode, "exact", Choice(get_args(Mode))),
+        "resolution": Parameter(float, 1.0, Real(positive=True)),
+        "exact_knn": Parameter(bool, True, Bool()),
+        "seed": Parameter(int, 0, Int(0)),
+    }
+)
+"""The LCC step's parameters, declared once: the type, default and rule of each.
+
+:func:`correct`, :class:`lcc.training.LCCCallback` (so the Lightning callback) and the
+``lcc`` section of the ``lcc_finetune`` pipeline's config take these and check them with
+this table, so a bad value gets the same one-line message from each."""
+
+
+def step_parameters(**values: Any) -> dict[str, Any]:
+    """The LCC step's parameters: ``values`` checked against :data:`STEP_PARAMETERS` (an
+    :class:`lcc._validation.InvalidParameterError` names the first bad one), the table's
+    defaults for those not given, in the table's order: ``correct(z, y, **step)``."""
+    unknown = sorted(set(values) - set(STEP_PARAMETERS))
+    if unknown:
+        raise TypeError(f"{unknown}: not parameters of the LCC step ({list(STEP_PARAMETERS)})")
+    step = {name: values.get(name, p.default) for name, p in STEP_PARAMETERS.items()}
+    check_values(step, {name: p.rule for name, p in STEP_PARAMETERS.items()})
+    return step
 
 
 def correct(
@@ -81,14 +121,18 @@ def correct(
     predictions : (n_samples,) int array, optional
         The model's predicted classes: adds its accuracy on CC / MC samples to ``stats``.
 
+    ``k`` … ``seed`` are the step's parameters of :data:`STEP_PARAMETERS` (defaults and
+    rules); a bad one raises :class:`lcc._validation.InvalidParameterError` naming it.
+
     Returns
     -------
     Correction
         Every intermediate is computed once: one graph, one community
         detection, one matching (shared with the targets).
     """
-    check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
-    check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
+    step_parameters(
+        k=k, method=method, mode=mode, resolution=resolution, exact_knn=exact_knn, seed=seed
+    )
     for name, labels in (("y", y), ("predictions", predictions)):
         if labels is not None and len(labels) != len(z):
             raise ValueError(

@@ -42,6 +42,7 @@ from torch.utils.data import Dataset
 
 from lcc.deep import BRB
 from lcc.training import LCCCallback as _LCC
+from lcc.training.callback import check_options
 from lcc.training.ddp import broadcast_module, is_distributed
 
 __all__ = ["BRBCallback", "LCCLightningCallback", "LCCMixin"]
@@ -50,9 +51,11 @@ __all__ = ["BRBCallback", "LCCLightningCallback", "LCCMixin"]
 class LCCLightningCallback(pl.Callback):
     """Lightning callback for LCC on ``layers`` of the module: the Lightning face of
     :class:`lcc.training.LCCCallback` (the plain-PyTorch callback), which it wraps as ``core``;
-    ``**options`` as there (``weight``, ``k``, ``warmup``, ``method``, …)."""
+    ``**options`` as there (``weight``, ``k``, ``warmup``, ``method``, …), checked here, at
+    construction, by the same rules (:func:`lcc.training.callback.check_options`)."""
 
     def __init__(self, layers: Sequence[str], train_set: Dataset, **options: Any):
+        check_options(options)
         self.layers, self.train_set, self.options = list(layers), train_set, options
         self.core: _LCC | None = None
         self._pending: dict[str, Any] | None = None

@@ -24,21 +24,37 @@ epochs the last targets are reused, as in the paper.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from lcc._validation import check_choice
+from lcc._validation import Bool, Choice, Int, Real, Rule, check_values
+from lcc.correction import STEP_PARAMETERS, Method, correct, step_parameters
 from lcc.losses import LCCLoss
+from lcc.targets import Mode
 from lcc.training.capture import LatentCapture, LatentRecord
 
-__all__ = ["LCCCallback"]
+__all__ = ["OPTION_RULES", "LCCCallback", "check_options"]
 
-Method = Literal["leiden", "louvain", "peer_pressure"]
+OPTION_RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "weight": Real(),
+        "warmup": Int(0),
+        "interval": Int(1),
+        "capture": Choice(("pass", "online")),
+        "batch_size": Int(1, optional=True),
+        "progress": Bool(),
+        "max_in_memory_bytes": Int(1, optional=True),
+    }
+)
+"""The rules of :class:`LCCCallback`'s own options; the LCC step's (``k``, ``method``, …)
+are :data:`lcc.correction.STEP_PARAMETERS`."""
 
 
 class LCCCallback:
@@ -98,6 +114,11 @@ class LCCCallback:
         memory of the model's device. The targets then stay in host memory.
     store_dir : str or Path, optional
         Where the on-disk stores go (default: a temporary directory).
+
+    ``k``, ``method``, ``mode``, ``resolution``, ``exact_knn`` and ``seed`` are the LCC
+    step's parameters (:data:`lcc.correction.STEP_PARAMETERS`: these defaults, its rules),
+    kept in ``step`` and passed to :func:`lcc.correct`; every option is checked here
+    (:func:`check_options`), before anything is built.
     """
 
     def __init__(
@@ -109,7 +130,7 @@ class LCCCallback:
         weight: float = 1e-2,
         k: int = 5,
         method: Method = "leiden",
-        mode: str = "exact",
+        mode: Mode = "exact",
         warmup: int = 1,
         interval: int = 1,
         resolution: float = 1.0,
@@ -123,25 +144,11 @@ class LCCCallback:
         max_in_memory_bytes: int | None = None,
         store_dir: Any = None,
     ):
-        check_choice(method, "method", ("leiden", "louvain", "peer_pressure"))
-        check_choice(mode, "mode", ("exact", "approximate", "orthogonal"))
-        check_choice(capture, "capture", ("pass", "online"))
-        if weight < 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
-        if warmup < 0 or interval < 1:
-            raise ValueError(f"warmup must be >= 0 and interval >= 1, got {warmup}, {interval}")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
-        self.model, self.train_set = model, train_set
-        self.weight, self.k, self.method, self.mode = weight, k, method, mode
-        self.warmup, self.interval, self.resolution = warmup, interval, resolution
-        self.exact_knn, self.capture_mode = exact_knn, capture
-        self.batch_size, self.seed, self.backend, self.progress = (
-            batch_size,
-            seed,
-            backend,
-            progress,
-        )
+        arguments = locals()  # the parameters: nothing else is bound yet
+        self.step = check_options({name: arguments[name] for name in _KEYWORDS})
+        self.model, self.train_set, self.weight = model, train_set, weight
+        self.warmup, self.interval, self.capture_mode = warmup, interval, capture
+        self.batch_size, self.backend, self.progress = batch_size, backend, progress
         if scheduler is not None:
             from lcc.distributed import resolve_scheduler
 
@@ -211,7 +218,6 @@ class LCCCallback:
         """:func:`lcc.correct` on every layer of a whole ``record``; fills ``self.targets``
         (torch, on the latents' device) and returns the per-layer statistics."""
         from lcc._backend import backend_of, move
-        from lcc.correction import correct
         from lcc.distributed import as_dask, resolve_scheduler, to_gpu_chunks
         from lcc.staging import LatentStore, to_backend, to_torch
 
@@ -233,17 +239,7 @@ class LCCCallback:
                 z = buffer.to_backend(self.backend)
                 if self._client is not None:
                     z = as_dask(move(z, "cpu") if cpu_workers else z)
-            step = correct(
-                z,
-                y,
-                k=self.k,
-                method=self.method,
-                mode=self.mode,
-                resolution=self.resolution,
-                exact_knn=self.exact_knn,
-                seed=self.seed,
-                predictions=y_model,
-            )
+            step = correct(z, y, **self.step, predictions=y_model)
             device = torch.device("cpu") if on_disk else buffer.data.device
             self.targets[name] = (
                 to_torch(step.targets).to(device),
@@ -346,6 +342,28 @@ class LCCCallback:
             self._output_hook = None
         self._cluster.close()
         self._client = None
+
+
+_KEYWORDS = tuple(
+    name
+    for name, parameter in inspect.signature(LCCCallback).parameters.items()
+    if parameter.kind is parameter.KEYWORD_ONLY
+)
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check keyword options of :class:`LCCCallback` (all or some), as its constructor does.
+
+    The LCC step's by :data:`lcc.correction.STEP_PARAMETERS`, the callback's own by
+    :data:`OPTION_RULES` (:class:`lcc._validation.InvalidParameterError`, one line naming
+    the first bad one); a name LCCCallback does not take is a TypeError. Returns the step's
+    parameters, the table's defaults for those not given: ``correct(z, y, **step)``.
+    """
+    unknown = sorted(set(options) - set(_KEYWORDS))
+    if unknown:
+        raise TypeError(f"LCCCallback takes no keyword arguments {unknown}; it takes {_KEYWORDS}")
+    check_values(options, OPTION_RULES)
+    return step_parameters(**{n: v for n, v in options.items() if n in STEP_PARAMETERS})
 
 
 def _device_of(model: nn.Module) -> torch.device:

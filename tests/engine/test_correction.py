@@ -153,3 +153,26 @@ def test_correct_bad_input():
         lcc.correct(z, y, method="kmeans")
     with pytest.raises(ValueError, match="mode"):
         lcc.correct(z, y, mode="fast")
+
+
+def test_correct_takes_the_step_parameters_of_the_one_table():
+    """correct()'s defaults are STEP_PARAMETERS' and its rules check them before any work."""
+    import inspect
+
+    from lcc._validation import InvalidParameterError
+    from lcc.correction import STEP_PARAMETERS, step_parameters
+
+    signature = inspect.signature(lcc.correct).parameters
+    assert {name: signature[name].default for name in STEP_PARAMETERS} == step_parameters()
+    z, y = _noisy_blobs()
+    for bad, message in [
+        ({"k": 0}, "k must be at least 1, got 0"),
+        ({"resolution": -1.0}, "resolution must be a positive finite number, got -1.0"),
+        ({"exact_knn": "yes"}, "exact_knn must be a bool, got 'yes'"),
+        ({"seed": -1}, "seed must be at least 0, got -1"),
+    ]:
+        with pytest.raises(InvalidParameterError) as raised:
+            lcc.correct(z, y, **bad)
+        assert str(raised.value) == message
+    with pytest.raises(TypeError, match="not parameters of the LCC step"):
+        step_parameters(n_neighbors=5)

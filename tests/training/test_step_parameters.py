@@ -1,0 +1,86 @@
+"""The LCC step's parameters are declared once, in ``lcc.correction.STEP_PARAMETERS``.
+
+:func:`lcc.correct`, :class:`lcc.training.LCCCallback` and
+:class:`lcc.lightning.LCCLightningCallback` take the same names with the same defaults, and a
+bad value gets the same one-line message from each, at the call or at construction
+(issue 26, item 4).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+import lcc
+from lcc._validation import InvalidParameterError
+from lcc.correction import STEP_PARAMETERS
+from lcc.training import LCCCallback
+
+DEFAULTS = {name: parameter.default for name, parameter in STEP_PARAMETERS.items()}
+BAD = [
+    ({"k": 0}, "k must be at least 1, got 0"),
+    ({"k": 2.5}, "k must be an integer, got 2.5"),
+    (
+        {"method": "kmeans"},
+        "method='kmeans' is not supported; choose one of ('leiden', 'louvain', 'peer_pressure')",
+    ),
+    (
+        {"mode": "fast"},
+        "mode='fast' is not supported; choose one of ('exact', 'approximate', 'orthogonal')",
+    ),
+    ({"resolution": 0}, "resolution must be a positive finite number, got 0"),
+    ({"exact_knn": None}, "exact_knn must be a bool, got None"),
+    ({"seed": -1}, "seed must be at least 0, got -1"),
+]
+Z = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+DATA = TensorDataset(torch.from_numpy(Z), torch.arange(40) % 3)
+
+
+def _model() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 3))
+
+
+def _lightning_callback(**options):
+    pytest.importorskip("lightning.pytorch")
+    from lcc.lightning import LCCLightningCallback
+
+    return LCCLightningCallback(["0"], DATA, **options)
+
+
+def _defaults(function) -> dict:
+    parameters = inspect.signature(function).parameters
+    return {name: parameters[name].default for name in STEP_PARAMETERS}
+
+
+def test_correct_and_the_callback_have_the_tables_names_and_defaults():
+    assert _defaults(lcc.correct) == DEFAULTS
+    assert _defaults(LCCCallback) == DEFAULTS
+    callback = LCCCallback(_model(), ["0"], DATA)
+    assert callback.step == DEFAULTS  # what it passes to correct()
+    callback.close()
+
+
+@pytest.mark.parametrize(("bad", "message"), BAD, ids=[m.split(",")[0] for _, m in BAD])
+def test_a_bad_step_parameter_gets_one_message_everywhere(bad, message):
+    calls = {
+        "correct": lambda: lcc.correct(Z, DATA.tensors[1].numpy(), **bad),
+        "LCCCallback": lambda: LCCCallback(_model(), ["0"], DATA, **bad),
+        "LCCLightningCallback": lambda: _lightning_callback(**bad),
+    }
+    for where, call in calls.items():
+        with pytest.raises(InvalidParameterError) as raised:
+            call()
+        assert str(raised.value) == message, where
+
+
+def test_the_callbacks_own_options_are_checked_at_construction():
+    with pytest.raises(ValueError, match=r"^weight must be a non-negative finite number"):
+        LCCCallback(_model(), ["0"], DATA, weight=-0.1)
+    with pytest.raises(ValueError, match=r"^interval must be at least 1, got 0$"):
+        _lightning_callback(interval=0)  # before Lightning builds the core at setup
+    with pytest.raises(TypeError, match=r"takes no keyword arguments \['kk'\]"):
+        _lightning_callback(kk=5)
