@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from lcc.data import load_flat
-from lcc.deep import BRB, DCN, DEC, IDEC
+from lcc.deep import DCN, DEC, IDEC, BRBCallback
 from lcc.io import write_json
 from lcc.metrics import paired_difference, sample_std
 
@@ -58,7 +58,9 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 def run(cls, seed: int, epochs: int, brb: bool, augment: bool, x, y) -> dict:
     callbacks = (
-        [BRB(alpha=0.8, interval=20, subsample=10_000, n_init=10, seed=seed)] if brb else None
+        [BRBCallback(alpha=0.8, interval=20, subsample=10_000, n_init=10, seed=seed)]
+        if brb
+        else None
     )
     model = cls(
         10,

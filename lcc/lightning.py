@@ -21,9 +21,10 @@ behind the user's back), and before the first correction epoch it is 0.
 Under Lightning's DDP strategies the ranks share the capture pass and receive
 the targets of rank 0's clustering (:mod:`lcc.training.ddp`).
 
-:class:`BRBCallback` applies :class:`lcc.deep.BRB` (soft reset, reclustering,
-centroid optimizer-state reset) at epoch boundaries to a user's centroid model:
-the LightningModule provides BRB's protocol (``encoder``, ``embedding_layer``,
+:class:`BRBLightningCallback`, the Lightning face of :class:`lcc.deep.BRBCallback`,
+applies BRB (soft reset, reclustering, centroid optimizer-state reset) at epoch
+ends to a user's centroid model: the LightningModule is a
+:class:`lcc.deep.brb.ResettableClusterer` (``encoder``, ``embedding_layer``,
 ``n_clusters``, ``n_samples``, ``embed(indices)``, ``set_centers(c)``,
 ``center_parameters()``); the optimizer and the number of epochs come from the
 trainer. Under DDP every rank applies BRB (``embed`` should embed the whole
@@ -40,12 +41,12 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import Dataset
 
-from lcc.deep import BRB
+from lcc.deep import BRBCallback as _BRB
 from lcc.training import LCCCallback as _LCC
 from lcc.training.callback import check_options
 from lcc.training.ddp import broadcast_module, is_distributed
 
-__all__ = ["BRBCallback", "LCCLightningCallback", "LCCMixin"]
+__all__ = ["BRBLightningCallback", "LCCLightningCallback", "LCCMixin"]
 
 
 class LCCLightningCallback(pl.Callback):
@@ -112,32 +113,35 @@ class LCCMixin:
         return torch.zeros((), device=self.device)
 
 
-class BRBCallback(pl.Callback):
-    """BRB at the end of every ``interval``-th epoch (never after the last); ``**options``
-    as :class:`lcc.deep.BRB` (``alpha``, ``interval``, ``subsample``, ``seed``, …)."""
+class BRBLightningCallback(pl.Callback):
+    """Lightning callback for BRB at the end of every ``interval``-th epoch (never after the
+    last): the Lightning face of :class:`lcc.deep.BRBCallback` (the plain-PyTorch callback),
+    which it wraps as ``core``; ``**options`` as there (``alpha``, ``interval``, ``subsample``,
+    ``seed``, …)."""
 
     def __init__(self, **options: Any):
-        self.brb = BRB(**options)
+        self.core = _BRB(**options)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         optimizer = trainer.optimizers[0] if trainer.optimizers else None
-        target = _BRBTarget(pl_module, optimizer, trainer.max_epochs)
+        clusterer = _ResettableLightningModule(pl_module, optimizer, trainer.max_epochs)
         training = pl_module.training
-        if self.brb.on_epoch_end(trainer.current_epoch, target):
+        if self.core.on_epoch_end(trainer.current_epoch, clusterer):
             if is_distributed():  # every rank reset alike; rank 0's result is the one kept
                 broadcast_module(pl_module)
             pl_module.log("brb/reset", 1.0, on_step=False, on_epoch=True)
         pl_module.train(training)
 
     def state_dict(self) -> dict[str, Any]:
-        return self.brb.state_dict()
+        return self.core.state_dict()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.brb.load_state_dict(state_dict)
+        self.core.load_state_dict(state_dict)
 
 
-class _BRBTarget:
-    """The module's side of BRB's protocol, with the trainer's optimizer and epoch count."""
+class _ResettableLightningModule:
+    """The LightningModule as a :class:`lcc.deep.brb.ResettableClusterer`: its own members,
+    with the trainer's optimizer and number of epochs."""
 
     def __init__(self, module: Any, optimizer: Any, n_epochs: int | None):
         self.module, self.optimizer = module, optimizer

@@ -109,13 +109,14 @@ def lightning_targets(folder: str, devices: int) -> None:
 
 
 def lightning_brb(folder: str, broadcast: bool = True) -> None:
-    """4 epochs of a centroid LightningModule with BRBCallback (interval 2) under ``ddp_spawn``
-    on 2 CPU processes; each rank saves its parameters, resets and the centres' step count.
+    """4 epochs of a centroid LightningModule with BRBLightningCallback (interval 2) under
+    ``ddp_spawn`` on 2 CPU processes; each rank saves its parameters, resets and the centres'
+    step count.
     ``broadcast=False`` disables the rank-0 broadcast after the reset (the broken variant)."""
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader, TensorDataset
 
-    from lcc.lightning import BRBCallback
+    from lcc.lightning import BRBLightningCallback
 
     x = blob_data().tensors[0]
     trainer = pl.Trainer(
@@ -123,7 +124,10 @@ def lightning_brb(folder: str, broadcast: bool = True) -> None:
         accelerator="cpu",
         devices=2,
         strategy="ddp_spawn",
-        callbacks=[BRBCallback(interval=2, subsample=200, seed=0), SaveBRB(folder, broadcast)],
+        callbacks=[
+            BRBLightningCallback(interval=2, subsample=200, seed=0),
+            SaveBRB(folder, broadcast),
+        ],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -136,7 +140,7 @@ def lightning_brb(folder: str, broadcast: bool = True) -> None:
 def _lightning_classes():
     import lightning.pytorch as pl
 
-    from lcc.lightning import BRBCallback, LCCLightningCallback, LCCMixin
+    from lcc.lightning import BRBLightningCallback, LCCLightningCallback, LCCMixin
 
     class LightningBlobNet(LCCMixin, pl.LightningModule):
         def __init__(self):
@@ -167,7 +171,7 @@ def _lightning_classes():
             torch.save({"targets": targets, "correctible": correctible}, path)
 
     class Centroids(pl.LightningModule):
-        """A DCN-like centroid model written as a LightningModule, with BRB's protocol;
+        """A DCN-like centroid model written as a LightningModule, a ResettableClusterer for BRB;
         ``noise`` makes its embedding differ slightly between ranks, as a nondeterministic
         GPU kernel can."""
 
@@ -217,7 +221,7 @@ def _lightning_classes():
                 lcc.lightning.broadcast_module = lambda module: None
 
         def on_train_end(self, trainer, module):
-            brb = next(c for c in trainer.callbacks if isinstance(c, BRBCallback)).brb
+            brb = next(c for c in trainer.callbacks if isinstance(c, BRBLightningCallback)).core
             steps = trainer.optimizers[0].state[module.centers]["step"]
             path = Path(self.folder) / f"brb-rank{trainer.global_rank}.pt"
             state = {k: v.clone() for k, v in module.state_dict().items()}

@@ -10,7 +10,7 @@ What DEC / IDEC / DCN, CDC, the SNNL autoencoder and SSC share lives here once:
 * shuffled mini-batches;
 * the epoch log: ``history_`` records, ``verbose`` printing, and the
   ``callbacks`` (``on_epoch_end(epoch, estimator) -> bool``, True to say the
-  callback reset something, as :class:`lcc.deep.BRB` does);
+  callback reset something, as :class:`lcc.deep.BRBCallback` does);
 * for estimators with an encoder ``model_``: batched ``transform`` and the
   nearest-centre ``predict``.
 

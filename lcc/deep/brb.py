@@ -9,29 +9,45 @@ BRB paper (seed 002), section 5: every ``interval`` epochs
    (10,000 by default), replaces the centroids (eq. 2);
 3. zero the optimizer state (e.g. Adam's moments) of the centroid parameters.
 
-The callback acts on any object with this small protocol (the DEC / IDEC / DCN
-estimators of :mod:`lcc.deep` provide it; so can a user's own model)::
-
-    target.encoder            nn.Module to soft-reset
-    target.embedding_layer    nn.Module inside it to leave alone
-    target.n_samples, target.n_clusters
-    target.embed(indices)     -> (len(indices), d) tensor, no grad
-    target.set_centers(c)     replace the centroids with a (n_clusters, d) tensor
-    target.optimizer          torch optimizer, or None
-    target.center_parameters() -> iterable of the centroid parameters
-    target.n_epochs           (optional) the number of epochs; no reset after the last
+:class:`BRBCallback` is the plain-PyTorch callback (``on_epoch_end(epoch, clusterer)``,
+as the deep estimators call their ``callbacks``); :class:`lcc.lightning.BRBLightningCallback`
+is its Lightning face. It acts on any :class:`ResettableClusterer`: the DEC / IDEC / DCN
+estimators of :mod:`lcc.deep` are one, and so can a user's own model be.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["BRB", "soft_reset"]
+__all__ = ["BRBCallback", "ResettableClusterer", "soft_reset"]
+
+
+class ResettableClusterer(Protocol):
+    """What BRB acts on: a centroid model's encoder, embedding layer, centres and optimizer.
+
+    An optional ``n_epochs`` (the number of epochs) stops a reset after the last one.
+    """
+
+    encoder: nn.Module  # soft-reset
+    embedding_layer: nn.Module  # inside the encoder; left alone
+    n_samples: int
+    n_clusters: int
+    optimizer: torch.optim.Optimizer | None
+
+    def embed(self, indices: torch.Tensor) -> torch.Tensor:
+        """``(len(indices), d)`` codes of the training samples ``indices``, without gradients."""
+
+    def set_centers(self, centers: torch.Tensor) -> None:
+        """Replace the centroids with ``centers`` ``(n_clusters, d)``."""
+
+    def center_parameters(self) -> Iterable[torch.Tensor]:
+        """The centroid parameters, whose optimizer state a reset zeroes."""
 
 
 def soft_reset(
@@ -97,8 +113,11 @@ def _fresh_parameters(layer: nn.Module, init: str) -> dict[str, torch.Tensor]:
     return dict(fresh.named_parameters(recurse=False))
 
 
-class BRB:
-    """The BRB callback; defaults from the paper (α = 0.8, T = 20, 10,000 samples).
+class BRBCallback:
+    """BRB as a plain-PyTorch callback: the paper's defaults (α = 0.8, T = 20, 10,000 samples).
+
+    Pass it to an estimator (``IDEC(10, callbacks=[BRBCallback()])``) or call it at the end
+    of each epoch of your own loop: ``brb.on_epoch_end(epoch, clusterer)``.
 
     Parameters
     ----------
@@ -121,8 +140,8 @@ class BRB:
 
     A reset is due after epochs ``interval − 1``, ``2·interval − 1``, … (0-based),
     i.e. at the start of epochs ``interval``, ``2·interval``, …, as the authors'
-    code; never after the last epoch when the target says how many there are
-    (``target.n_epochs``), so the final labels do not come from a just-reset network.
+    code; never after the last epoch when the clusterer says how many there are
+    (``clusterer.n_epochs``), so the final labels do not come from a just-reset network.
     """
 
     def __init__(
@@ -150,7 +169,8 @@ class BRB:
         self.last_subsample: np.ndarray | None = None
 
     def __repr__(self) -> str:
-        return f"BRB(alpha={self.alpha}, interval={self.interval}, subsample={self.subsample})"
+        options = f"alpha={self.alpha}, interval={self.interval}, subsample={self.subsample}"
+        return f"BRBCallback({options})"
 
     def state_dict(self) -> dict[str, Any]:
         """The resets so far (for a checkpoint of the estimator it acts on)."""
@@ -159,34 +179,35 @@ class BRB:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.reset_epochs = [int(e) for e in state["reset_epochs"]]
 
-    def on_epoch_end(self, epoch: int, target: Any) -> bool:
+    def on_epoch_end(self, epoch: int, clusterer: ResettableClusterer) -> bool:
         """Apply BRB after ``epoch`` (0-based) when it is due; True when it was applied."""
         if (epoch + 1) % self.interval != 0:
             return False
-        last = getattr(target, "n_epochs", None)
+        last = getattr(clusterer, "n_epochs", None)
         if last is not None and epoch + 1 >= last:
             return False
-        skip = () if self.reset_embedding else (target.embedding_layer,)
-        soft_reset(target.encoder, self.alpha, skip=skip, seed=self.seed + epoch, init=self.init)
-        target.set_centers(self.recluster(target, epoch))
-        if self.reset_momentum and target.optimizer is not None:
-            reset_optimizer_state(target.optimizer, target.center_parameters())
+        skip = () if self.reset_embedding else (clusterer.embedding_layer,)
+        seed = self.seed + epoch
+        soft_reset(clusterer.encoder, self.alpha, skip=skip, seed=seed, init=self.init)
+        clusterer.set_centers(self.recluster(clusterer, epoch))
+        if self.reset_momentum and clusterer.optimizer is not None:
+            reset_optimizer_state(clusterer.optimizer, clusterer.center_parameters())
         self.reset_epochs.append(epoch)
         return True
 
-    def recluster(self, target: Any, epoch: int) -> torch.Tensor:
+    def recluster(self, clusterer: ResettableClusterer, epoch: int) -> torch.Tensor:
         """k-Means centroids of a random subsample of the re-embedded data (eq. 2)."""
         from lcc.deep._codes import kmeans_on_codes
 
+        n = clusterer.n_samples
         rng = np.random.default_rng(self.seed + epoch)
-        size = min(self.subsample, target.n_samples)
-        self.last_subsample = np.sort(rng.choice(target.n_samples, size=size, replace=False))
-        z = target.embed(torch.as_tensor(self.last_subsample))
+        self.last_subsample = np.sort(rng.choice(n, size=min(self.subsample, n), replace=False))
+        z = clusterer.embed(torch.as_tensor(self.last_subsample))
         seed = self.seed + epoch
-        return kmeans_on_codes(z, target.n_clusters, seed=seed, n_init=self.n_init).centers
+        return kmeans_on_codes(z, clusterer.n_clusters, seed=seed, n_init=self.n_init).centers
 
 
-def reset_optimizer_state(optimizer: torch.optim.Optimizer, params: Any) -> None:
+def reset_optimizer_state(optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor]) -> None:
     """Zero every state tensor (moments, step counts) of ``params``, and only theirs."""
     for param in params:
         for value in optimizer.state.get(param, {}).values():

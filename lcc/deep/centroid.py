@@ -51,19 +51,19 @@ from torch import nn
 
 from lcc._validation import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep._base import EncoderClusterer
-from lcc.deep._brb_target import BRBTarget
 from lcc.deep._checkpointing import as_tensor, restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._history import epoch_record
 from lcc.deep._optim import adam
 from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
+from lcc.deep._resettable import ResettableClustererMixin
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 
 __all__ = ["DCN", "DEC", "IDEC", "dcn_center_update"]
 
 
-class _CentroidDeepClustering(BRBTarget, EncoderClusterer):
+class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
     """The training shared by DEC, IDEC and DCN; a subclass names its head and loss weights.
 
     ``_head``: the cluster layer (:mod:`lcc.deep._heads`); ``_reconstruction``:

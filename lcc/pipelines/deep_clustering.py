@@ -37,7 +37,7 @@ __all__ = ["Config", "run"]
 
 
 class BRBOptions(Section):
-    """:class:`lcc.deep.BRB`'s reset strength, interval (epochs) and reclustering subsample."""
+    """:class:`lcc.deep.BRBCallback`'s options: reset strength, interval, reclustering subsample."""
 
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.8
     interval: PosInt = 20
@@ -121,7 +121,7 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
 def _estimator(config, algo: str, pretrain: int, use_brb: bool, seed: int, y, image_shape):
     from lcc import deep
 
-    callbacks = [deep.BRB(seed=seed, **config["brb_options"])] if use_brb else None
+    callbacks = [deep.BRBCallback(seed=seed, **config["brb_options"])] if use_brb else None
     return getattr(deep, algo)(
         10 if y is None else len(np.unique(y)),
         pretrain_epochs=pretrain,

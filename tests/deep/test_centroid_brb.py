@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from lcc.deep import (
-    BRB,
     DCN,
     DEC,
     IDEC,
+    BRBCallback,
     ConvAutoencoder,
     FeedForwardAutoencoder,
     dcn_center_update,
@@ -84,7 +84,7 @@ def test_the_kaiming_check_fails_on_pytorchs_default_bound():
 
 def test_brb_never_resets_after_the_last_epoch():
     x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
-    brb = BRB(interval=2, subsample=32)
+    brb = BRBCallback(interval=2, subsample=32)
     model = DCN(2, pretrain_epochs=0, clustering_epochs=4, hidden=(8,), callbacks=[brb]).fit(x)
     assert brb.reset_epochs == [1]  # due after epochs 1 and 3; 3 is the last
     assert [h["reset"] for h in model.history_] == [False, True, False, False]
@@ -132,8 +132,8 @@ def test_dcn_vectorised_update_equals_the_per_sample_rule():
     torch.testing.assert_close(counts, ref_n)
 
 
-class _Target:
-    """The BRB protocol on a tiny autoencoder."""
+class _TinyClusterer:
+    """A ResettableClusterer on a tiny autoencoder."""
 
     def __init__(self, n=500):
         torch.manual_seed(0)
@@ -158,16 +158,16 @@ class _Target:
 
 
 def test_brb_reclusters_on_a_random_subsample_every_interval():
-    target = _Target()
-    brb = BRB(alpha=0.8, interval=2, subsample=100, seed=3)
-    assert not brb.on_epoch_end(0, target) and target.seen is None
-    assert brb.on_epoch_end(1, target)
-    first = target.seen.numpy()
+    clusterer = _TinyClusterer()
+    brb = BRBCallback(alpha=0.8, interval=2, subsample=100, seed=3)
+    assert not brb.on_epoch_end(0, clusterer) and clusterer.seen is None
+    assert brb.on_epoch_end(1, clusterer)
+    first = clusterer.seen.numpy()
     assert len(first) == 100 and len(np.unique(first)) == 100
     assert not np.array_equal(first, np.arange(100))  # random, not the first rows
-    assert float(target.centers.detach().abs().sum()) > 0  # k-Means centroids replaced the zeros
-    brb.on_epoch_end(3, target)
-    assert not np.array_equal(target.seen.numpy(), first)  # a new subsample each reset
+    assert float(clusterer.centers.detach().abs().sum()) > 0  # k-Means centroids replaced the zeros
+    brb.on_epoch_end(3, clusterer)
+    assert not np.array_equal(clusterer.seen.numpy(), first)  # a new subsample each reset
     assert brb.reset_epochs == [1, 3]
 
 
@@ -182,7 +182,7 @@ def test_estimators_fit_predict_and_log(cls):
         clustering_epochs=3,
         hidden=(32,),
         random_state=0,
-        callbacks=[BRB(interval=2, subsample=100)],
+        callbacks=[BRBCallback(interval=2, subsample=100)],
     )
     labels = model.fit_predict(x, y)
     assert labels.shape == (300,) and set(labels) <= {0, 1, 2}
@@ -457,7 +457,7 @@ def test_whole_set_targets_reuse_the_epoch_end_codes(monkeypatch):
     # k-Means codes + start + 4 epoch ends + labels_; nothing recomputed for P
     assert len(passes) == 1 + 1 + 4 + 1
     passes.clear()
-    brb = BRB(interval=2, subsample=60)
+    brb = BRBCallback(interval=2, subsample=60)
     DEC(3, target="dataset", callbacks=[brb], **options).fit(x)
     # the reset after epoch 1 re-embeds a subsample, then P needs a fresh whole-set pass
     assert brb.reset_epochs == [1] and passes.count(len(x)) == 1 + 1 + 4 + 1 + 1

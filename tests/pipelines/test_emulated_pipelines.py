@@ -49,11 +49,11 @@ def test_callback_in_memory_on_a_cuda_model(emulated_cuda, method, mode):
 
 # --------------------------------------------------------------- the deep estimators
 def _centroid_model(name):
-    from lcc.deep import BRB, DCN, DEC, IDEC
+    from lcc.deep import DCN, DEC, IDEC, BRBCallback
 
     cls = {"DEC": DEC, "IDEC": IDEC, "DCN": DCN}[name]
     return cls(10, pretrain_epochs=10, clustering_epochs=2, hidden=(64,), random_state=0,
-               callbacks=[BRB(interval=1, subsample=200)])  # fmt: skip
+               callbacks=[BRBCallback(interval=1, subsample=200)])  # fmt: skip
 
 
 def _on_both_engines(monkeypatch, fit):

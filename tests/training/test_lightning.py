@@ -96,12 +96,12 @@ def test_lightning_callback_state_goes_through_a_checkpoint(tmp_path, monkeypatc
 
 
 def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_optimizer_state(tmp_path):
-    from lcc.lightning import BRBCallback
+    from lcc.lightning import BRBLightningCallback
 
     x = _data().tensors[0]
     torch.manual_seed(0)
     module = Centroids(x)
-    callback = BRBCallback(alpha=0.8, interval=2, subsample=200, seed=0)
+    callback = BRBLightningCallback(alpha=0.8, interval=2, subsample=200, seed=0)
     trainer = pl.Trainer(
         max_epochs=4,
         accelerator="cpu",
@@ -112,7 +112,7 @@ def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_optimizer_
         enable_model_summary=False,
     )
     trainer.fit(module, DataLoader(TensorDataset(x), batch_size=64, shuffle=True))
-    assert callback.brb.reset_epochs == [1]  # due after epochs 1 and 3; 3 is the last
+    assert callback.core.reset_epochs == [1]  # due after epochs 1 and 3; 3 is the last
     # the reset zeroed the centres' Adam moments at epoch 1; epochs 2-3 rebuilt them from 0,
     # so they are those of 2 epochs of steps, not 4: check the step count
     steps = trainer.optimizers[0].state[module.centers]["step"]

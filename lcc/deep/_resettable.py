@@ -1,6 +1,6 @@
-"""The protocol :class:`lcc.deep.BRB` acts on, as DEC / IDEC / DCN provide it.
+"""DEC / IDEC / DCN as a :class:`lcc.deep.brb.ResettableClusterer`, what BRB acts on.
 
-See :mod:`lcc.deep.brb` for what each member means. The estimator holds its
+See the protocol for what each member means. The estimator holds its
 autoencoder in ``model_``, its cluster head in ``head_``, its clustering
 optimizer in ``optimizer_`` and, during ``fit``, its training data in ``_x``.
 """
@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BRBTarget"]
+__all__ = ["ResettableClustererMixin"]
 
 
-class BRBTarget:
-    """Mixin: the BRB protocol on ``model_``, ``head_``, ``optimizer_`` and ``_x``."""
+class ResettableClustererMixin:
+    """Mixin: :class:`~lcc.deep.brb.ResettableClusterer` on ``model_``, ``head_``,
+    ``optimizer_`` and ``_x``."""
 
     @property
     def encoder(self) -> nn.Module:
