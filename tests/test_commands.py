@@ -1,11 +1,13 @@
-"""The README's two commands: ``./demo.sh`` (the main job) and ``./test.sh`` (the tests), and
-CI's ``.ci/run`` being exactly ``./test.sh``."""
+"""The README's two commands: ``./demo.sh`` (the main job) and ``./test.sh`` (the tests),
+CI's ``.ci/run`` being exactly ``./test.sh``, and the README's first example running as written."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +46,20 @@ def test_test_sh_installs_the_dev_and_gpu_extras_and_runs_pytest_from_the_venv()
     text = (ROOT / "test.sh").read_text()
     assert '.venv/bin/python -m pip install --quiet -e ".[dev,gpu]"' in text
     assert 'exec .venv/bin/python -m pytest "$@"' in text
+
+
+def test_the_readme_starts_with_the_lcc_step_and_its_examples_run():
+    """The first code after Install is the LCC step a user calls first: the callback in a
+    training loop, then ``lcc.correct`` on latents; both blocks run as written."""
+    sections = (ROOT / "README.md").read_text().split("\n## ")
+    titles = [section.splitlines()[0] for section in sections[1:]]
+    assert titles[:2] == ["Install", "Quick start: LCC in your training loop"]
+    blocks = re.findall(r"```python\n(.*?)```", sections[2], re.S)
+    assert len(blocks) == 2
+    assert "lcc.LCCCallback(" in blocks[0] and "lcc.correct(" in blocks[1]
+    expected = ["'mc_fraction'", "(1000, 16)"]
+    for block, printed in zip(blocks, expected, strict=True):
+        run = [sys.executable, "-c", block]  # from ROOT: the lcc of this checkout
+        result = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert printed in result.stdout, result.stdout
