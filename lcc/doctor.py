@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Backend", "Device", "DoctorReport", "Package", "Smoke", "main", "report"]
+__all__ = ["Backend", "DoctorReport", "GPUDevice", "Package", "Smoke", "main", "report"]
 
 DISTRIBUTION = "lcc-torch"  # the import package is lcc; "lcc" on PyPI is another project
 GPU_EXTRA = f'pip install "{DISTRIBUTION}[gpu]"'
@@ -69,7 +69,7 @@ class Package:
 
 
 @dataclass
-class Device:
+class GPUDevice:
     """A CUDA device and its memory in bytes."""
 
     name: str
@@ -112,7 +112,7 @@ class DoctorReport:
 
     python: str
     packages: list[Package]
-    devices: list[Device]
+    devices: list[GPUDevice]
     backends: list[Backend]
     primitives: list[tuple[str, str]]
     smoke: list[Smoke]
@@ -212,7 +212,7 @@ def _cuda_details(packages: dict[str, Package]) -> bool:
     return usable
 
 
-def _devices(packages: dict[str, Package], cupy_usable: bool) -> list[Device]:
+def _devices(packages: dict[str, Package], cupy_usable: bool) -> list[GPUDevice]:
     """The CUDA devices with their free / total memory: through cupy, else torch, else none."""
     if cupy_usable:
         from cupy.cuda import Device as CupyDevice
@@ -221,15 +221,16 @@ def _devices(packages: dict[str, Package], cupy_usable: bool) -> list[Device]:
         out = []
         for i in range(runtime.getDeviceCount()):
             name = runtime.getDeviceProperties(i)["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
             with CupyDevice(i):
                 free, total = runtime.memGetInfo()
-            out.append(Device(name.decode() if isinstance(name, bytes) else str(name), free, total))
+            out.append(GPUDevice(name, free, total))
         return out
     if "torch" in packages and packages["torch"].usable:
         from torch import cuda
 
         count = cuda.device_count() if cuda.is_available() else 0
-        return [Device(cuda.get_device_name(i), *cuda.mem_get_info(i)) for i in range(count)]
+        return [GPUDevice(cuda.get_device_name(i), *cuda.mem_get_info(i)) for i in range(count)]
     return []
 
 

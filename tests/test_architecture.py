@@ -182,6 +182,24 @@ def test_exactly_one_class_named_lcc_callback():
     assert len(named) == 1 and named[0].startswith("lcc/training/callback.py:"), named
 
 
+# each pipeline module's schema is its ``Config``: the CLI reads ``module.Config``
+ONE_PER_PIPELINE = {"Config"}
+
+
+def test_no_two_classes_share_a_name():
+    """A class name says which class it is: no two classes of the package share one, each
+    pipeline's ``Config`` (the one name the CLI looks up in every pipeline module) aside."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                name = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+                where.setdefault(node.name, []).append(name)
+    shared = {name: places for name, places in where.items() if len(places) > 1}
+    assert set(shared) <= ONE_PER_PIPELINE, shared
+    assert all(place.startswith("lcc/pipelines/") for place in shared.get("Config", []))
+
+
 def test_the_public_names_resolve_and_leave_the_plumbing_out():
     import lcc
 

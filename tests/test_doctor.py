@@ -156,7 +156,7 @@ def test_gpu_branch_with_a_stand_in_cupy(cpu_only, monkeypatch):
     monkeypatch.setattr(doctor, "check_package", lambda m, found=True: doctor.Package(m, m, m, "1"))
     monkeypatch.setattr(doctor, "_pipeline", lambda backend, n, d: f"{backend} {n:,} × {d}")
     report = doctor.report()
-    assert report.devices == [doctor.Device("NVIDIA H200", 100 * 2**30, 140 * 2**30)]
+    assert report.devices == [doctor.GPUDevice("NVIDIA H200", 100 * 2**30, 140 * 2**30)]
     assert report.backends[1] == doctor.Backend("gpu", True)
     assert [(s.status, s.detail) for s in report.smoke] == [
         ("PASS", "cpu 5,000 × 16"),
