@@ -7,10 +7,7 @@ dependencies; RAPIDS is imported on first GPU use. Dask arrays sharded by
 samples run on a Dask cluster (:mod:`lcc.distributed`, :mod:`lcc.sharded`).
 """
 
-from lcc import (
-    metrics,
-    sharded,  # noqa: F401  (registers the Dask implementations; not public)
-)
+from lcc import metrics
 from lcc._backend import gpu_available
 from lcc.consensus import SSCResult, ssc_consensus
 from lcc.correction import Correction, CorrectionTargets, correct, correction_targets

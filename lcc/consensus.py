@@ -16,8 +16,10 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
-from lcc._backend import array_module, backend_of, move, resolve
+from lcc._dispatch import Placement, here, place
 from lcc._validation import check_choice, check_latents, check_positive_int, check_same_kind
+from lcc.kernels import landmarks as kernels
+from lcc.kernels.spectral import flip_signs
 from lcc.kmeans import kmeans
 from lcc.landmarks import (
     DEFAULT_MINKOWSKI_P,
@@ -26,11 +28,9 @@ from lcc.landmarks import (
     _check_bandwidth,
     _check_minkowski_p,
     _check_r,
-    _csr,
     _landmarks,
-    _member,
 )
-from lcc.spectral import SVDResult, _flip_signs, truncated_svd
+from lcc.spectral import SVDResult, truncated_svd
 
 __all__ = ["SSCResult", "consensus_labels", "draw_metrics", "ensemble_size_labels", "ssc_consensus"]
 
@@ -70,7 +70,7 @@ class SSCResult(NamedTuple):
     landmarks: list[Any]
 
 
-def _column_scaled(weights: Any, idx: Any, n_columns: int) -> Any:
+def _column_scaled(on: Placement, weights: Any, idx: Any, n_columns: int) -> Any:
     """``Ẑ D^(−1/2)``'s entries, ``D = diag(Ẑᵀ 1)`` the landmarks' total weights (LSC).
 
     Chen & Cai (2011, the paper's [5]) and SC-EDAE (its [1]) scale every
@@ -81,13 +81,13 @@ def _column_scaled(weights: Any, idx: Any, n_columns: int) -> Any:
     follow the most populated landmarks rather than the clusters. A landmark
     no sample uses (``D_jj = 0``) has an empty column and stays empty.
     """
-    xp = array_module(backend_of(weights))
+    xp = on.xp
     totals = xp.bincount(idx.ravel(), weights=weights.ravel(), minlength=n_columns)
     scale = xp.where(totals > 0, 1.0 / xp.sqrt(xp.maximum(totals, 1e-300)), 0.0)
     return weights * scale[idx]
 
 
-def _gram_svd(matrix: Any, k: int) -> SVDResult:
+def _gram_svd(on: Placement, matrix: Any, k: int) -> SVDResult:
     """The ``k`` leading singular triplets of a tall sparse ``matrix`` from its Gram matrix.
 
     ``G = matrixᵀ·matrix`` is only ``(p·m) × (p·m)``; its dense symmetric
@@ -96,18 +96,18 @@ def _gram_svd(matrix: Any, k: int) -> SVDResult:
     (the paper's [5]) computes its SVD, since ``p ≪ n``. Unlike a Lanczos
     method it resolves repeated singular values exactly.
     """
-    xp = array_module(backend_of(matrix))
+    xp = on.xp
     gram = (matrix.T.tocsr() @ matrix).toarray()
     values, vectors = xp.linalg.eigh(gram)
     top = xp.arange(gram.shape[0] - 1, gram.shape[0] - 1 - k, -1)
     s = xp.sqrt(xp.maximum(values[top], 0))
     v = vectors[:, top]
     u = (matrix @ v) / xp.where(s > 0, s, 1)[None, :]
-    u, vt = _flip_signs(u, v.T, backend_of(matrix))
+    u, vt = flip_signs(on, u, v.T)
     return SVDResult(u, s, vt)
 
 
-def _svd(matrix: Any, k: int, solver: str, seed: int) -> SVDResult:
+def _svd(on: Placement, matrix: Any, k: int, solver: str, seed: int) -> SVDResult:
     """Algorithm 1, step 4: the ``k`` leading singular triplets of ``Z̄``.
 
     Why not plain ARPACK with ``k`` triplets: with column scaling the leading
@@ -122,7 +122,7 @@ def _svd(matrix: Any, k: int, solver: str, seed: int) -> SVDResult:
     if solver == "auto":
         solver = "gram" if matrix.shape[1] <= GRAM_MAX_COLUMNS else "arpack"
     if solver == "gram":
-        return _gram_svd(matrix, k)
+        return _gram_svd(on, matrix, k)
     wanted = min(2 * k + ARPACK_OVERSAMPLING, min(matrix.shape) - 1)
     u, s, vt = truncated_svd(matrix, wanted, seed=seed)
     return SVDResult(u[:, :k], s[:k], vt[:k])
@@ -247,22 +247,22 @@ def ssc_consensus(
     chosen = _check_metrics(metrics, m, seed)
     bandwidth = _check_bandwidth(bandwidth)
     minkowski_p = _check_minkowski_p(minkowski_p)
-    given, target = resolve(members[0], backend)
-    members = [move(z, target) for z in members]
+    on = place(members[0], backend=backend)
+    members = [on.to(z) for z in members]
     stacked, sigmas, all_landmarks = _stacked_affinity(
-        members, p, r, chosen, bandwidth, minkowski_p, normalize_columns, seed
+        on, members, p, r, chosen, bandwidth, minkowski_p, normalize_columns, seed
     )
-    svd = _svd(stacked, k, solver, seed)
-    labels = move(kmeans(svd.U, k, seed=seed, n_init=n_init).labels, given)
+    svd = _svd(on, stacked, k, solver, seed)
+    labels = on.back(kmeans(svd.U, k, seed=seed, n_init=n_init).labels)
     if not return_details:
         return labels
     return SSCResult(
         labels=labels,
-        svd=SVDResult(*(move(a, given) for a in svd)),
-        affinity=move(stacked, given),
+        svd=SVDResult(*on.back(*svd)),
+        affinity=on.back(stacked),
         metrics=chosen,
         bandwidths=sigmas,
-        landmarks=[move(lm, given) for lm in all_landmarks],
+        landmarks=[on.back(lm) for lm in all_landmarks],
     )
 
 
@@ -281,7 +281,7 @@ def consensus_labels(
     """
     k = check_positive_int(n_clusters, "n_clusters")
     solver = check_choice(svd_solver, "svd_solver", ("auto", "gram", "arpack"))
-    svd = _svd(affinity, k, solver, seed)
+    svd = _svd(here(affinity), affinity, k, solver, seed)
     return kmeans(svd.U, k, seed=seed, n_init=check_positive_int(n_init, "n_init")).labels
 
 
@@ -337,7 +337,7 @@ def _check_members(embeddings: Any, n_landmarks: Any, r: Any, n_clusters: Any):
     return members, p, r, k
 
 
-def _stacked_affinity(members, p, r, metrics, bandwidth, minkowski_p, normalize_columns, seed):
+def _stacked_affinity(on, members, p, r, metrics, bandwidth, minkowski_p, normalize_columns, seed):
     """Section II.C: ``Z̄ = (1/√m) [Ẑ_1 | … | Ẑ_m]`` as one CSR matrix, the σ and landmarks.
 
     Member ``i``'s landmarks are columns ``i·p … (i+1)·p − 1``; each member's
@@ -345,22 +345,18 @@ def _stacked_affinity(members, p, r, metrics, bandwidth, minkowski_p, normalize_
     """
     import numpy as np
 
-    target = backend_of(members[0])
-    xp = array_module(target)
+    xp = on.xp
     m = len(members)
     member_seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(m)]
     weights, indices, sigmas, all_landmarks = [], [], [], []
     for i, z in enumerate(members):
         landmarks = _landmarks(z, p, member_seeds[i])
-        w, idx, sigma = _member(z, landmarks, r, metrics[i], bandwidth, minkowski_p, target)
-        weights.append(_column_scaled(w, idx, p) if normalize_columns else w)
+        w, idx, sigma = kernels.member(on, z, landmarks, r, metrics[i], bandwidth, minkowski_p)
+        weights.append(_column_scaled(on, w, idx, p) if normalize_columns else w)
         indices.append(idx + i * p)
         sigmas.append(sigma)
         all_landmarks.append(landmarks)
-    stacked = _csr(
-        xp.concatenate(weights, axis=1) / math.sqrt(m),
-        xp.concatenate(indices, axis=1),
-        p * m,
-        target,
+    stacked = kernels.csr(
+        on, xp.concatenate(weights, axis=1) / math.sqrt(m), xp.concatenate(indices, axis=1), p * m
     )
     return stacked, tuple(sigmas), all_landmarks

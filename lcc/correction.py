@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, get_args
 
-from lcc._dispatch import sharded
+from lcc import sharded
+from lcc._dispatch import is_sharded
 from lcc._validation import Bool, Choice, Int, Parameter, Real, check_values
 from lcc.graph import leiden, louvain, modularity, peer_pressure
 from lcc.matching import Matching, match_clusters
@@ -139,16 +140,16 @@ def correct(
                 f"{name} has {len(labels)} entries but z has {len(z)} samples; per-sample "
                 "arrays must be indexed by dataset index and have the same length"
             )
-    survive = sharded("survive_worker_loss", z)  # Dask: rerun when a worker dies meanwhile
     args = (z, y, k, method, mode, resolution, exact_knn, seed, predictions)
-    return survive(lambda: _correct(*args)) if survive is not None else _correct(*args)
+    if is_sharded(z):  # Dask: rerun when a worker dies meanwhile
+        return sharded.survive_worker_loss(lambda: _correct(*args))
+    return _correct(*args)
 
 
 def _correct(z, y, k, method, mode, resolution, exact_knn, seed, predictions) -> Correction:
     adjacency = knn_graph(z, k, exact=exact_knn)
-    gather = sharded("gather", adjacency)
-    if gather is not None and method != "leiden":
-        adjacency = gather(adjacency)  # igraph Louvain / k-NN pressure: one process
+    if is_sharded(adjacency) and method != "leiden":
+        adjacency = sharded.gather(adjacency)  # igraph Louvain / k-NN pressure: one process
     if method == "peer_pressure":
         clusters = peer_pressure(adjacency, seed=seed)
     else:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lcc import backends
-from lcc._backend import move, resolve
-from lcc._dispatch import sharded
+from lcc import sharded
+from lcc._dispatch import place
 from lcc._validation import check_latents, check_positive_int
 
 __all__ = ["KMeansResult", "kmeans", "minibatch_kmeans"]
@@ -68,15 +67,11 @@ def kmeans(
     z, n_clusters, seed = _check(z, n_clusters, seed)
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")
-    impl = sharded("kmeans", z)
-    if impl is not None:
-        options = {"seed": seed, "n_init": n_init, "max_iter": max_iter, "tol": float(tol)}
-        return KMeansResult(*impl(z, n_clusters, **options))
-    given, target = resolve(z, backend)
-    labels, centers = backends.get(target).kmeans(
-        move(z, target), n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=float(tol)
-    )
-    return KMeansResult(move(labels, given), move(centers, given))
+    options = {"seed": seed, "n_init": n_init, "max_iter": max_iter, "tol": float(tol)}
+    on = place(z, backend=backend)
+    if on.sharded:
+        return KMeansResult(*sharded.decomposition.kmeans(z, n_clusters, **options))
+    return KMeansResult(*on.back(*on.impl.kmeans(on.to(z), n_clusters, **options)))
 
 
 def minibatch_kmeans(
@@ -113,13 +108,6 @@ def minibatch_kmeans(
     batch_size = check_positive_int(batch_size, "batch_size")
     max_iter = check_positive_int(max_iter, "max_iter")
     n_init = check_positive_int(n_init, "n_init")
-    given, target = resolve(z, backend)
-    labels, centers = backends.get(target).minibatch_kmeans(
-        move(z, target),
-        n_clusters,
-        seed=seed,
-        batch_size=batch_size,
-        max_iter=max_iter,
-        n_init=n_init,
-    )
-    return KMeansResult(move(labels, given), move(centers, given))
+    options = {"seed": seed, "batch_size": batch_size, "max_iter": max_iter, "n_init": n_init}
+    on = place(z, backend=backend)
+    return KMeansResult(*on.back(*on.impl.minibatch_kmeans(on.to(z), n_clusters, **options)))

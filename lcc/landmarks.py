@@ -36,14 +36,14 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from lcc import backends
-from lcc._backend import array_module, backend_of, move, resolve, sparse_module
+from lcc._dispatch import here, place
 from lcc._validation import (
     check_choice,
     check_latents,
     check_positive_int,
     check_same_kind,
 )
+from lcc.kernels import landmarks as kernels
 from lcc.kmeans import minibatch_kmeans
 
 __all__ = ["METRICS", "landmark_affinity", "scott_bandwidth"]
@@ -51,8 +51,6 @@ __all__ = ["METRICS", "landmark_affinity", "scott_bandwidth"]
 Metric = Literal["euclidean", "cosine", "minkowski"]
 METRICS: tuple[str, ...] = ("euclidean", "cosine", "minkowski")
 DEFAULT_MINKOWSKI_P = 1.0
-# Queries per k-NN call against the landmarks: bounds the n × p distance tiles.
-CHUNK_SIZE = 8192
 
 
 # ------------------------------------------------------------------ validation
@@ -98,113 +96,10 @@ def _check_r(r: Any, p: int) -> int:
     return r
 
 
-# ------------------------------------------------------------------ computation
-def _nearest_landmarks(
-    z: Any, landmarks: Any, r: int, metric: str, minkowski_p: float, backend: str
-) -> tuple[Any, Any]:
-    """``(dist, idx)``, ``(n, r)`` each: the ``r`` nearest landmarks of every row of ``z``.
-
-    ``dist`` is float64 in the metric's own units: ``‖x − u‖₂`` (euclidean),
-    ``1 − cos(x, u)`` (cosine) or ``‖x − u‖_p`` (minkowski). Euclidean and
-    cosine run the engine's exact k-NN (faiss-style BLAS tiles on CPU, cuVS
-    brute force on GPU); cosine as Euclidean search between unit rows, since
-    ``‖x̂ − û‖² = 2 (1 − cos(x, u))`` ranks landmarks identically.
-    """
-    xp = array_module(backend)
-    impl = backends.get(backend)
-    if metric == "minkowski" and minkowski_p != 2.0:
-        dist, idx = impl.knn_query_minkowski(landmarks, z, r, p=minkowski_p, chunk_size=CHUNK_SIZE)
-        return dist.astype(xp.float64), idx
-    if metric == "cosine":
-        z, landmarks = _unit_rows(z, "z", xp), _unit_rows(landmarks, "landmarks", xp)
-    sq, idx = impl.knn_query(landmarks, z, r, chunk_size=CHUNK_SIZE)
-    sq = xp.maximum(sq.astype(xp.float64), 0)
-    return (sq / 2 if metric == "cosine" else xp.sqrt(sq)), idx
-
-
-def _unit_rows(x: Any, name: str, xp: Any) -> Any:
-    norms = xp.sqrt(xp.sum(x.astype(xp.float64) ** 2, axis=1))
-    if bool(xp.any(norms == 0)):
-        raise ValueError(
-            f"{name} has {int(xp.sum(norms == 0))} all-zero row(s): the cosine distance is "
-            "undefined for them; use metric='euclidean' or drop those rows"
-        )
-    return (x / norms[:, None]).astype(x.dtype)
-
-
 def scott_bandwidth(dist: Any, n_features: int) -> float:
-    """Scott's rule (the paper's reference [18]) for the kernel width σ of section II.B.
-
-    ``σ = s · n^(−1/(d+4))``: Scott's factor ``n^(−1/(d+4))`` for a Gaussian
-    kernel density estimate from ``n`` samples in ``d`` dimensions (Scott 2015;
-    scipy's ``gaussian_kde`` uses the same factor), times a scale ``s``. The
-    paper names the rule but not the scale; here ``s`` is the *mean* of the
-    ``n · r`` point–landmark distances in the metric's own units (LSC's own
-    bandwidth), so that one rule serves euclidean, cosine and minkowski
-    distances alike. A spread-based scale (their standard deviation, which is
-    small against their size in high dimension) makes each row's weights so
-    peaked that the landmark graph falls apart into near-disconnected pieces:
-    on the MNIST subset's raw pixels (p = 350, r = 3) every top singular value
-    was 1 and the consensus NMI 0.004; with the mean it is a working affinity.
-    When all distances are 0, 1 is returned (the weights are uniform anyway).
-    """
-    xp = array_module(backend_of(dist))
-    n = dist.shape[0]
-    scale = float(xp.mean(dist))
-    if not (math.isfinite(scale) and scale > 0):
-        return 1.0
-    return scale * n ** (-1.0 / (n_features + 4))
-
-
-def _kernel_weights(dist: Any, sigma: float) -> Any:
-    """Row-normalised ``exp(−dist² / (2σ²))`` (section II.B), float64.
-
-    The row minimum of ``dist²`` is subtracted inside the exponent before
-    normalising, which cancels in the ratio: the nearest landmark weighs
-    ``exp(0) = 1`` before normalisation, so no row underflows to ``0 / 0``
-    however far the sample lies from all its landmarks. Weights that still
-    underflow are raised to float32's smallest normal number (≈1.2e−38) so
-    that every row keeps exactly ``r`` non-zeros.
-    """
-    xp = array_module(backend_of(dist))
-    sq = dist * dist
-    logits = -(sq - xp.min(sq, axis=1, keepdims=True)) / (2.0 * sigma * sigma)
-    weights = xp.exp(logits)
-    weights = weights / xp.sum(weights, axis=1, keepdims=True)
-    return xp.maximum(weights, float(xp.finfo(xp.float32).tiny))
-
-
-def _member(
-    z: Any,
-    landmarks: Any,
-    r: int,
-    metric: str,
-    bandwidth: float | str,
-    minkowski_p: float,
-    backend: str,
-) -> tuple[Any, Any, float]:
-    """``(weights, idx, σ)`` of one member: ``(n, r)`` float64 and int64, idx sorted per row."""
-    xp = array_module(backend)
-    dist, idx = _nearest_landmarks(z, landmarks, r, metric, minkowski_p, backend)
-    sigma = scott_bandwidth(dist, z.shape[1]) if bandwidth == "scott" else float(bandwidth)
-    weights = _kernel_weights(dist, sigma)
-    order = xp.argsort(idx, axis=1)  # canonical CSR: column indices ascending per row
-    return (
-        xp.take_along_axis(weights, order, axis=1),
-        xp.take_along_axis(idx, order, axis=1),
-        sigma,
-    )
-
-
-def _csr(weights: Any, idx: Any, n_columns: int, backend: str) -> Any:
-    """CSR matrix with the ``(n, c)`` entries ``weights`` at columns ``idx`` (c per row)."""
-    xp = array_module(backend)
-    sparse = sparse_module(backend)
-    n, per_row = idx.shape
-    indptr = xp.arange(0, n * per_row + 1, per_row, dtype=xp.int32)
-    return sparse.csr_matrix(
-        (weights.ravel(), idx.ravel().astype(xp.int32), indptr), shape=(n, n_columns)
-    )
+    """Scott's rule for the kernel width σ of section II.B; see
+    :func:`lcc.kernels.landmarks.scott_bandwidth`."""
+    return kernels.scott_bandwidth(here(dist), dist, n_features)
 
 
 def _landmarks(z: Any, n_landmarks: int, seed: int) -> Any:
@@ -288,10 +183,10 @@ def landmark_affinity(
     bandwidth = _check_bandwidth(bandwidth)
     minkowski_p = _check_minkowski_p(minkowski_p)
     seed = check_positive_int(seed, "seed", minimum=0)
-    given, target = resolve(z, backend)
-    z = move(z, target)
+    on = place(z, backend=backend)
+    z = on.to(z)
     if landmarks is not None:
-        landmarks, p = _check_landmarks(move(landmarks, target), z, n_landmarks)
+        landmarks, p = _check_landmarks(on.to(landmarks), z, n_landmarks)
     else:
         if n_landmarks is None:
             raise ValueError("n_landmarks is required unless landmarks are given")
@@ -304,5 +199,5 @@ def landmark_affinity(
     r = _check_r(r, p)
     if landmarks is None:
         landmarks = _landmarks(z, p, seed)
-    weights, idx, _ = _member(z, landmarks, r, metric, bandwidth, minkowski_p, target)
-    return move(_csr(weights, idx, p, target), given)
+    weights, idx, _ = kernels.member(on, z, landmarks, r, metric, bandwidth, minkowski_p)
+    return on.back(kernels.csr(on, weights, idx, p))

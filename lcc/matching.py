@@ -13,28 +13,14 @@ an argmax over the rows of the cluster × label contingency table, O(N).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
-from lcc._backend import array_module, backend_of
-from lcc._dispatch import sharded
+from lcc import sharded
+from lcc._dispatch import here, is_sharded
 from lcc._validation import check_labels, check_same_kind
+from lcc.kernels.matching import Matching, match
 
 __all__ = ["Matching", "match_clusters"]
-
-
-class Matching(NamedTuple):
-    """Result of :func:`match_clusters`.
-
-    cluster_to_label : (n_clusters,) int64
-        ``cluster_to_label[c]`` is the true label matched to cluster ``c``
-        (α in the paper), for ``c`` in ``0..max(y_clst)``; ``-1`` for a cluster
-        id that no sample carries.
-    misclustered : (n_samples,) bool
-        The misclustered (MC) mask, ``α(y_clst_i) ≠ y_i``; ``~misclustered`` is CC.
-    """
-
-    cluster_to_label: Any
-    misclustered: Any
 
 
 def match_clusters(y_true: Any, y_clst: Any) -> Matching:
@@ -51,33 +37,14 @@ def match_clusters(y_true: Any, y_clst: Any) -> Matching:
     -------
     Matching
         ``(cluster_to_label, misclustered)``. Ties between labels are broken
-        towards the smallest label, so the result is deterministic.
+        towards the smallest label, so the result is deterministic. Dask labels
+        are gathered here (``n`` integers each); ``misclustered`` is then a Dask
+        array chunked like them.
     """
-    impl = sharded("match_clusters", y_true, y_clst)
-    if impl is not None:  # gathers the labels (n ints each)
-        return impl(y_true, y_clst)
+    if is_sharded(y_true, y_clst):
+        matching = match_clusters(sharded.gather(y_true), sharded.gather(y_clst))
+        return sharded.correction.rows_like(matching, y_true, y_clst)
     y_true = check_labels(y_true, "y_true")
     y_clst = check_labels(y_clst, "y_clst", y_true.shape[0])
     check_same_kind(y_true=y_true, y_clst=y_clst)
-    xp = array_module(backend_of(y_true))
-    label_values, label_idx = xp.unique(y_true, return_inverse=True)
-    label_idx = label_idx.reshape(-1)
-    if label_values.shape[0] < 2:
-        raise ValueError(
-            f"y_true has a single class ({int(label_values[0])}); matching clusters to "
-            "labels needs at least two"
-        )
-    n_labels = label_values.shape[0]
-    n_clusters = int(y_clst.max()) + 1
-    table = contingency(y_clst, label_idx, n_clusters, n_labels)
-    best = xp.argmax(table, axis=1)  # first maximum: the smallest label wins ties
-    cluster_to_label = xp.where(table.sum(axis=1) > 0, label_values[best], -1).astype(xp.int64)
-    misclustered = cluster_to_label[y_clst] != y_true
-    return Matching(cluster_to_label, misclustered)
-
-
-def contingency(rows: Any, cols: Any, n_rows: int, n_cols: int) -> Any:
-    """Dense ``(n_rows, n_cols)`` table of counts of the pairs ``(rows[i], cols[i])``."""
-    xp = array_module(backend_of(rows))
-    flat = rows.astype(xp.int64) * n_cols + cols.astype(xp.int64)
-    return xp.bincount(flat, minlength=n_rows * n_cols).reshape(n_rows, n_cols)
+    return match(here(y_true), y_true, y_clst)

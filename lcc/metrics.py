@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lcc import backends
-from lcc._backend import array_module, backend_of, move
+from lcc._backend import move
+from lcc._dispatch import Placement, here
 from lcc._validation import check_labels, check_latents, check_same_kind
-from lcc.matching import contingency
+from lcc.kernels.matching import contingency
 
 __all__ = [
     "CCMCAccuracy",
@@ -35,20 +35,12 @@ __all__ = [
 ]
 
 
-def _xp(x: Any):
-    return array_module(backend_of(x))
-
-
-def _impl(x: Any):
-    """The backend module for the device ``x`` is on (metrics never move data)."""
-    return backends.get(backend_of(x))
-
-
-def _two_labelings(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+def _two_labelings(y_true: Any, y_pred: Any) -> tuple[Placement, Any, Any]:
+    """The checked labelings and where they are (metrics never move data)."""
     y_true = check_labels(y_true, "y_true")
     y_pred = check_labels(y_pred, "y_pred", y_true.shape[0])
     check_same_kind(y_true=y_true, y_pred=y_pred)
-    return y_true, y_pred
+    return here(y_true), y_true, y_pred
 
 
 def clustering_accuracy(y_true: Any, y_pred: Any) -> float:
@@ -61,12 +53,12 @@ def clustering_accuracy(y_true: Any, y_pred: Any) -> float:
     """
     from scipy.optimize import linear_sum_assignment
 
-    y_true, y_pred = _two_labelings(y_true, y_pred)
-    xp = _xp(y_true)
+    on, y_true, y_pred = _two_labelings(y_true, y_pred)
+    xp = on.xp
     _, t = xp.unique(y_true, return_inverse=True)
     _, p = xp.unique(y_pred, return_inverse=True)
     t, p = t.reshape(-1), p.reshape(-1)
-    table = contingency(p, t, int(p.max()) + 1, int(t.max()) + 1)
+    table = contingency(on, p, t, int(p.max()) + 1, int(t.max()) + 1)
     table = move(table, "cpu")  # (clusters × labels): tiny, the assignment runs on the host
     rows, cols = linear_sum_assignment(table, maximize=True)
     return float(table[rows, cols].sum() / y_true.shape[0])
@@ -74,27 +66,28 @@ def clustering_accuracy(y_true: Any, y_pred: Any) -> float:
 
 def nmi(y_true: Any, y_pred: Any) -> float:
     """Normalised mutual information, arithmetic-mean normalisation (scikit-learn's default)."""
-    y_true, y_pred = _two_labelings(y_true, y_pred)
-    return _impl(y_true).nmi(y_true, y_pred)
+    on, y_true, y_pred = _two_labelings(y_true, y_pred)
+    return on.impl.nmi(y_true, y_pred)
 
 
 def ari(y_true: Any, y_pred: Any) -> float:
     """Adjusted Rand index."""
-    y_true, y_pred = _two_labelings(y_true, y_pred)
-    return _impl(y_true).ari(y_true, y_pred)
+    on, y_true, y_pred = _two_labelings(y_true, y_pred)
+    return on.impl.ari(y_true, y_pred)
 
 
-def _latents_and_labels(z: Any, labels: Any) -> tuple[Any, Any]:
+def _latents_and_labels(z: Any, labels: Any) -> tuple[Placement, Any, Any]:
     z = check_latents(z)
     labels = check_labels(labels, "labels", z.shape[0])
     check_same_kind(z=z, labels=labels)
-    n_clusters = int(_xp(labels).unique(labels).shape[0])
+    on = here(z)
+    n_clusters = int(on.xp.unique(labels).shape[0])
     if not 2 <= n_clusters < z.shape[0]:
         raise ValueError(
             f"labels has {n_clusters} distinct cluster(s) for {z.shape[0]} samples; this "
             "metric needs between 2 and n_samples - 1 clusters"
         )
-    return z, labels
+    return on, z, labels
 
 
 def silhouette(z: Any, labels: Any, *, sample_size: int | None = 10_000, seed: int = 0) -> float:
@@ -103,26 +96,26 @@ def silhouette(z: Any, labels: Any, *, sample_size: int | None = 10_000, seed: i
     The exact score costs O(N²); above ``sample_size`` samples it is computed
     on a random subset of that size (``None``: always exact).
     """
-    z, labels = _latents_and_labels(z, labels)
-    xp = _xp(z)
+    on, z, labels = _latents_and_labels(z, labels)
+    xp = on.xp
     if sample_size is not None and z.shape[0] > sample_size:
         pick = xp.argsort(xp.random.default_rng(seed).random(z.shape[0]))[:sample_size]
         z, labels = z[pick], labels[pick]
         if int(xp.unique(labels).shape[0]) < 2:
             raise ValueError("the silhouette subsample holds a single cluster; raise sample_size")
-    return _impl(z).silhouette(z, labels)
+    return on.impl.silhouette(z, labels)
 
 
 def calinski_harabasz(z: Any, labels: Any) -> float:
     """Calinski–Harabasz index (between / within dispersion ratio, higher is better)."""
-    z, labels = _latents_and_labels(z, labels)
-    return _impl(z).calinski_harabasz(z, labels)
+    on, z, labels = _latents_and_labels(z, labels)
+    return on.impl.calinski_harabasz(z, labels)
 
 
 def davies_bouldin(z: Any, labels: Any) -> float:
     """Davies–Bouldin index (mean worst-case cluster similarity, lower is better)."""
-    z, labels = _latents_and_labels(z, labels)
-    return _impl(z).davies_bouldin(z, labels)
+    on, z, labels = _latents_and_labels(z, labels)
+    return on.impl.davies_bouldin(z, labels)
 
 
 def clustering_report(z: Any, labels: Any, y_true: Any = None) -> dict[str, float]:
@@ -144,7 +137,7 @@ def clustering_report(z: Any, labels: Any, y_true: Any = None) -> dict[str, floa
         "calinski_harabasz": calinski_harabasz,
         "davies_bouldin": davies_bouldin,
     }
-    degenerate = not 2 <= int(_xp(labels).unique(labels).shape[0]) < len(labels)
+    degenerate = not 2 <= int(here(labels).xp.unique(labels).shape[0]) < len(labels)
     for name, metric in internal.items():
         report[name] = float("nan") if degenerate else float(metric(z, labels))
     return report
@@ -175,8 +168,8 @@ def cc_mc_accuracy(y_true: Any, y_model: Any, misclustered: Any) -> CCMCAccuracy
     misclustered : (n,) bool array
         The MC mask from :func:`lcc.match_clusters`.
     """
-    y_true, y_model = _two_labelings(y_true, y_model)
-    xp = _xp(y_true)
+    on, y_true, y_model = _two_labelings(y_true, y_model)
+    xp = on.xp
     if getattr(misclustered, "shape", None) != y_true.shape or misclustered.dtype != xp.bool_:
         raise ValueError(f"misclustered must be a boolean mask of shape {tuple(y_true.shape)}")
     check_same_kind(y_true=y_true, misclustered=misclustered)

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from lcc import backends
-from lcc._backend import (
-    array_module,
-    backend_of,
-    move,
-    resolve,
-    sparse_module,
-)
-from lcc._dispatch import sharded
+from lcc import sharded
+from lcc._dispatch import place
 from lcc._validation import (
     check_choice,
     check_k,
     check_latents,
     check_positive_int,
 )
-from lcc.backends.knn import approximate_methods
+from lcc.backends.knn import approximate_methods, default_method
+from lcc.kernels import neighbors as kernels
 
 __all__ = ["Neighbors", "knn", "knn_graph"]
 
@@ -94,31 +88,23 @@ def knn(
         Duplicate points are kept as neighbours at distance 0; only the query
         row itself is removed.
     """
+    z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
+    if on.sharded:
+        return Neighbors(*sharded.neighbors.knn(z, k, **options))
+    return Neighbors(*on.back(*kernels.search(on, on.to(z), k, **options, progress=progress)))
+
+
+def _placed(z, k, exact, method, nprobe, chunk_size, backend):
+    """The checked ``z`` and ``k``, the search options and the placement of the search."""
     z = check_latents(z)
     k = check_k(k, z.shape[0])
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    impl = sharded("knn", z)
-    if impl is not None:
-        _check_search(exact, method, nprobe, "ivf")
-        options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
-        return Neighbors(*impl(z, k, **options))
-    given, target = resolve(z, backend)
-    if not exact:
-        method = method or ("cagra" if target == "gpu" else "ivf")
-        check_choice(method, "method", approximate_methods(target))
-    _check_search(exact, method, nprobe, method)
-    impl = backends.get(target)
-    d2, idx = impl.knn_search(
-        move(z, target),
-        k + 1,
-        exact=exact,
-        method=method,
-        nprobe=nprobe,
-        chunk_size=chunk_size,
-        progress=progress,
-    )
-    dist, idx = _drop_self(d2, idx, k, target, n_base=z.shape[0])
-    return Neighbors(move(dist, given), move(idx, given))
+    on = place(z, backend=backend)
+    if not (exact or on.sharded):
+        method = method or default_method(on.name)
+        check_choice(method, "method", approximate_methods(on.name))
+    _check_search(exact, method, nprobe, "ivf" if on.sharded else method)
+    return z, k, {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}, on
 
 
 def _check_search(exact: bool, method: Any, nprobe: Any, resolved: Any) -> None:
@@ -132,35 +118,6 @@ def _check_search(exact: bool, method: Any, nprobe: Any, resolved: Any) -> None:
         raise ValueError(
             "nprobe= applies to the approximate IVF search (exact=False, method='ivf')"
         )
-
-
-def _drop_self(
-    sq_dist: Any, idx: Any, k: int, backend: str, query_ids: Any = None, *, n_base: int
-) -> tuple[Any, Any]:
-    """Remove each query from its own ``k + 1`` neighbours (or the farthest if absent).
-
-    Self is not always in column 0: duplicates tie with it at distance 0, and an
-    approximate index may miss it. Every row loses exactly one column. Query
-    ``i`` is base row ``query_ids[i]`` (default: ``i``); the base has ``n_base``
-    rows, so an id outside ``0 … n_base − 1`` is an index's "not found" sentinel:
-    faiss pads with −1, cuVS IVF with int64-max, CAGRA with uint32-max.
-    """
-    xp = array_module(backend)
-    n = idx.shape[0]
-    if query_ids is None:
-        query_ids = xp.arange(n, dtype=idx.dtype)
-    is_self = idx == query_ids[:, None]
-    no_self = ~xp.any(is_self, axis=1)
-    is_self[:, -1] |= no_self
-    keep = ~is_self
-    kept = idx[keep]
-    if bool(xp.any((kept < 0) | (kept >= n_base))):
-        raise RuntimeError(
-            "the approximate index returned fewer than k neighbours for some samples; "
-            "use exact=True or a larger nprobe"
-        )
-    dist = xp.sqrt(xp.maximum(sq_dist[keep], 0)).astype(xp.float32).reshape(n, k)
-    return dist, idx[keep].astype(xp.int64).reshape(n, k)
 
 
 def knn_graph(
@@ -211,77 +168,10 @@ def knn_graph(
             )
         if not bandwidth > 0:
             raise ValueError(f"bandwidth must be positive, got {bandwidth}")
-    options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
-    survive = sharded("survive_worker_loss", z)  # Dask: rerun when a worker dies meanwhile
-    if survive is not None:
-        return survive(lambda: _knn_graph(z, k, bandwidth, options, progress, backend))
-    return _knn_graph(z, k, bandwidth, options, progress, backend)
-
-
-def _knn_graph(z, k, bandwidth, options, progress, backend) -> Any:
-    dist, idx = knn(z, k, **options, progress=progress, backend=backend)
-    impl = sharded("graph_from_neighbors", dist)
-    if impl is not None:
-        return impl(dist, idx, bandwidth)
-    return _graph_from_neighbors(dist, idx, bandwidth, backend_of(dist))
-
-
-def _graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any, backend: str) -> Any:
-    xp = array_module(backend)
-    sigma = _bandwidth(dist[:, -1], dist, bandwidth)
-    weights = _edge_weights(dist, sigma)
-    directed = _directed_rows(dist, idx, sigma, idx.shape[0], weights)
-    # either direction links: the max of the two (equal) weights, present in either
-    adjacency = directed.maximum(directed.T.tocsr()).tocsr()
-    adjacency.sort_indices()
-    _warn_underflow(float(xp.mean(weights == 0)))
-    return adjacency
-
-
-def _bandwidth(kth: Any, dist: Any, bandwidth: Any) -> float:
-    """σ: the median distance to the k-th neighbour (``kth``), a given float, or 1 (None).
-
-    If more than half the points have k exact duplicates the median is 0; then
-    the median positive distance of ``dist`` (a local array) is used.
-    """
-    if bandwidth is None:
-        return 1.0
-    if bandwidth != "median":
-        return float(bandwidth)
-    xp = array_module(backend_of(kth))
-    sigma = float(xp.median(kth))
-    if sigma == 0.0:
-        positive = dist[dist > 0]
-        if hasattr(positive, "compute"):  # a Dask array
-            positive = positive.compute()
-        sigma = float(xp.median(positive)) if positive.size else 1.0
-    return sigma
-
-
-def _edge_weights(dist: Any, sigma: float) -> Any:
-    """The Gaussian weights ``exp(−d² / σ²)`` as float32 (computed in float64)."""
-    xp = array_module(backend_of(dist))
-    return xp.exp(-((dist.astype(xp.float64) / sigma) ** 2)).astype(xp.float32)
-
-
-def _directed_rows(dist: Any, idx: Any, sigma: float, n_cols: int, weights: Any = None) -> Any:
-    """CSR ``(rows, n_cols)``: row ``i`` links to its ``k`` neighbours ``idx[i]``."""
-    backend = backend_of(dist)
-    xp, sparse = array_module(backend), sparse_module(backend)
-    n, k = idx.shape
-    if weights is None:
-        weights = _edge_weights(dist, sigma)
-    rows = xp.repeat(xp.arange(n, dtype=xp.int64), k)
-    return sparse.csr_matrix((weights.ravel(), (rows, idx.ravel())), shape=(n, n_cols))
-
-
-def _warn_underflow(fraction: float) -> None:
-    if fraction > 0.01:
-        import warnings
-
-        warnings.warn(
-            f"{fraction:.0%} of the k-NN edge weights exp(-d²/σ²) underflowed to 0 and were "
-            "dropped: the latents are too far apart for this bandwidth; use "
-            "bandwidth='median'",
-            stacklevel=4,
+    z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
+    if on.sharded:  # rerun when a worker dies meanwhile
+        return sharded.survive_worker_loss(
+            lambda: sharded.neighbors.knn_graph(z, k, bandwidth, **options)
         )
+    dist, idx = kernels.search(on, on.to(z), k, **options, progress=progress)
+    return on.back(kernels.graph_from_neighbors(on, dist, idx, bandwidth))

@@ -12,16 +12,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lcc import backends
-from lcc._backend import (
-    array_module,
-    backend_of,
-    move,
-    resolve,
-    sparse_module,
-)
-from lcc._dispatch import sharded
+from lcc import sharded
+from lcc._dispatch import place
 from lcc._validation import check_latents, check_positive_int
+from lcc.kernels.spectral import flip_signs
 
 __all__ = ["SVDResult", "truncated_svd"]
 
@@ -52,16 +46,15 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
     SVDResult
         ``(U, S, Vt)`` of the input's kind (dense arrays even for sparse input).
     """
-    impl = sharded("truncated_svd", matrix)
-    if impl is not None:
+    on = place(matrix, backend=backend)
+    if on.sharded:
         matrix = check_latents(matrix, "matrix")
         k = check_positive_int(k, "k")
         if k >= min(matrix.shape):
             raise ValueError(f"k={k} must be smaller than min(matrix.shape) = {min(matrix.shape)}")
         seed = check_positive_int(seed, "seed", minimum=0)
-        return SVDResult(*impl(matrix, k, seed=seed))
-    xp = array_module(backend_of(matrix))
-    sparse = sparse_module(backend_of(matrix))
+        return SVDResult(*sharded.decomposition.truncated_svd(matrix, k, seed=seed))
+    xp, sparse = on.origin.xp, on.origin.sparse
     if not (sparse.issparse(matrix) or (hasattr(matrix, "ndim") and hasattr(matrix, "dtype"))):
         raise TypeError(
             f"matrix must be a numpy / cupy array or a sparse matrix, got {type(matrix).__name__}"
@@ -80,16 +73,6 @@ def truncated_svd(matrix: Any, k: int, *, seed: int = 0, backend: str | None = N
     if matrix.dtype.kind != "f":
         matrix = matrix.astype(xp.float32)
     seed = check_positive_int(seed, "seed", minimum=0)
-    given, target = resolve(matrix, backend)
-    u, s, vt = backends.get(target).truncated_svd(move(matrix, target), k, seed=seed)
-    u, vt = _flip_signs(u, vt, target)
-    return SVDResult(move(u, given), move(s, given), move(vt, given))
-
-
-def _flip_signs(u: Any, vt: Any, backend: str) -> tuple[Any, Any]:
-    """Make the largest-|·| entry of every column of U positive (and flip Vt alike)."""
-    xp = array_module(backend)
-    biggest = xp.argmax(xp.abs(u), axis=0)
-    signs = xp.sign(u[biggest, xp.arange(u.shape[1])])
-    signs = xp.where(signs == 0, 1, signs)
-    return u * signs[None, :], vt * signs[:, None]
+    u, s, vt = on.impl.truncated_svd(on.to(matrix), k, seed=seed)
+    u, vt = flip_signs(on, u, vt)
+    return SVDResult(*on.back(u, s, vt))

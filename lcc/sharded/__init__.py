@@ -42,11 +42,23 @@ On GPU workers (cupy chunks) RAPIDS' multi-GPU estimators run instead:
 too), ``cuml.dask.cluster.KMeans`` and ``cugraph.dask.leiden`` on a dask-cuDF
 edge list; the other steps are the Dask glue above with cupy chunks.
 
-Importing this package registers each implementation with :mod:`lcc._dispatch`,
-which routes an engine function called on a Dask array here; the engine
-itself never imports this layer.
+Where it sits: the public engine functions (:mod:`lcc.neighbors`, :mod:`lcc.graph`, …)
+place every call with :func:`lcc._dispatch.place`; a Dask input is placed on
+``"dask"`` and handed here, explicitly (no registry, nothing registered by
+importing). This layer runs the engine's kernels (:mod:`lcc.kernels`) block by
+block and reaches faiss / cuML / cuGraph only through :mod:`lcc.backends`
+(:mod:`lcc.backends.dask_gpu`, :mod:`lcc.backends.knn.cpu_ivf`); it never calls
+back up into the public functions.
 """
 
 from lcc.sharded import communities, correction, decomposition, neighbors
+from lcc.sharded._plumbing import gather, survive_worker_loss
 
-__all__ = ["communities", "correction", "decomposition", "neighbors"]
+__all__ = [
+    "communities",
+    "correction",
+    "decomposition",
+    "gather",
+    "neighbors",
+    "survive_worker_loss",
+]

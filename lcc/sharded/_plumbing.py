@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 from lcc._backend import is_gpu_array
-from lcc._dispatch import register_sharded
 
 _STORE: dict[str, Any] = {}
 _STORE_LOCK = threading.Lock()
@@ -63,7 +62,6 @@ def raise_if_gone(client: Any, workers: list[str]) -> None:
         raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
 
 
-@register_sharded("survive_worker_loss")
 def survive_worker_loss(step: Callable[[], T]) -> T:
     """``step()``, rerun from its input when a Dask worker dies during it (at most
     ``RETRIES`` times); Dask recomputes the input's lost blocks from their graph."""
@@ -259,7 +257,7 @@ def raise_failed(futures: Any) -> None:
             raise error or WorkerLost(f"a block of the step was lost ({future.status})")
 
 
-def _local(z: Any, fn: Any) -> Any:
+def local(z: Any, fn: Any) -> Any:
     """No cluster: compute ``z`` here, run ``fn`` on it, return Dask arrays chunked alike."""
     out = fn(z.compute())
     if isinstance(out, tuple):
@@ -267,14 +265,14 @@ def _local(z: Any, fn: Any) -> Any:
     return like_rows(out, z.chunks[0], None)
 
 
-@register_sharded("gather")
 def gather(x: Any) -> Any:
     """A Dask array as one local array in this process (CSR row blocks as one CSR matrix);
     local arrays pass through."""
-    from lcc._backend import backend_of, is_dask_array, sparse_module
+    from lcc._backend import is_dask_array
+    from lcc._dispatch import here
 
     if not is_dask_array(x):
         return x
     out = x.compute()
-    sparse = sparse_module(backend_of(out))
+    sparse = here(out).sparse
     return sparse.csr_matrix(out) if sparse.issparse(out) else out

@@ -6,15 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from lcc._backend import is_gpu_array
-from lcc._dispatch import register_sharded
+from lcc._backend import is_dask_array, is_gpu_array
+from lcc._dispatch import here, place
+from lcc.kernels import targets as kernels
+from lcc.kernels.matching import Matching, match
 from lcc.sharded._plumbing import (
-    _local,
     broadcast,
     by_rows,
     client_or_none,
-    gather,
     like_rows,
+    local,
     lookup,
     map_rows,
     on_gpu,
@@ -24,15 +25,10 @@ from lcc.sharded._plumbing import (
 from lcc.sharded.neighbors import DenseRows
 
 
-@register_sharded("match_clusters")
-def match_clusters(y_true: Any, y_clst: Any) -> Any:
-    """Matching on the gathered labels; ``misclustered`` a Dask array chunked like ``y_true``."""
-    from lcc._backend import is_dask_array
-    from lcc.matching import Matching
-    from lcc.matching import match_clusters as single
-
-    rows = next(a.chunks[0] for a in (y_true, y_clst) if is_dask_array(a))
-    matching = single(gather(y_true), gather(y_clst))
+def rows_like(matching: Matching, *labels: Any) -> Matching:
+    """A matching of gathered labels with ``misclustered`` as a Dask array chunked like
+    the Dask one of ``labels``."""
+    rows = next(a.chunks[0] for a in labels if is_dask_array(a))
     return Matching(
         matching.cluster_to_label, like_rows(matching.misclustered, rows, client_or_none())
     )
@@ -67,47 +63,50 @@ def _exact_block(zb, yb, mb, start: int, token: str, k: int, chunk_size: int):
 
 def _approximate_block(zb, yb, mb, start: int, zr, rep_labels):
     """Eq. (14) for the MC rows of one block."""
-    from lcc._backend import array_module, backend_of
-    from lcc.targets import _targets_from_representatives
-
-    return _targets_from_representatives(zb, yb, mb, zr, rep_labels, array_module(backend_of(zb)))
+    return kernels.targets_from_representatives(here(zb), zb, yb, mb, zr, rep_labels)
 
 
-@register_sharded("correction_targets")
-def correction_targets(z: Any, y_true: Any, y_clst: Any, *, mode: str, **options: Any):
-    """``(targets, correctible)`` Dask arrays chunked like ``z``; see the module docstring."""
-    from lcc._backend import array_module, backend_of
-    from lcc.matching import match_clusters as match
-    from lcc.targets import _label_bases, _representatives
-    from lcc.targets import correction_targets as single
+def _targets_here(z: Any, y_true: Any, y_clst: Any, matching: Any, mode: str, options: dict):
+    """The single-process targets of the computed latents ``z``."""
+    on = place(z)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
+    z, y_true, y_clst = on.to(z, y_true, y_clst)
+    if matching is None:
+        matching = match(on, y_true, y_clst)
+    out = kernels.correction_targets(on, z, y_true, y_clst, matching, mode=mode, **options)
+    return on.back(*out)
 
+
+def correction_targets(
+    z: Any, y_true: Any, y_clst: Any, matching: Matching | None, mode: str, **options: Any
+) -> tuple[Any, Any]:
+    """``(targets, correctible)`` Dask arrays chunked like ``z``, for local labels; see the
+    module docstring."""
     client = client_or_none()
     z = by_rows(z).astype(np.float32)
-    y_true, y_clst = gather(y_true), gather(y_clst)
-    k, seed, chunk_size = options["k"], options["seed"], options["chunk_size"]
     if client is None or mode == "orthogonal" or (mode == "exact" and on_gpu(z)):
-        return _local(z, lambda a: tuple(single(a, y_true, y_clst, mode=mode, **options)))
-    xp = array_module(backend_of(y_true))
-    matching = options.get("matching")
-    cluster_to_label, misclustered = matching if matching is not None else match(y_true, y_clst)
+        return local(z, lambda a: _targets_here(a, y_true, y_clst, matching, mode, options))
+    on = here(y_true)
+    if matching is None:
+        matching = match(on, y_true, y_clst)
+    cluster_to_label, misclustered = matching
     z = client.persist(z)
     labels_d = like_rows(y_true, z.chunks[0], client)
     mis_d = like_rows(misclustered, z.chunks[0], client)
     d = z.shape[1]
     outputs = [((d,), np.float32), ((), bool)]
     if mode == "approximate":
-        backend = backend_of(y_true)
-        reps = _representatives(y_true, y_clst, cluster_to_label, misclustered, seed, backend)
+        seed = options["seed"]
+        reps = kernels.representatives(on, y_true, y_clst, cluster_to_label, misclustered, seed)
         ids = reps.get() if is_gpu_array(reps) else reps
-        zr = z[ids].compute() if ids.shape[0] else xp.empty((0, d), dtype=np.float32)
+        zr = z[ids].compute() if ids.shape[0] else on.xp.empty((0, d), dtype=np.float32)
         args = (zr, y_true[reps])
         fn, workers = _approximate_block, workers_of(client)
         return tuple(map_rows(client, workers, fn, [z, labels_d, mis_d], outputs, *args))
-    groups = _label_bases(y_true, misclustered, k, np)
+    groups = kernels.label_bases(on, y_true, misclustered, options["k"])
     token, workers = broadcast(client, z, LabelRows, groups, d)
     try:
         arrays = [z, labels_d, mis_d]
-        args = (token, k, chunk_size)
+        args = (token, options["k"], options["chunk_size"])
         return tuple(map_rows(client, workers, _exact_block, arrays, outputs, *args))
     finally:
         release(client, token)

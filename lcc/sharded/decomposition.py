@@ -7,43 +7,27 @@ from typing import Any
 import numpy as np
 
 from lcc._backend import move
-from lcc._dispatch import register_sharded
+from lcc._dispatch import place
+from lcc.backends import dask_gpu
 from lcc.sharded._plumbing import by_rows, client_or_none, device_meta, like_rows, on_gpu
 
 
-@register_sharded("kmeans")
-def kmeans(z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, tol: float):
+def kmeans(z: Any, n_clusters: int, **options: Any) -> tuple[Any, Any]:
     """``(labels, centers)``: labels a Dask array chunked like ``z``, centers local."""
-    from lcc.kmeans import kmeans as single
-
     client = client_or_none()
     z = by_rows(z)
     if client is not None and on_gpu(z):
-        from cuml.dask.cluster import KMeans
-
-        from lcc.backends.gpu import kmeans_scale
-
-        scale = kmeans_scale(z)  # cuVS's tol is absolute: fit z / scale (same partition)
-        z_scaled = client.persist(z / scale)
-        model = KMeans(
-            client=client,
-            n_clusters=n_clusters,
-            n_init=n_init,
-            max_iter=max_iter,
-            tol=tol,
-            random_state=seed,
-            init="scalable-k-means++",
-        )
-        model.fit(z_scaled)
+        labels, centers = dask_gpu.kmeans(client, z, n_clusters, **options)
         # cuML's predict has unknown chunk sizes and a float meta
-        labels = device_meta(model.predict(z_scaled).astype("int64"))
+        labels = device_meta(labels.astype("int64"))
         labels = labels.compute_chunk_sizes().rechunk({0: z.chunks[0]})
-        return client.persist(labels), model.cluster_centers_ * scale
-    result = single(z.compute(), n_clusters, seed=seed, n_init=n_init, max_iter=max_iter, tol=tol)
-    return like_rows(result.labels, z.chunks[0], client), result.centers
+        return client.persist(labels), centers
+    local = z.compute()
+    on = place(local)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
+    labels, centers = on.back(*on.impl.kmeans(on.to(local), n_clusters, **options))
+    return like_rows(labels, z.chunks[0], client), centers
 
 
-@register_sharded("truncated_svd")
 def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
     """Randomised SVD of a dense Dask array (``svd_compressed``, 4 power iterations)."""
     import dask.array as da

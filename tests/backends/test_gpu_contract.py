@@ -96,6 +96,8 @@ class _CallCollector(ast.NodeVisitor):
         if isinstance(node, ast.Name):
             return self._lookup(node.id)
         if isinstance(node, ast.Attribute):
+            if self.glue and node.attr in GLUE_NAMES and ast.unparse(node.value) == "on":
+                return import_path(GLUE_NAMES[node.attr])  # a kernel's placement: on.xp
             owner = self.resolve(node.value)
             if owner is None:
                 return None
@@ -142,6 +144,7 @@ DASK_CALLS = [
     (m, *call)
     for m in (
         *(f"sharded/{p.name}" for p in sorted((LCC / "sharded").glob("*.py"))),
+        "backends/dask_gpu.py",
         "distributed.py",
     )
     for call in collect(m, glue=False)
@@ -156,6 +159,7 @@ GLUE_MODULES = [
     "landmarks.py",
     "consensus.py",
     "targets.py",
+    *(f"kernels/{p.name}" for p in sorted((LCC / "kernels").glob("*.py"))),
     "backends/xp_kmeans.py",
     "backends/xp_metrics.py",
     "_validation.py",

@@ -150,12 +150,13 @@ def test_ivf_with_too_few_probes_is_a_clear_error(emulated_gpu):
 
 @pytest.mark.parametrize("sentinel", [-1, np.iinfo(np.uint32).max, np.iinfo(np.int64).max])
 def test_drop_self_refuses_every_not_found_sentinel(emulated_gpu, sentinel):
-    from lcc.neighbors import _drop_self
+    from lcc._dispatch import Placement
+    from lcc.kernels.neighbors import drop_self
 
     idx = np.array([[0, 1, 2], [1, 0, sentinel]], dtype=np.int64)
     sq = np.zeros((2, 3), np.float32)
     with pytest.raises(RuntimeError, match="fewer than k neighbours"):
-        _drop_self(on("gpu", sq), on("gpu", idx), 2, "gpu", n_base=3)
+        drop_self(Placement("gpu", "gpu"), on("gpu", sq), on("gpu", idx), 2, n_base=3)
 
 
 # --------------------------------------------------------------------- 9: k-Means tol

@@ -292,7 +292,9 @@ def test_landmark_glue_calls_exist_in_cupy():
     """The contract test's check, applied to this module's glue (xp / sparse = cupy)."""
     contract = pytest.importorskip("test_gpu_contract")
     calls = [
-        (m, *c) for m in ("landmarks.py", "consensus.py") for c in contract.collect(m, glue=True)
+        (m, *c)
+        for m in ("landmarks.py", "kernels/landmarks.py", "consensus.py")
+        for c in contract.collect(m, glue=True)
     ]
     assert {"xp.bincount", "xp.take_along_axis", "sparse.csr_matrix"} <= {c[1] for c in calls}
     for module, text, func, keywords, line in calls:

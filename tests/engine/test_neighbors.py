@@ -159,11 +159,11 @@ def _check_median_bandwidth_weights(z: np.ndarray, k: int, adj) -> None:
 
 def test_the_bandwidth_check_fails_on_a_wrong_bandwidth(monkeypatch):
     """The check above is not a tautology: a graph built with σ twice too large fails it."""
-    import lcc.neighbors as neighbors
+    from lcc.kernels import neighbors as kernels
 
     z = (100 * np.random.default_rng(0).normal(size=(400, 8))).astype(np.float32)
-    right = neighbors._bandwidth
-    monkeypatch.setattr(neighbors, "_bandwidth", lambda *a: 2 * right(*a))
+    right = kernels.bandwidth
+    monkeypatch.setattr(kernels, "bandwidth", lambda *a: 2 * right(*a))
     with pytest.raises(AssertionError):
         _check_median_bandwidth_weights(z, 5, lcc.knn_graph(z, 5))
 

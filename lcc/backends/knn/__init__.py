@@ -13,7 +13,14 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ALGORITHMS", "algorithm", "approximate_methods", "register_algorithm"]
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_METHODS",
+    "algorithm",
+    "approximate_methods",
+    "default_method",
+    "register_algorithm",
+]
 
 ALGORITHMS: dict[tuple[str, str], str] = {
     ("cpu", "exact"): "lcc.backends.knn.cpu_exact",
@@ -24,6 +31,9 @@ ALGORITHMS: dict[tuple[str, str], str] = {
     ("gpu", "cagra"): "lcc.backends.knn.gpu_cagra",
     ("gpu", "tiles"): "lcc.backends.knn.gpu_tiles",  # the cupy tier's exact search (no cuVS)
 }
+
+# the approximate index of exact=False when method= is not given
+DEFAULT_METHODS: dict[str, str] = {"cpu": "ivf", "gpu": "cagra"}
 
 
 def register_algorithm(backend: str, name: str, module: str) -> None:
@@ -46,3 +56,9 @@ def algorithm(backend: str, name: str) -> Callable[..., Any]:
 def approximate_methods(backend: str) -> tuple[str, ...]:
     """The names ``method=`` accepts on ``backend`` (every registered algorithm but exact)."""
     return tuple(sorted(n for b, n in ALGORITHMS if b == backend and n not in ("exact", "tiles")))
+
+
+def default_method(backend: str) -> str | None:
+    """The approximate index ``exact=False`` uses on ``backend`` when ``method=`` is not given."""
+    methods = approximate_methods(backend)
+    return DEFAULT_METHODS.get(backend, methods[0] if methods else None)

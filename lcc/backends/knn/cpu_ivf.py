@@ -37,6 +37,47 @@ def search(z: np.ndarray, k: int, *, chunk_size: int, progress: bool, nprobe=Non
     return search_in_chunks(index, z, k, chunk_size, progress)
 
 
+def trained_empty_index(sample: np.ndarray, n: int, nprobe: int | None) -> tuple[np.ndarray, int]:
+    """An empty IVF-Flat index for ``n`` rows, trained on ``sample`` (serialized), and its
+    nprobe: the list and probe counts of :func:`search`, for an index filled shard by shard."""
+    import faiss
+
+    d = sample.shape[1]
+    nlist = _n_lists(n, 2.0)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+    index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return faiss.serialize_index(index), _n_probes(nlist, nprobe)
+
+
+def training_sample_size(n: int) -> int:
+    """Rows :func:`trained_empty_index` trains on for ``n`` rows (≤ 32 per list)."""
+    return min(n, IVF_TRAIN_POINTS_PER_LIST * _n_lists(n, 2.0))
+
+
+class ShardedIndex:
+    """A trained IVF-Flat index (from :func:`trained_empty_index`) filled block by block
+    with global row ids: one worker's copy of sharded latents."""
+
+    def __init__(self, serialized: np.ndarray, nprobe: int):
+        import threading
+
+        import faiss
+
+        self.index = faiss.deserialize_index(serialized)
+        self.index.nprobe = nprobe
+        self.lock = threading.Lock()
+
+    def add(self, block: np.ndarray, start: int) -> None:
+        ids = np.arange(start, start + block.shape[0], dtype=np.int64)
+        with self.lock:
+            self.index.add_with_ids(np.ascontiguousarray(block, dtype=np.float32), ids)
+
+    def search(self, queries: np.ndarray, k: int, chunk_size: int) -> tuple[Any, Any]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        return search_in_chunks(self.index, queries, k, chunk_size, False)
+
+
 def _n_lists(n: int, per_sqrt_n: float) -> int:
     return max(1, min(int(per_sqrt_n * np.sqrt(n)), n // 39))
 

@@ -1,0 +1,114 @@
+"""k-NN kernels: the search without the query itself, and the Gaussian k-NN graph
+(LCC paper, section III.B)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from lcc._dispatch import Placement
+
+__all__ = [
+    "bandwidth",
+    "directed_rows",
+    "drop_self",
+    "edge_weights",
+    "graph_from_neighbors",
+    "search",
+    "warn_underflow",
+]
+
+
+def search(on: Placement, z: Any, k: int, **options: Any) -> tuple[Any, Any]:
+    """``(distances, indices)``: the ``k`` nearest rows of every row of ``z`` but itself,
+    Euclidean float32 and int64 (``options``: the backend's ``knn_search`` options)."""
+    d2, idx = on.impl.knn_search(z, k + 1, **options)
+    return drop_self(on, d2, idx, k, n_base=z.shape[0])
+
+
+def drop_self(
+    on: Placement, sq_dist: Any, idx: Any, k: int, query_ids: Any = None, *, n_base: int
+) -> tuple[Any, Any]:
+    """Remove each query from its own ``k + 1`` neighbours (or the farthest if absent).
+
+    Self is not always in column 0: duplicates tie with it at distance 0, and an
+    approximate index may miss it. Every row loses exactly one column. Query
+    ``i`` is base row ``query_ids[i]`` (default: ``i``); the base has ``n_base``
+    rows, so an id outside ``0 … n_base − 1`` is an index's "not found" sentinel:
+    faiss pads with −1, cuVS IVF with int64-max, CAGRA with uint32-max.
+    """
+    xp = on.xp
+    n = idx.shape[0]
+    if query_ids is None:
+        query_ids = xp.arange(n, dtype=idx.dtype)
+    is_self = idx == query_ids[:, None]
+    no_self = ~xp.any(is_self, axis=1)
+    is_self[:, -1] |= no_self
+    keep = ~is_self
+    kept = idx[keep]
+    if bool(xp.any((kept < 0) | (kept >= n_base))):
+        raise RuntimeError(
+            "the approximate index returned fewer than k neighbours for some samples; "
+            "use exact=True or a larger nprobe"
+        )
+    dist = xp.sqrt(xp.maximum(sq_dist[keep], 0)).astype(xp.float32).reshape(n, k)
+    return dist, idx[keep].astype(xp.int64).reshape(n, k)
+
+
+def graph_from_neighbors(on: Placement, dist: Any, idx: Any, sigma_choice: Any) -> Any:
+    """The symmetric k-NN graph (CSR, sorted indices) from the neighbours of every row."""
+    sigma = bandwidth(on, dist[:, -1], dist, sigma_choice)
+    weights = edge_weights(on, dist, sigma)
+    directed = directed_rows(on, dist, idx, sigma, idx.shape[0], weights)
+    # either direction links: the max of the two (equal) weights, present in either
+    adjacency = directed.maximum(directed.T.tocsr()).tocsr()
+    adjacency.sort_indices()
+    warn_underflow(float(on.xp.mean(weights == 0)))
+    return adjacency
+
+
+def bandwidth(on: Placement, kth: Any, dist: Any, choice: Any) -> float:
+    """σ: the median distance to the k-th neighbour (``kth``), a given float, or 1 (None).
+
+    If more than half the points have k exact duplicates the median is 0; then
+    the median positive distance of ``dist`` (a local or Dask array) is used.
+    """
+    if choice is None:
+        return 1.0
+    if choice != "median":
+        return float(choice)
+    sigma = float(on.xp.median(kth))
+    if sigma == 0.0:
+        positive = dist[dist > 0]
+        if hasattr(positive, "compute"):  # a Dask array
+            positive = positive.compute()
+        sigma = float(on.xp.median(positive)) if positive.size else 1.0
+    return sigma
+
+
+def edge_weights(on: Placement, dist: Any, sigma: float) -> Any:
+    """The Gaussian weights ``exp(−d² / σ²)`` (eq. 1) as float32 (computed in float64)."""
+    xp = on.xp
+    return xp.exp(-((dist.astype(xp.float64) / sigma) ** 2)).astype(xp.float32)
+
+
+def directed_rows(
+    on: Placement, dist: Any, idx: Any, sigma: float, n_cols: int, weights: Any = None
+) -> Any:
+    """CSR ``(rows, n_cols)``: row ``i`` links to its ``k`` neighbours ``idx[i]``."""
+    xp = on.xp
+    n, k = idx.shape
+    if weights is None:
+        weights = edge_weights(on, dist, sigma)
+    rows = xp.repeat(xp.arange(n, dtype=xp.int64), k)
+    return on.sparse.csr_matrix((weights.ravel(), (rows, idx.ravel())), shape=(n, n_cols))
+
+
+def warn_underflow(fraction: float) -> None:
+    if fraction > 0.01:
+        warnings.warn(
+            f"{fraction:.0%} of the k-NN edge weights exp(-d²/σ²) underflowed to 0 and were "
+            "dropped: the latents are too far apart for this bandwidth; use "
+            "bandwidth='median'",
+            stacklevel=4,
+        )
