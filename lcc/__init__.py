@@ -32,11 +32,11 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
+        from lcc._registry import load
 
         if _LAZY[name] is None:  # a submodule
-            return importlib.import_module(f"lcc.{name}")
-        return getattr(importlib.import_module(_LAZY[name]), name)
+            return load(f"lcc.{name}")
+        return load(f"{_LAZY[name]}:{name}")
     raise AttributeError(f"module 'lcc' has no attribute {name!r}")
 
 

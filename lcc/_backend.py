@@ -26,11 +26,12 @@ so one code path runs on both devices and the CPU tests exercise it.
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from lcc._registry import load
 
 Backend = str  # a registered backend's name: "cpu", "gpu", or one added with register_backend
 BackendChoice = str  # "auto" or a backend name
@@ -148,23 +149,22 @@ def resolve(x: Any, backend: str | None = None) -> tuple[Backend, Backend]:
     target: Backend = given if choice == "auto" else choice
     available = backend_spec(target).available
     if available is not None:
-        module, function = available.split(":")
         if target == "gpu":
             where = f"backend={choice!r}" if backend is not None else f"${BACKEND_ENV_VAR}=gpu"
             require_gpu(where)
-        elif not getattr(importlib.import_module(module), function)():
+        elif not load(available)():
             raise RuntimeError(f"backend {target!r} was requested but cannot run here")
     return given, target
 
 
 def array_module(backend: Backend) -> ModuleType:
     """The backend's array module: numpy for the CPU backend, cupy for the GPU backend."""
-    return importlib.import_module(backend_spec(backend).array_module)
+    return load(backend_spec(backend).array_module)
 
 
 def sparse_module(backend: Backend) -> ModuleType:
     """scipy.sparse for the CPU backend, cupyx.scipy.sparse for the GPU backend."""
-    return importlib.import_module(backend_spec(backend).sparse_module)
+    return load(backend_spec(backend).sparse_module)
 
 
 def move(x: Any, backend: Backend) -> Any:
@@ -176,7 +176,7 @@ def move(x: Any, backend: Backend) -> Any:
     if there.array_module != "numpy":
         if here.array_module != "numpy":
             x = x.get()
-        if importlib.import_module("scipy.sparse").issparse(x):
-            return importlib.import_module(there.sparse_module).csr_matrix(x.tocsr())
-        return importlib.import_module(there.array_module).asarray(x)
+        if load("scipy.sparse").issparse(x):
+            return load(there.sparse_module).csr_matrix(x.tocsr())
+        return load(there.array_module).asarray(x)
     return x.get()  # device arrays and sparse matrices copy to the host with .get()

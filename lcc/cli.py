@@ -19,10 +19,11 @@ with its one-line description.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
+
+from lcc._registry import load, source_file
 
 __all__ = ["main"]
 
@@ -90,13 +91,12 @@ def main(argv: list[str] | None = None) -> int:
 def _list(configs: str | None) -> int:
     """Print every pipeline and config with its description (first docstring / comment line)."""
     import ast
-    import importlib.util
 
     import yaml
 
     print("Pipelines")
     for name, module in PIPELINES.items():
-        source = Path(importlib.util.find_spec(module).origin).read_text()
+        source = Path(source_file(module)).read_text()
         summary = (ast.get_docstring(ast.parse(source)) or "").split("\n")[0]
         print(f"  {name:<18}{summary}")
     if configs is not None and not Path(configs).is_dir():
@@ -154,7 +154,7 @@ def _pipeline(path: str | Path) -> Any:
     pipeline = read_yaml(path).get("pipeline", "lcc_finetune")
     if pipeline not in PIPELINES:
         raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
-    return importlib.import_module(PIPELINES[pipeline])
+    return load(PIPELINES[pipeline])
 
 
 def _resume_config(args: argparse.Namespace) -> tuple[Any, Any]:

@@ -119,12 +119,9 @@ def before_cuda_model(device: Any, backend: str | None = None) -> None:
 
 
 def _rmm_installed() -> bool:
-    from importlib.util import find_spec
+    from lcc._registry import installed
 
-    try:
-        return find_spec("rmm") is not None
-    except ValueError:  # imported without a spec
-        return True
+    return installed("rmm")
 
 
 def _use_rmm(torch: Any) -> None:

@@ -11,7 +11,6 @@ is one module and one ``register_backend`` line.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
@@ -68,5 +67,6 @@ class EngineBackend(Protocol):
 def get(backend: str) -> ModuleType:
     """The module of a registered backend (``"cpu"``, ``"gpu"``, …), imported on first use."""
     from lcc._backend import backend_spec
+    from lcc._registry import load
 
-    return importlib.import_module(backend_spec(backend).module)
+    return load(backend_spec(backend).module)

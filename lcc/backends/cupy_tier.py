@@ -12,7 +12,6 @@ labels copied back. :mod:`lcc.backends.gpu` picks per primitive, through
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from typing import Any
 
@@ -39,9 +38,11 @@ def has(*libraries: str) -> bool:
     A library that is installed but fails to import (a missing CUDA runtime library, a
     version clash) counts as absent, with a warning: ``lcc doctor`` shows the error.
     """
+    from lcc._registry import load
+
     for library in libraries:
         try:
-            importlib.import_module(library)
+            load(library)
         except ImportError:
             return False
         except Exception as err:  # OSError from a shared library, CUDA errors, ...

@@ -9,7 +9,6 @@ and a :func:`register_algorithm` line.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +49,9 @@ def algorithm(backend: str, name: str) -> Callable[..., Any]:
         raise ValueError(
             f"k-NN method {name!r} is not available on {backend}; choose {names}"
         ) from None
-    return importlib.import_module(module).search
+    from lcc._registry import load
+
+    return load(module).search
 
 
 def approximate_methods(backend: str) -> tuple[str, ...]:
