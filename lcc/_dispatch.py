@@ -32,6 +32,7 @@ from lcc._backend import (
     resolve,
     sparse_module,
 )
+from lcc.backends import knn
 
 __all__ = ["DASK", "Placement", "here", "is_sharded", "place"]
 
@@ -69,6 +70,16 @@ class Placement:
     def sparse(self) -> ModuleType:
         """scipy.sparse or cupyx.scipy.sparse."""
         return sparse_module(self.name)
+
+    @property
+    def knn_methods(self) -> tuple[str, ...]:
+        """The approximate k-NN indexes registered for this backend (``method=``)."""
+        return knn.approximate_methods(self.name)
+
+    @property
+    def default_knn_method(self) -> str | None:
+        """The approximate k-NN index ``exact=False`` uses when ``method=`` is not given."""
+        return knn.default_method(self.name)
 
     def to(self, *arrays: Any) -> Any:
         """The arrays on the compute backend's device (one array, or a tuple for several)."""

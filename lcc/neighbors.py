@@ -17,7 +17,6 @@ from lcc._validation import (
     check_latents,
     check_positive_int,
 )
-from lcc.backends.knn import approximate_methods, default_method
 from lcc.kernels import neighbors as kernels
 
 __all__ = ["Neighbors", "knn", "knn_graph"]
@@ -101,8 +100,8 @@ def _placed(z, k, exact, method, nprobe, chunk_size, backend):
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     on = place(z, backend=backend)
     if not (exact or on.sharded):
-        method = method or default_method(on.name)
-        check_choice(method, "method", approximate_methods(on.name))
+        method = method or on.default_knn_method
+        check_choice(method, "method", on.knn_methods)
     _check_search(exact, method, nprobe, "ivf" if on.sharded else method)
     return z, k, {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}, on
 

@@ -37,33 +37,66 @@ def test_nothing_inside_the_package_imports_lcc_itself():
 
 
 # ------------------------------------------------------------------ layers, one way
-def _lint_imports(package_parent: Path, config: Path) -> subprocess.CompletedProcess:
-    """import-linter's ``lint-imports`` on the ``lcc`` found in ``package_parent``."""
-    code = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports())"
-    command = [sys.executable, "-c", code, "--config", str(config), "--no-cache"]
+def _lint_imports(package_parent: Path, contract: str | None = None) -> subprocess.CompletedProcess:
+    """import-linter on the ``lcc`` found in ``package_parent`` with the ``pyproject.toml`` there
+    (only the contract ``contract`` when given)."""
+    only = (contract,) if contract else ()
+    code = (
+        "import sys; from importlinter.cli import lint_imports; "
+        f"sys.exit(lint_imports(no_cache=True, limit_to_contracts={only!r}))"
+    )
     env = {**os.environ, "PYTHONPATH": str(package_parent)}
-    return subprocess.run(command, cwd=package_parent, capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=package_parent, capture_output=True, text=True, env=env
+    )
 
 
-def test_lint_imports_keeps_the_layers_contract():
+def _contracts() -> list[dict]:
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    return config["tool"]["importlinter"]["contracts"]
+
+
+def test_lint_imports_keeps_every_contract():
     pytest.importorskip("importlinter", reason="import-linter is a dev dependency")
-    result = _lint_imports(PACKAGE.parent, PACKAGE.parent / "pyproject.toml")
+    result = _lint_imports(PACKAGE.parent)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 kept, 0 broken" in result.stdout
+    assert f"{len(_contracts())} kept, 0 broken" in result.stdout
 
 
-def test_an_upward_import_breaks_the_contract(tmp_path):
-    """The engine (lcc.graph) importing the LCC step above it is reported."""
+# Each contract broken on purpose: (contract id, module, the import added to it).
+VIOLATIONS = [
+    ("layers", "graph.py", "from lcc.correction import correct"),  # up a layer
+    ("layers", "graph.py", "from lcc.neighbors import knn"),  # a sibling in its layer
+    ("backends-are-leaves", "backends/cpu.py", "from lcc.kernels import graph"),
+    ("engine-through-the-dispatcher", "graph.py", "from lcc.backends import cpu"),
+    ("engine-below-training", "sharded/_plumbing.py", "from lcc.training import trainer"),
+    ("independent-backends", "backends/gpu.py", "from lcc.backends import cpu"),
+    ("inside-sharded", "sharded/_plumbing.py", "from lcc.sharded import correction"),
+    ("inside-kernels", "kernels/neighbors.py", "from lcc.kernels import targets"),
+    ("inside-backends", "backends/knn/cpu_exact.py", "from lcc.backends import cpu"),
+    ("inside-backends-knn", "backends/knn/cpu_exact.py", "from lcc.backends.knn import cpu_ivf"),
+    ("inside-training", "training/capture.py", "from lcc.training import trainer"),
+    ("inside-pipelines", "pipelines/_schema.py", "from lcc.pipelines import ssc"),
+]
+
+
+@pytest.mark.parametrize(("contract", "module", "line"), VIOLATIONS)
+def test_a_violation_breaks_its_contract(tmp_path, contract, module, line):
+    """Each rule of the contract constrains: one deliberate import breaks it."""
     pytest.importorskip("importlinter", reason="import-linter is a dev dependency")
     shutil.copytree(PACKAGE, tmp_path / "lcc", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PACKAGE.parent / "pyproject.toml", tmp_path / "pyproject.toml")
-    graph = tmp_path / "lcc" / "graph.py"
-    graph.write_text(
-        graph.read_text() + "\n\ndef _upward():\n    from lcc.correction import correct\n"
-    )
-    result = _lint_imports(tmp_path, tmp_path / "pyproject.toml")
-    assert result.returncode != 0
-    assert "lcc.graph is not allowed to import lcc.correction" in result.stdout
+    path = tmp_path / "lcc" / module
+    path.write_text(path.read_text() + f"\n\ndef _violation():\n    {line}\n")
+    result = _lint_imports(tmp_path, contract)
+    assert result.returncode != 0, result.stdout
+    assert "0 kept, 1 broken" in result.stdout, result.stdout
+
+
+def test_every_contract_is_tested_broken():
+    assert {c["id"] for c in _contracts()} == {v[0] for v in VIOLATIONS}
 
 
 def test_no_import_cycles_inside_the_package():
@@ -134,11 +167,9 @@ def test_every_module_is_in_a_layer():
     """A module left out of the contract would escape it: every top-level module of lcc is
     named in one of the layers."""
     import re
-    import tomllib
 
-    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
-    (contract,) = config["tool"]["importlinter"]["contracts"]
-    named = {m for layer in contract["layers"] for m in re.split(r"\s*[:|]\s*", layer.strip())}
+    (layers,) = [c for c in _contracts() if c["id"] == "layers"]
+    named = {m for layer in layers["layers"] for m in re.split(r"\s*[:|]\s*", layer.strip())}
     modules = {m for m in _submodules() if m not in ("__init__", "__pycache__")}
     assert modules - named == set()
 

@@ -71,7 +71,7 @@ def on_host(algorithm: str, adjacency: Any, *, resolution: float, seed: int) -> 
     adjacency copied to the host once; the labels come back on the device."""
     import cupy as cp
 
-    from lcc.backends import cpu
+    from lcc.backends import get
 
-    cluster = getattr(cpu, algorithm)
+    cluster = getattr(get("cpu"), algorithm)  # by name: the GPU backend never imports the CPU one
     return cp.asarray(cluster(adjacency.get(), resolution=resolution, seed=seed))

@@ -32,7 +32,7 @@ def kmeans(
     labels a persisted Dask array with cuML's chunks and a float meta, centers a cupy array."""
     from cuml.dask.cluster import KMeans
 
-    from lcc.backends.gpu import kmeans_scale
+    from lcc.backends.rapids_glue import kmeans_scale
 
     scale = kmeans_scale(z)  # cuVS's tol is absolute: fit z / scale (same partition)
     z_scaled = client.persist(z / scale)
@@ -70,7 +70,7 @@ def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
     from cugraph.dask import leiden as dask_leiden
     from cugraph.dask.comms import comms
 
-    from lcc.backends.gpu import labels_from_frame
+    from lcc.backends.rapids_glue import labels_from_frame
 
     n = adjacency.shape[0]
     starts = np.concatenate([[0], np.cumsum(adjacency.chunks[0])]).astype(np.int64)

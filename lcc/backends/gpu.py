@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 from lcc.backends.cupy_tier import has, on_host
+from lcc.backends.rapids_glue import kmeans_scale, labels_from_frame
 
 
 # --------------------------------------------------------------------------- k-NN
@@ -114,24 +115,6 @@ def _cugraph(adjacency: Any):
     return graph
 
 
-def labels_from_frame(vertex: Any, partition: Any, n: int) -> Any:
-    """``(n,)`` int64 labels from cuGraph's unordered ``(vertex, partition)`` columns.
-
-    cuGraph returns the vertices of its graph only: a vertex absent from an edge
-    list (no edges, or only zero weights dropped on the way) is not in the
-    result. Each such vertex is its own community, numbered after the others.
-    """
-    import cupy as cp
-
-    labels = cp.full(n, -1, dtype=cp.int64)
-    labels[vertex.astype(cp.int64)] = partition.astype(cp.int64)
-    missing = labels < 0
-    n_missing = int(missing.sum())
-    if n_missing:
-        labels[missing] = int(labels.max()) + 1 + cp.arange(n_missing, dtype=cp.int64)
-    return cp.unique(labels, return_inverse=True)[1].reshape(-1).astype(cp.int64)  # 0..C-1
-
-
 def _labels_from_parts(parts: Any, n: int) -> Any:
     return labels_from_frame(parts["vertex"].to_cupy(), parts["partition"].to_cupy(), n)
 
@@ -165,20 +148,6 @@ def louvain(adjacency: Any, *, resolution: float, seed: int) -> Any:
 
 
 # ------------------------------------------------------------------------ k-Means
-def kmeans_scale(z: Any) -> float:
-    """``√(mean per-feature variance)`` of ``z`` (1 for constant data).
-
-    scikit-learn stops Lloyd when ``Σ‖Δc‖² ≤ tol · mean(var(z))``; cuVS when
-    ``Σ‖Δc‖² < tol`` (absolute) or the inertia ratio passes ``1 − tol``
-    (``kmeans_common.cuh`` ``check_convergence``). Clustering ``z / scale``,
-    the same partition, gives cuVS scikit-learn's relative tolerance; the
-    ratio test is scale-free. Without it Lloyd stops after a few iterations
-    on small-valued data such as spectral embeddings (entries ~ 1/√n).
-    """
-    variance = float(z.var(axis=0).mean())
-    return variance**0.5 if variance > 0 else 1.0
-
-
 def kmeans(
     z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, tol: float
 ) -> tuple[Any, Any]:

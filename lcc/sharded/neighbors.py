@@ -8,7 +8,7 @@ import numpy as np
 
 from lcc._dispatch import here, place
 from lcc.backends import dask_gpu
-from lcc.backends.knn import cpu_ivf, default_method
+from lcc.backends.knn import cpu_ivf
 from lcc.kernels import neighbors as kernels
 from lcc.sharded._plumbing import (
     broadcast,
@@ -93,7 +93,7 @@ def knn(
 def _search_here(a: Any, k: int, exact: bool, method: Any, nprobe: Any, chunk_size: int):
     """The single-process search of the computed latents ``a``, where they are."""
     on = place(a)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
-    method = None if exact else method or default_method(on.name)
+    method = None if exact else method or on.default_knn_method
     options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
     return on.back(*kernels.search(on, on.to(a), k, **options, progress=False))
 

@@ -133,6 +133,7 @@ GPU_CALLS = [
     call
     for m in (
         "backends/gpu.py",
+        "backends/rapids_glue.py",
         "backends/cupy_tier.py",
         "gpu_memory.py",
         *(f"backends/knn/{p.name}" for p in sorted((LCC / "backends" / "knn").glob("gpu_*.py"))),
