@@ -30,6 +30,7 @@ BACKENDS = [
     pytest.param("gpu", id="gpu", marks=real_gpu()),
     pytest.param("gpu", id="emulated_gpu", marks=pytest.mark.emulated_gpu),
     pytest.param("gpu", id="emulated_cupy_tier", marks=[EMULATED, pytest.mark.cupy_tier]),
+    pytest.param("toy", id="toy_backend", marks=pytest.mark.toy_backend),
 ]
 
 
@@ -89,10 +90,31 @@ def matching_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def toy_backend(monkeypatch):
+    """tests/toy_backend.py registered (one module), and asked for by ``$LCC_BACKEND``."""
+    import importlib
+
+    import toy_backend
+
+    from lcc._backend import BACKENDS
+    from lcc.backends.knn import ALGORITHMS
+
+    importlib.reload(toy_backend)  # its last lines register it
+    toy_backend.CALLS.clear()
+    monkeypatch.setenv("LCC_BACKEND", "toy")
+    yield toy_backend
+    BACKENDS.pop("toy", None)
+    for key in [key for key in ALGORITHMS if key[0] == "toy"]:
+        ALGORITHMS.pop(key)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """The backend name; ``helpers.on(backend, x)`` / ``helpers.host(x)`` move test data."""
-    if request.node.get_closest_marker("cupy_tier"):
+    if request.param == "toy":
+        request.getfixturevalue("toy_backend")
+    elif request.node.get_closest_marker("cupy_tier"):
         request.getfixturevalue("emulated_cupy_tier")
     elif request.node.get_closest_marker("emulated_gpu"):
         request.getfixturevalue("emulated_gpu")

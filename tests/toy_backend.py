@@ -1,8 +1,11 @@
-"""A toy backend, to show what adding one takes: this module and one registry line.
+"""A toy backend, to show what adding one takes: this one module (its last lines register it).
 
-Pure numpy on numpy arrays (so it shares the CPU backend's array kind): brute-force
-k-NN, Louvain from networkx as its community detection, plain Lloyd k-Means.
-It implements the calls ``knn``, ``knn_graph``, ``leiden`` and ``kmeans`` need.
+numpy under another name: the engine runs on it when it is asked for by name
+(``backend="toy"`` or ``LCC_BACKEND=toy``). Its k-NN is its own brute force in numpy
+(registered as its exact search and as its only "approximate" index) and so is its
+k-Means (Lloyd, k-means++ seeding); every other primitive is the CPU backend's, looked up
+by name through the registry. The conftest's ``backend`` fixture runs the engine's
+backend-parametrised tests on it (id ``toy_backend``).
 """
 
 from __future__ import annotations
@@ -12,19 +15,24 @@ from typing import Any
 import numpy as np
 
 from lcc._backend import BackendSpec, register_backend
+from lcc.backends import get
+from lcc.backends.knn import register_algorithm
 
 CALLS: list[str] = []
 
 
 def knn_query(base, queries, k, *, chunk_size, progress=False):
+    """The ``k`` nearest rows of ``base`` for every query: squared L2, int64 ids."""
     CALLS.append("knn_query")
-    d2 = ((queries[:, None, :].astype(np.float64) - base[None]) ** 2).sum(-1)
-    idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(d2, idx, axis=1).astype(np.float32), idx.astype(np.int64)
-
-
-def knn_search(z, k, *, exact, method, chunk_size, progress, nprobe=None):
-    return knn_query(z, z, k, chunk_size=chunk_size)
+    base64 = base.astype(np.float64)
+    sq, ids = [], []
+    for start in range(0, queries.shape[0], chunk_size):
+        q = queries[start : start + chunk_size].astype(np.float64)
+        d2 = (q * q).sum(1)[:, None] - 2 * q @ base64.T + (base64 * base64).sum(1)[None, :]
+        idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
+        sq.append(np.maximum(np.take_along_axis(d2, idx, axis=1), 0))
+        ids.append(idx)
+    return np.concatenate(sq).astype(np.float32), np.concatenate(ids).astype(np.int64)
 
 
 def search(z, k, *, chunk_size, progress, nprobe=None):
@@ -32,39 +40,49 @@ def search(z, k, *, chunk_size, progress, nprobe=None):
     return knn_query(z, z, k, chunk_size=chunk_size)
 
 
-def leiden(adjacency, *, resolution, seed):
-    import networkx as nx
-
-    CALLS.append("leiden")
-    graph = nx.from_scipy_sparse_array(adjacency)
-    labels = np.empty(adjacency.shape[0], dtype=np.int64)
-    for label, members in enumerate(nx.community.louvain_communities(graph, seed=seed)):
-        labels[list(members)] = label
-    return labels
-
-
-louvain = leiden
+def knn_search(z, k, *, exact, method, chunk_size, progress, nprobe=None):
+    return search(z, k, chunk_size=chunk_size, progress=progress)
 
 
 def kmeans(z, n_clusters, *, seed, n_init, max_iter, tol):
+    """Lloyd from k-means++ seeds, best of ``n_init`` by inertia."""
     CALLS.append("kmeans")
     rng = np.random.default_rng(seed)
-    centers = z[rng.choice(len(z), n_clusters, replace=False)].astype(np.float64)
-    for _ in range(max_iter):
-        labels = ((z[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
-        new = np.array([z[labels == c].mean(0) if (labels == c).any() else centers[c]
-                        for c in range(n_clusters)])  # fmt: skip
-        if ((new - centers) ** 2).sum() <= tol:
-            break
-        centers = new
-    return labels.astype(np.int64), centers.astype(z.dtype)
+    z64 = z.astype(np.float64)
+    best = None
+    for _ in range(n_init):
+        centers = _plus_plus(z64, n_clusters, rng)
+        for _ in range(max_iter):
+            _, labels = knn_query(centers, z64, 1, chunk_size=4096)
+            labels = labels[:, 0]
+            new = np.array([z64[labels == c].mean(0) if (labels == c).any() else centers[c]
+                            for c in range(n_clusters)])  # fmt: skip
+            shift = ((new - centers) ** 2).sum()
+            centers = new
+            if shift <= tol * z64.var(0).mean():
+                break
+        inertia = ((z64 - centers[labels]) ** 2).sum()
+        if best is None or inertia < best[0]:
+            best = (inertia, labels, centers)
+    return best[1].astype(np.int64), best[2].astype(z.dtype)
 
 
-def _not_in_the_toy(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("the toy backend implements k-NN, Leiden and k-Means only")
+def _plus_plus(z, n_clusters, rng):
+    centers = [z[rng.integers(len(z))]]
+    for _ in range(1, n_clusters):
+        d2 = ((z[:, None, :] - np.array(centers)[None]) ** 2).sum(-1).min(1)
+        centers.append(z[rng.choice(len(z), p=d2 / d2.sum())] if d2.sum() else z[0])
+    return np.array(centers)
 
 
-knn_query_minkowski = minibatch_kmeans = truncated_svd = _not_in_the_toy
-nmi = ari = silhouette = calinski_harabasz = davies_bouldin = _not_in_the_toy
+def __getattr__(name: str) -> Any:
+    """Every other primitive of :class:`lcc.backends.EngineBackend`: the CPU backend's."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(get("cpu"), name)
 
-register_backend("toy", BackendSpec("toy_backend", "numpy", "scipy.sparse"))  # the one line
+
+# the registry lines: the backend, and its k-NN search as exact and as an index
+register_backend("toy", BackendSpec("toy_backend", "numpy", "scipy.sparse"))
+register_algorithm("toy", "exact", "toy_backend")
+register_algorithm("toy", "brute", "toy_backend")

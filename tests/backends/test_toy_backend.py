@@ -1,4 +1,5 @@
-"""A backend added in one module with one registry line runs the engine (tests/toy_backend.py)."""
+"""A backend added in one module runs the engine (tests/toy_backend.py); the conftest's
+``backend`` fixture also runs every backend-parametrised engine test on it."""
 
 from __future__ import annotations
 
@@ -9,19 +10,12 @@ from sklearn.metrics import adjusted_rand_score, homogeneity_score
 
 import lcc
 from lcc import backends
-from lcc._backend import BACKENDS
 
 
 @pytest.fixture
-def toy():
-    import importlib
-
-    import toy_backend
-
-    importlib.reload(toy_backend)  # its last line registers it
-    toy_backend.CALLS.clear()
-    yield toy_backend
-    BACKENDS.pop("toy", None)
+def toy(toy_backend, monkeypatch):
+    monkeypatch.delenv("LCC_BACKEND")  # asked for by backend="toy" below
+    return toy_backend
 
 
 def test_the_toy_backend_fulfils_the_contract(toy):
@@ -42,7 +36,17 @@ def test_the_engine_runs_on_the_toy_backend(toy):
     assert homogeneity_score(y, labels) > 0.95  # communities never mix blobs
     result = lcc.kmeans(z, 3, seed=0, backend="toy")
     assert adjusted_rand_score(y, result.labels) > 0.95
-    assert {"knn_query", "leiden", "kmeans"} <= set(toy.CALLS)
+    assert {"knn_query", "kmeans"} <= set(toy.CALLS)
+
+
+def test_the_backend_fixture_runs_the_engine_on_the_toy(toy_backend):
+    """What the ``toy_backend`` id of the parametrised tests does: ``$LCC_BACKEND=toy``
+    routes the engine's library calls to the toy, and results come back as numpy."""
+    z = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    graph = lcc.knn_graph(z, 5)
+    labels = lcc.kmeans(z, 3, seed=0).labels
+    assert toy_backend.CALLS[0] == "knn_query" and "kmeans" in toy_backend.CALLS
+    assert isinstance(labels, np.ndarray) and graph.shape == (200, 200)
 
 
 def test_a_knn_algorithm_is_one_module_and_one_registry_line(toy):
