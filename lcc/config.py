@@ -5,7 +5,9 @@ no unknown keys); :func:`load_config` merges defaults ← YAML ← overrides and
 validates the result before anything runs. Every problem becomes one line
 naming the dotted key, the value and what is allowed
 (``finetune.epochs: expected an integer >= 0, got 'two'``), collected in a
-:class:`ConfigError`.
+:class:`ConfigError`. Keys checked by a rule of :mod:`lcc._validation` (the LCC step's,
+:data:`lcc.correction.STEP_PARAMETERS`) keep the rule's message, under the dotted key
+(``lcc.k must be at least 1, got 0``), the one a call with ``k=0`` gets.
 
 pydantic v2 because it is what the ecosystem uses for this (Lightning's CLI
 alternatives, FastAPI, Hugging Face's configs), its errors carry the location
@@ -22,6 +24,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lcc._validation import InvalidParameterError
 
 __all__ = ["ConfigError", "Section", "load_config", "parse_overrides"]
 
@@ -105,6 +109,9 @@ def describe(error: dict[str, Any], schema: type[BaseModel]) -> str:
     if kind == "missing":
         return f"{key}: required"
     if kind == "value_error":
+        cause = ctx.get("error")
+        if isinstance(cause, InvalidParameterError) and loc and cause.parameter == loc[-1]:
+            return str(cause.renamed(key))  # a rule's one line, named by the dotted key
         message = str(ctx.get("error", error["msg"]))
         if not loc or message.startswith(f"{key}."):  # a check across keys names them
             return message

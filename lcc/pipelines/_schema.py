@@ -1,12 +1,15 @@
-"""Config pieces every pipeline shares: constrained numbers, the device, the data section."""
+"""Config pieces every pipeline shares: constrained numbers, the device, the data section,
+and sections built from parameters declared as data (:func:`rule_section`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, create_model, model_validator
 
+from lcc._validation import Parameter, Rule
 from lcc.config import Section
 from lcc.data import EMBEDDED, TORCHVISION
 
@@ -22,6 +25,7 @@ __all__ = [
     "RunConfig",
     "SeededRunConfig",
     "Seeds",
+    "rule_section",
 ]
 
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -39,6 +43,27 @@ def _device(name: str) -> str:
 
 
 Device = Annotated[str, AfterValidator(_device)]
+
+
+def rule_section(name: str, parameters: Mapping[str, Parameter], exclude: Collection[str] = ()):
+    """A :class:`Section` whose fields are ``parameters`` (declared as data, e.g.
+    :data:`lcc.correction.STEP_PARAMETERS`) but those in ``exclude``: their types and defaults,
+    each value checked by its rule before pydantic's own validation, so a bad one gets the
+    rule's one-line message, named by its dotted key (:func:`lcc.config.describe`)."""
+    fields: dict[str, Any] = {
+        key: (Annotated[p.annotation, BeforeValidator(_checked_by(key, p.rule))], p.default)
+        for key, p in parameters.items()
+        if key not in exclude
+    }
+    return create_model(name, __base__=Section, __module__=__name__, **fields)
+
+
+def _checked_by(name: str, rule: Rule) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        rule.check(name, value)
+        return value
+
+    return check
 
 
 class DataSection(Section):

@@ -19,7 +19,7 @@ import torch
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from lcc.config import Section
-from lcc.correction import Method
+from lcc.correction import STEP_PARAMETERS
 from lcc.distributed import resolve_scheduler
 from lcc.gpu_memory import before_cuda_model
 from lcc.io import append_jsonl, write_csv, write_safetensors
@@ -33,8 +33,8 @@ from lcc.pipelines._schema import (
     PosFloat,
     PosInt,
     RunConfig,
+    rule_section,
 )
-from lcc.targets import Mode
 
 __all__ = ["Config", "run"]
 
@@ -64,16 +64,19 @@ class TrainSection(Section):
     batch_size: PosInt = 64
 
 
-class LCCSection(Section):
+# the run's ``seed`` seeds the LCC step too
+_StepSection = rule_section("_StepSection", STEP_PARAMETERS, exclude=("seed",))
+
+
+class LCCSection(_StepSection):
+    """The LCC fine-tune: the step's keys (``k``, ``method``, ``mode``, ``resolution``,
+    ``exact_knn``) are :data:`lcc.correction.STEP_PARAMETERS` (defaults and rules); the
+    callback's are here."""
+
     layers: Annotated[list[str], Field(min_length=1)] = ["fc1"]
     weight: NonNegFloat = 0.01
-    k: PosInt = 5
-    method: Method = "leiden"
-    mode: Mode = "exact"
     warmup: NonNegInt = 1
     interval: PosInt = 1
-    resolution: PosFloat = 1.0
-    exact_knn: bool = True
     capture: Literal["pass", "online"] = "pass"  # latents: a capture pass, or the training steps'
     track_baseline: bool = True  # CC / MC statistics for the baseline too (weight 0)
     # the correction step on a Dask cluster: null | local | local-cuda | auto | address
@@ -262,23 +265,20 @@ class _Arm:
         if run_name != "lcc" and not opts["track_baseline"]:
             return None
         on_disk = opts["max_in_memory_bytes"] is not None
+        step = {name: opts[name] for name in STEP_PARAMETERS if name in opts}
         return LCCCallback(
             model,
             opts["layers"],
             self.data.train,
             weight=opts["weight"] if run_name == "lcc" else 0.0,
-            k=opts["k"],
-            method=opts["method"],
-            mode=opts["mode"],
             warmup=opts["warmup"],
             interval=opts["interval"],
-            resolution=opts["resolution"],
-            exact_knn=opts["exact_knn"],
             capture=opts["capture"],
             seed=self.config["seed"],
             scheduler=opts["scheduler"],
             max_in_memory_bytes=opts["max_in_memory_bytes"],
             store_dir=self.runs.run_dir / "latents" if on_disk else None,
+            **step,
         )
 
 

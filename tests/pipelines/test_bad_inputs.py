@@ -23,13 +23,14 @@ CLI = [
     ([DEMO, "finetune.epochs=two"], "finetune.epochs: expected an integer >= 0, got 'two'"),
     ([DEMO, "finetune.epochs=-1"], "finetune.epochs: expected an integer >= 0, got -1"),
     ([DEMO, "lcc.weight=-0.1"], "lcc.weight: expected a number >= 0, got -0.1"),
+    ([DEMO, "lcc.k=0"], "lcc.k must be at least 1, got 0"),
     (
         [DEMO, "lcc.method=foo"],
-        "lcc.method: expected one of 'leiden', 'louvain' or 'peer_pressure', got 'foo'",
+        "lcc.method='foo' is not supported; choose one of ('leiden', 'louvain', 'peer_pressure')",
     ),
     (
         [DEMO, "lcc.mode=fast"],
-        "lcc.mode: expected one of 'exact', 'approximate' or 'orthogonal', got 'fast'",
+        "lcc.mode='fast' is not supported; choose one of ('exact', 'approximate', 'orthogonal')",
     ),
     ([DEMO, "lcc.layers=[fc9]"], "lcc.layers: ['fc9'] are not layers of small_cnn"),
     ([DEMO, "lcc.layers=fc1"], "lcc.layers: expected a list, got 'fc1'"),

@@ -1,9 +1,10 @@
 """The LCC step's parameters are declared once, in ``lcc.correction.STEP_PARAMETERS``.
 
-:func:`lcc.correct`, :class:`lcc.training.LCCCallback` and
-:class:`lcc.lightning.LCCLightningCallback` take the same names with the same defaults, and a
-bad value gets the same one-line message from each, at the call or at construction
-(issue 26, item 4).
+:func:`lcc.correct`, :class:`lcc.training.LCCCallback`,
+:class:`lcc.lightning.LCCLightningCallback` and the ``lcc`` section of the ``lcc_finetune``
+pipeline's config take the same names with the same defaults (the config's seed is the run's),
+and a bad value gets the same one-line message from each, at the call, at construction or
+when the config is read, where it is named by its dotted key (issue 26, item 4).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from torch.utils.data import TensorDataset
 
 import lcc
 from lcc._validation import InvalidParameterError
+from lcc.config import ConfigError, validate
 from lcc.correction import STEP_PARAMETERS
+from lcc.pipelines.lcc_finetune import Config, LCCSection
 from lcc.training import LCCCallback
 
 DEFAULTS = {name: parameter.default for name, parameter in STEP_PARAMETERS.items()}
@@ -62,6 +65,11 @@ def test_correct_and_the_callback_have_the_tables_names_and_defaults():
     callback = LCCCallback(_model(), ["0"], DATA)
     assert callback.step == DEFAULTS  # what it passes to correct()
     callback.close()
+    section = {name: field.default for name, field in LCCSection.model_fields.items()}
+    assert {name: section[name] for name in STEP_PARAMETERS if name != "seed"} == {
+        name: default for name, default in DEFAULTS.items() if name != "seed"
+    }
+    assert "seed" not in section and "seed" in Config.model_fields  # the run's seed
 
 
 @pytest.mark.parametrize(("bad", "message"), BAD, ids=[m.split(",")[0] for _, m in BAD])
@@ -75,6 +83,10 @@ def test_a_bad_step_parameter_gets_one_message_everywhere(bad, message):
         with pytest.raises(InvalidParameterError) as raised:
             call()
         assert str(raised.value) == message, where
+    if "seed" not in bad:
+        with pytest.raises(ConfigError) as raised:
+            validate({"lcc": bad}, Config)
+        assert raised.value.lines == [f"lcc.{message}"]
 
 
 def test_the_callbacks_own_options_are_checked_at_construction():
