@@ -1,8 +1,8 @@
 """Communities of a k-NN graph and their quality (LCC paper, sections III.A and VI.A).
 
 ``leiden`` / ``louvain`` call igraph (CPU) or cuGraph (GPU). ``peer_pressure``,
-``modularity`` and ``conductance`` are sparse linear algebra written once
-against the numpy / scipy.sparse API that cupy / cupyx mirror, so the CPU
+``modularity`` and ``conductance`` are sparse linear algebra (:mod:`lcc.kernels.graph`)
+written once against the numpy / scipy.sparse API that cupy / cupyx mirror, so the CPU
 tests cover the GPU code.
 """
 

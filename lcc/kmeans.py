@@ -2,7 +2,7 @@
 
 ``kmeans`` is scikit-learn's ``KMeans`` on CPU and cuML's ``KMeans`` on GPU.
 ``minibatch_kmeans`` is scikit-learn's ``MiniBatchKMeans`` on CPU; cuML has no
-mini-batch k-Means, so the GPU runs :func:`minibatch_kmeans_xp`, Sculley's
+mini-batch k-Means, so the GPU runs :func:`lcc.backends.xp_kmeans.minibatch_kmeans_xp`, Sculley's
 algorithm written once against the numpy API that cupy mirrors (the CPU tests
 run it on numpy against scikit-learn's inertia).
 """

@@ -1,8 +1,10 @@
 """k nearest neighbours and the k-NN graph of a latent set (LCC paper, section III.B).
 
-The library calls (faiss on CPU, cuVS on GPU) live in :mod:`lcc.backends`;
-the glue here (self removal, kernel weights, symmetrisation) is written once
-against the numpy API that cupy mirrors, so the CPU tests run the GPU glue.
+Each function checks its arguments and places the call once (:func:`lcc._dispatch.place`);
+the library calls (faiss on CPU, cuVS on GPU) live in :mod:`lcc.backends`, the glue
+(self removal, kernel weights, symmetrisation) in :mod:`lcc.kernels.neighbors`, written
+once against the numpy API that cupy mirrors, so the CPU tests run the GPU glue. Dask
+input runs in :mod:`lcc.sharded.neighbors`.
 """
 
 from __future__ import annotations

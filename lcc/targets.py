@@ -3,8 +3,8 @@
 After clustering the latents and matching clusters to labels
 (:func:`lcc.match_clusters`), every misclustered (MC) sample gets a target in
 latent space that the LCC loss (eq. 8) pulls it towards. Computed by the
-engine on the latents' device (numpy → CPU, cupy → GPU); the glue is written
-once on the numpy API that cupy mirrors.
+engine on the latents' device (numpy → CPU, cupy → GPU); the glue
+(:mod:`lcc.kernels.targets`) is written once on the numpy API that cupy mirrors.
 """
 
 from __future__ import annotations
