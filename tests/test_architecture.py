@@ -238,3 +238,31 @@ def test_the_public_names_resolve_and_leave_the_plumbing_out():
     assert {"BACKEND_ENV_VAR", "sharded"}.isdisjoint(lcc.__all__)
     for name in lcc.__all__:
         getattr(lcc, name)
+
+
+# ------------------------------------------------------------------ one dispatcher
+def _calls_outside(pattern: str, allowed: tuple[str, ...]) -> list[str]:
+    import re
+
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name.startswith(allowed):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(pattern, line) and not line.lstrip().startswith(("def ", "#")):
+                found.append(f"lcc/{name}:{number}: {line.strip()}")
+    return found
+
+
+def test_the_engine_asks_where_it_runs_only_in_the_dispatcher():
+    """Outside the dispatcher, the backend registry and the backends, at most 8 calls of
+    ``backend_of`` / ``sharded`` / ``resolve`` / ``backends.get`` (71 before the one
+    dispatcher): helpers receive the placement instead of asking again."""
+    pattern = r"(?<![\w.])(backend_of|sharded|resolve)\(|backends\.get\("
+    calls = _calls_outside(pattern, ("_dispatch.py", "_backend.py", "backends/"))
+    assert len(calls) <= 8, "\n".join(calls)
+
+
+def test_only_the_registry_and_the_doctor_import_by_name():
+    assert _calls_outside(r"\bimportlib\b", ("_registry.py", "doctor.py")) == []
