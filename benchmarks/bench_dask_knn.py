@@ -83,9 +83,10 @@ def _measure(args: argparse.Namespace) -> dict:
     import dask.array as da
     from distributed import wait
 
+    from lcc._dispatch import Placement
     from lcc.backends.cpu import knn_query
     from lcc.distributed import cluster
-    from lcc.neighbors import _drop_self
+    from lcc.kernels.neighbors import drop_self
     from lcc.sharded.neighbors import graph_from_neighbors
 
     n, dim, k = args.n, args.dim, args.k
@@ -119,7 +120,7 @@ def _measure(args: argparse.Namespace) -> dict:
         found = idx[queries].compute()
         full = z.compute()
         sq, exact = knn_query(full, full[queries], k + 1, chunk_size=2048)
-        _, exact = _drop_self(sq, exact, k, "cpu", query_ids=queries, n_base=n)
+        _, exact = drop_self(Placement("cpu", "cpu"), sq, exact, k, query_ids=queries, n_base=n)
         recall = float(
             np.mean([len(set(a) & set(b)) / k for a, b in zip(found, exact, strict=True)])
         )

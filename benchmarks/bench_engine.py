@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 import lcc
+from lcc._dispatch import here
+from lcc.kernels.neighbors import graph_from_neighbors
 
 
 def timed(fn, *args, **kwargs):
@@ -97,7 +99,7 @@ def lcc_pipeline(z, y, k, exact):
     t = {}
     (dist, idx), t["knn"] = timed(lcc.knn, z, k, exact=exact)
     start = time.perf_counter()
-    adjacency = lcc.neighbors._graph_from_neighbors(dist, idx, "median", "cpu")
+    adjacency = graph_from_neighbors(here(dist), dist, idx, "median")
     t["graph"] = time.perf_counter() - start
     labels, t["communities"] = timed(lcc.leiden, adjacency, seed=0)
     (_, mc), t["matching"] = timed(lcc.match_clusters, y, labels)

@@ -59,15 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
     args = parser.parse_args(argv)
 
+    from lcc._dispatch import Placement
     from lcc.backends.knn import cpu_ivf
     from lcc.backends.knn.cpu_exact import exact_knn, self_knn
-    from lcc.neighbors import _drop_self, _graph_from_neighbors
+    from lcc.kernels.neighbors import drop_self, graph_from_neighbors
+
+    cpu = Placement("cpu", "cpu")
 
     n, k = args.n, args.k
     z = latents(n, args.dim, args.chunks)
     queries = np.sort(np.random.default_rng(2).choice(n, args.queries, replace=False))
     sq, exact = exact_knn(z, z[queries], k + 1, chunk_size=2048, progress=False)
-    _, exact = _drop_self(sq, exact, k, "cpu", query_ids=queries, n_base=n)
+    _, exact = drop_self(cpu, sq, exact, k, query_ids=queries, n_base=n)
     print(f"latents: {n:,} × {args.dim} float32 ({z.nbytes / 2**20:.0f} MiB), one process")
     print(f"{'search':<30}{'k-NN s':>9}{'graph s':>9}{'total s':>9}{'recall@' + str(k):>11}")
     rows = {}
@@ -83,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             sq, idx = cpu_ivf._ivf_join(z, k + 1, progress=False)
             nlist = cpu_ivf._n_lists(n, 1.0)
             label = f"ivf-join (nprobe {cpu_ivf._n_probes(nlist)} of {nlist})"
-        dist, idx = _drop_self(sq, idx, k, "cpu", n_base=n)
+        dist, idx = drop_self(cpu, sq, idx, k, n_base=n)
         t_knn = time.perf_counter() - start
-        graph = _graph_from_neighbors(dist, idx, "median", "cpu")
+        graph = graph_from_neighbors(cpu, dist, idx, "median")
         t_total = time.perf_counter() - start
         hits = [len(set(a) & set(b)) for a, b in zip(idx[queries], exact, strict=True)]
         recall = float(np.sum(hits)) / (len(queries) * k)

@@ -44,7 +44,7 @@ def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
     if client is not None:
         u, s, vt = client.persist([u, s, vt])
     s, vt = s.compute(), vt.compute()
-    # the sign convention of lcc.spectral._flip_signs: largest-|·| entry of each U column > 0
+    # the sign convention of lcc.kernels.spectral.flip_signs: largest-|·| entry of each U column > 0
     column = move(abs(u).argmax(axis=0).compute(), "cpu")  # k ints: vindex wants numpy
     largest = move(u.vindex[column, np.arange(k)].compute(), "cpu")
     signs = np.where(largest < 0, -1, 1).astype(largest.dtype)
