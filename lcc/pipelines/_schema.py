@@ -45,7 +45,9 @@ def _device(name: str) -> str:
 Device = Annotated[str, AfterValidator(_device)]
 
 
-def rule_section(name: str, parameters: Mapping[str, Parameter], exclude: Collection[str] = ()):
+def rule_section(
+    name: str, parameters: Mapping[str, Parameter], exclude: Collection[str] = ()
+) -> type[Section]:
     """A :class:`Section` whose fields are ``parameters`` (declared as data, e.g.
     :data:`lcc.correction.STEP_PARAMETERS`) but those in ``exclude``: their types and defaults,
     each value checked by its rule before pydantic's own validation, so a bad one gets the
@@ -59,6 +61,8 @@ def rule_section(name: str, parameters: Mapping[str, Parameter], exclude: Collec
 
 
 def _checked_by(name: str, rule: Rule) -> Callable[[Any], Any]:
+    """A pydantic validator: ``rule`` checks the value under ``name``, which it returns."""
+
     def check(value: Any) -> Any:
         rule.check(name, value)
         return value
