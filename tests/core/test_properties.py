@@ -85,8 +85,8 @@ def test_any_config_validates_or_names_each_bad_key(values):
     try:
         validate(values, Config)
     except ConfigError as err:
-        for line in err.lines:
-            key = line.split(":", 1)[0]
+        for line in err.lines:  # "key: …", or a rule's own line "key must …" / "key='x' …"
+            key = re.match(r"[^:= ]+", line).group()
             assert re.fullmatch(r"[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*", key), line
 
 
