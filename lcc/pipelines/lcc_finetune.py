@@ -28,13 +28,13 @@ from lcc.pipelines._resume import RunCheckpoints
 from lcc.pipelines._schema import (
     DataSection,
     Device,
-    NonNegFloat,
     NonNegInt,
     PosFloat,
     PosInt,
     RunConfig,
     rule_section,
 )
+from lcc.training.callback import OPTIONS
 
 __all__ = ["Config", "run"]
 
@@ -64,24 +64,25 @@ class TrainSection(Section):
     batch_size: PosInt = 64
 
 
-# the run's ``seed`` seeds the LCC step too
-_StepSection = rule_section("_StepSection", STEP_PARAMETERS, exclude=("seed",))
+# the run's ``seed`` seeds the LCC step too; batch_size and progress are the run's
+_StepSection = rule_section(
+    "_StepSection",
+    {**STEP_PARAMETERS, **OPTIONS},
+    exclude=("seed", "batch_size", "progress"),
+)
 
 
 class LCCSection(_StepSection):
     """The LCC fine-tune: the step's keys (``k``, ``method``, ``mode``, ``resolution``,
-    ``exact_knn``) are :data:`lcc.correction.STEP_PARAMETERS` (defaults and rules); the
-    callback's are here."""
+    ``exact_knn``) are :data:`lcc.correction.STEP_PARAMETERS` and the callback's (``weight``,
+    ``warmup``, ``interval``, ``capture``: a capture pass or the training steps' latents,
+    ``max_in_memory_bytes``: larger latents go to an on-disk zarr store) are
+    :data:`lcc.training.callback.OPTIONS`, defaults and rules; the pipeline's own are here."""
 
     layers: Annotated[list[str], Field(min_length=1)] = ["fc1"]
-    weight: NonNegFloat = 0.01
-    warmup: NonNegInt = 1
-    interval: PosInt = 1
-    capture: Literal["pass", "online"] = "pass"  # latents: a capture pass, or the training steps'
     track_baseline: bool = True  # CC / MC statistics for the baseline too (weight 0)
     # the correction step on a Dask cluster: null | local | local-cuda | auto | address
     scheduler: Annotated[str, AfterValidator(resolve_scheduler)] | None = None
-    max_in_memory_bytes: PosInt | None = None  # larger latents go to an on-disk zarr store
 
 
 class Config(RunConfig):

@@ -28,33 +28,36 @@ import inspect
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from lcc._validation import Bool, Choice, Int, Real, Rule, check_values
+from lcc._validation import Bool, Choice, Int, Parameter, Real, check_values
 from lcc.correction import STEP_PARAMETERS, Method, correct, step_parameters
 from lcc.losses import LCCLoss
 from lcc.targets import Mode
 from lcc.training.capture import LatentCapture, LatentRecord
 
-__all__ = ["OPTION_RULES", "LCCCallback", "check_options"]
+__all__ = ["OPTIONS", "LCCCallback", "check_options"]
 
-OPTION_RULES: Mapping[str, Rule] = MappingProxyType(
+Capture = Literal["pass", "online"]
+
+OPTIONS: Mapping[str, Parameter] = MappingProxyType(
     {
-        "weight": Real(),
-        "warmup": Int(0),
-        "interval": Int(1),
-        "capture": Choice(("pass", "online")),
-        "batch_size": Int(1, optional=True),
-        "progress": Bool(),
-        "max_in_memory_bytes": Int(1, optional=True),
+        "weight": Parameter(float, 1e-2, Real()),
+        "warmup": Parameter(int, 1, Int(0)),
+        "interval": Parameter(int, 1, Int(1)),
+        "capture": Parameter(Capture, "pass", Choice(get_args(Capture))),
+        "batch_size": Parameter(int | None, None, Int(1, optional=True)),
+        "progress": Parameter(bool, False, Bool()),
+        "max_in_memory_bytes": Parameter(int | None, None, Int(1, optional=True)),
     }
 )
-"""The rules of :class:`LCCCallback`'s own options; the LCC step's (``k``, ``method``, …)
-are :data:`lcc.correction.STEP_PARAMETERS`."""
+""":class:`LCCCallback`'s own options, declared once (type, default, rule): the callbacks
+check them at construction and the ``lcc_finetune`` pipeline's ``lcc`` section is built from
+them; the LCC step's (``k``, ``method``, …) are :data:`lcc.correction.STEP_PARAMETERS`."""
 
 
 class LCCCallback:
@@ -135,7 +138,7 @@ class LCCCallback:
         interval: int = 1,
         resolution: float = 1.0,
         exact_knn: bool = True,
-        capture: Literal["pass", "online"] = "pass",
+        capture: Capture = "pass",
         batch_size: int | None = None,
         seed: int = 0,
         backend: str | None = None,
@@ -355,14 +358,14 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Check keyword options of :class:`LCCCallback` (all or some), as its constructor does.
 
     The LCC step's by :data:`lcc.correction.STEP_PARAMETERS`, the callback's own by
-    :data:`OPTION_RULES` (:class:`lcc._validation.InvalidParameterError`, one line naming
+    :data:`OPTIONS` (:class:`lcc._validation.InvalidParameterError`, one line naming
     the first bad one); a name LCCCallback does not take is a TypeError. Returns the step's
     parameters, the table's defaults for those not given: ``correct(z, y, **step)``.
     """
     unknown = sorted(set(options) - set(_KEYWORDS))
     if unknown:
         raise TypeError(f"LCCCallback takes no keyword arguments {unknown}; it takes {_KEYWORDS}")
-    check_values(options, OPTION_RULES)
+    check_values(options, {name: option.rule for name, option in OPTIONS.items()})
     return step_parameters(**{n: v for n, v in options.items() if n in STEP_PARAMETERS})
 
 

@@ -22,7 +22,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 CLI = [
     ([DEMO, "finetune.epochs=two"], "finetune.epochs: expected an integer >= 0, got 'two'"),
     ([DEMO, "finetune.epochs=-1"], "finetune.epochs: expected an integer >= 0, got -1"),
-    ([DEMO, "lcc.weight=-0.1"], "lcc.weight: expected a number >= 0, got -0.1"),
+    ([DEMO, "lcc.weight=-0.1"], "lcc.weight must be a non-negative finite number, got -0.1"),
     ([DEMO, "lcc.k=0"], "lcc.k must be at least 1, got 0"),
     (
         [DEMO, "lcc.method=foo"],

@@ -96,3 +96,23 @@ def test_the_callbacks_own_options_are_checked_at_construction():
         _lightning_callback(interval=0)  # before Lightning builds the core at setup
     with pytest.raises(TypeError, match=r"takes no keyword arguments \['kk'\]"):
         _lightning_callback(kk=5)
+
+
+def test_the_callbacks_options_are_declared_once_for_it_and_the_pipeline():
+    """``lcc.training.callback.OPTIONS``: the callback's defaults, the pipeline's fields, and
+    one message from both for a bad value."""
+    from lcc.training.callback import OPTIONS
+
+    parameters = inspect.signature(LCCCallback).parameters
+    assert {n: parameters[n].default for n in OPTIONS} == {n: o.default for n, o in OPTIONS.items()}
+    section = LCCSection.model_fields
+    in_section = [n for n in OPTIONS if n not in ("batch_size", "progress")]  # the run's own
+    assert {n: section[n].default for n in in_section} == {
+        n: OPTIONS[n].default for n in in_section
+    }
+    for bad in ({"warmup": -1}, {"capture": "both"}, {"max_in_memory_bytes": 0}):
+        with pytest.raises(InvalidParameterError) as raised:
+            LCCCallback(_model(), ["0"], DATA, **bad)
+        with pytest.raises(ConfigError) as config:
+            validate({"lcc": bad}, Config)
+        assert config.value.lines == [f"lcc.{raised.value}"]
