@@ -12,8 +12,9 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, get_args
 
 from lcc import sharded
-from lcc._dispatch import is_sharded
+from lcc._dispatch import here, is_sharded
 from lcc._validation import Bool, Choice, Int, Parameter, Real, check_values
+from lcc.class_selection import Policy, select_classes
 from lcc.graph import leiden, louvain, modularity, peer_pressure
 from lcc.matching import Matching, match_clusters
 from lcc.metrics import cc_mc_accuracy
@@ -65,6 +66,7 @@ STEP_PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
         "resolution": Parameter(float, 1.0, Real(positive=True)),
         "exact_knn": Parameter(bool, True, Bool()),
         "seed": Parameter(int, 0, Int(0)),
+        "class_selection": Parameter(str | None, None, Policy()),
     }
 )
 """The LCC step's parameters, declared once: the type, default and rule of each.
@@ -96,6 +98,7 @@ def correct(
     resolution: float = 1.0,
     exact_knn: bool = True,
     seed: int = 0,
+    class_selection: str | None = None,
     predictions: Any = None,
 ) -> Correction:
     """One LCC step (paper sections III.B–D): k-NN graph → communities → matching → targets.
@@ -119,10 +122,15 @@ def correct(
     exact_knn : bool, default True
         Exact k-NN search for the graph (else the backend's approximate index).
     seed : int, default 0
+    class_selection : str, optional
+        Correct only the samples of the classes the model confuses most, by the LCC
+        authors' policies (:mod:`lcc.class_selection`: ``"top_pair_N"``,
+        ``"top_connected_N"``, ``"max_connected"``), chosen from ``predictions``; the
+        classes go to ``stats["selected_classes"]`` (None: every class).
     predictions : (n_samples,) int array, optional
         The model's predicted classes: adds its accuracy on CC / MC samples to ``stats``.
 
-    ``k`` … ``seed`` are the step's parameters of :data:`STEP_PARAMETERS` (defaults and
+    ``k`` … ``class_selection`` are the step's parameters of :data:`STEP_PARAMETERS` (defaults and
     rules); a bad one raises :class:`lcc._validation.InvalidParameterError` naming it.
 
     Returns
@@ -131,22 +139,29 @@ def correct(
         Every intermediate is computed once: one graph, one community
         detection, one matching (shared with the targets).
     """
-    step_parameters(
-        k=k, method=method, mode=mode, resolution=resolution, exact_knn=exact_knn, seed=seed
-    )
+    step = step_parameters(
+        k=k, method=method, mode=mode, resolution=resolution, exact_knn=exact_knn, seed=seed,
+        class_selection=class_selection,
+    )  # fmt: skip
+    if class_selection is not None and predictions is None:
+        raise ValueError(
+            f"class_selection={class_selection!r} needs the model's predictions (predictions=) "
+            "to find the classes it confuses"
+        )
     for name, labels in (("y", y), ("predictions", predictions)):
         if labels is not None and len(labels) != len(z):
             raise ValueError(
                 f"{name} has {len(labels)} entries but z has {len(z)} samples; per-sample "
                 "arrays must be indexed by dataset index and have the same length"
             )
-    args = (z, y, k, method, mode, resolution, exact_knn, seed, predictions)
     if is_sharded(z):  # Dask: rerun when a worker dies meanwhile
-        return sharded.survive_worker_loss(lambda: _correct(*args))
-    return _correct(*args)
+        return sharded.survive_worker_loss(lambda: _correct(z, y, predictions, **step))
+    return _correct(z, y, predictions, **step)
 
 
-def _correct(z, y, k, method, mode, resolution, exact_knn, seed, predictions) -> Correction:
+def _correct(
+    z, y, predictions, *, k, method, mode, resolution, exact_knn, seed, class_selection
+) -> Correction:
     adjacency = knn_graph(z, k, exact=exact_knn)
     if is_sharded(adjacency) and method != "leiden":
         adjacency = sharded.gather(adjacency)  # igraph Louvain / k-NN pressure: one process
@@ -160,6 +175,8 @@ def _correct(z, y, k, method, mode, resolution, exact_knn, seed, predictions) ->
     targets, correctible = map(
         _local, correction_targets(z, y, clusters, k=k, mode=mode, seed=seed, matching=matching)
     )
+    if class_selection is not None:
+        correctible, selected = _selected(correctible, y, predictions, class_selection)
     stats = {
         "n_clusters": int(clusters.max()) + 1,
         "modularity": modularity(adjacency, clusters),
@@ -169,7 +186,19 @@ def _correct(z, y, k, method, mode, resolution, exact_knn, seed, predictions) ->
     if predictions is not None:
         acc = cc_mc_accuracy(y, predictions, matching.misclustered)
         stats |= {"acc_all": acc.overall, "acc_cc": acc.cc, "acc_mc": acc.mc}
+    if class_selection is not None:
+        stats["selected_classes"] = None if selected is None else selected.tolist()
     return Correction(clusters, matching, targets, correctible, stats)
+
+
+def _selected(correctible: Any, y: Any, predictions: Any, policy: str) -> tuple[Any, Any]:
+    """``correctible`` kept for the samples of the classes ``policy`` selects, and those
+    classes (None: every class; :func:`lcc.class_selection.select_classes`)."""
+    selected = select_classes(y, predictions, policy)
+    if selected is None:
+        return correctible, None
+    xp = here(correctible).xp
+    return correctible & xp.isin(y, xp.asarray(selected)), selected
 
 
 def _local(a: Any) -> Any:

@@ -102,6 +102,10 @@ class LCCCallback:
         Batch size of the capture pass; default 512 on a GPU, 64 on the CPU
         (:func:`lcc.training.capture.capture_batch_size`).
     seed : int, default 0
+    class_selection : str, optional
+        Correct only the classes the model confuses most (the LCC authors' policies
+        ``"top_pair_N"``, ``"top_connected_N"``, ``"max_connected"``; see
+        :func:`lcc.correct`), chosen each correction epoch from its predictions.
     backend : {"auto", "cpu", "gpu"}, optional
         Engine backend; default follows the model's device.
     progress : bool, default False
@@ -141,6 +145,7 @@ class LCCCallback:
         capture: Capture = "pass",
         batch_size: int | None = None,
         seed: int = 0,
+        class_selection: str | None = None,
         backend: str | None = None,
         progress: bool = False,
         scheduler: str | None = None,
