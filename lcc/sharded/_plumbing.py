@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from lcc._backend import is_gpu_array
+from lcc._backend import is_dask_array, is_gpu_array
+from lcc._dispatch import here
 
 _STORE: dict[str, Any] = {}
 _STORE_LOCK = threading.Lock()
@@ -268,9 +269,6 @@ def local(z: Any, fn: Any) -> Any:
 def gather(x: Any) -> Any:
     """A Dask array as one local array in this process (CSR row blocks as one CSR matrix);
     local arrays pass through."""
-    from lcc._backend import is_dask_array
-    from lcc._dispatch import here
-
     if not is_dask_array(x):
         return x
     out = x.compute()
