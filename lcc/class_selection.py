@@ -77,7 +77,9 @@ def select_classes(y_true: Any, y_pred: Any, policy: str | None) -> np.ndarray |
         return None
     if top_pair:
         return _top_pairs(weights, wanted)
-    return _heaviest_connected(weights, wanted or None)
+    groups = _grown_from_heaviest_edges(weights, wanted) if wanted else _components(weights)
+    best = max(groups, key=lambda g: _weight(weights, g))
+    return np.array(sorted(best), dtype=np.int64)
 
 
 def _host(labels: Any) -> np.ndarray:
@@ -97,25 +99,27 @@ def _top_pairs(weights: np.ndarray, n_pairs: int) -> np.ndarray:
     return np.unique(np.array([c for a, b, _ in pairs for c in (a, b)], dtype=np.int64))
 
 
-def _heaviest_connected(weights: np.ndarray, max_size: int | None) -> np.ndarray:
-    """The connected class set of largest total edge weight: a component of the graph
-    (``max_size`` None), or of at most ``max_size`` classes grown from the heaviest edges
-    (each edge joins every set holding one of its ends that has room, else starts one)."""
+def _components(weights: np.ndarray) -> list[set[int]]:
+    """The connected components of the confusion graph (scipy's csgraph)."""
+    from scipy.sparse.csgraph import connected_components
+
+    n, label = connected_components(weights > 0, directed=False)
+    return [set(np.flatnonzero(label == c).tolist()) for c in range(n)]
+
+
+def _grown_from_heaviest_edges(weights: np.ndarray, max_size: int) -> list[set[int]]:
+    """Connected sets of at most ``max_size`` classes grown from the heaviest edges: each
+    edge joins every set holding one of its ends that has room, else starts a set."""
     groups: list[set[int]] = []
     for a, b, _ in _edges(weights):
         if any(a in g and b in g for g in groups):
             continue
-        touching = [g for g in groups if (a in g or b in g)]
-        room = [g for g in touching if max_size is None or len(g) < max_size]
-        if max_size is None and touching:  # components: merge everything the edge joins
-            groups = [g for g in groups if g not in touching] + [set().union(*touching, {a, b})]
-            continue
+        room = [g for g in groups if (a in g or b in g) and len(g) < max_size]
         for g in room:
             g.update((a, b))
         if not room:
             groups.append({a, b})
-    best = max(groups, key=lambda g: _weight(weights, g))
-    return np.array(sorted(best), dtype=np.int64)
+    return groups
 
 
 def _weight(weights: np.ndarray, classes: set[int]) -> int:
