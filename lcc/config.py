@@ -66,17 +66,71 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML file; a clear error when it is missing or not a mapping."""
+    """The mapping in a YAML file. One clear line when the path is missing, a folder or an
+    empty file, when the YAML does not parse (with its line and column), when a key is given
+    twice in one mapping (YAML would keep the last silently), or when it is not a mapping."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            [f"config file {str(path)!r} is a folder; give one YAML file in it "
+             f"(`lcc list --configs {path}` lists them)"]
+        )  # fmt: skip
     if not path.is_file():
         raise ConfigError([f"config file {str(path)!r} does not exist"])
+    text = path.read_text()
+    if not text.strip():
+        raise ConfigError([f"config file {str(path)!r} is empty; {_NEEDS}"])
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except yaml.MarkedYAMLError as err:
+        raise ConfigError([f"{path}:{_where(err)} not valid YAML: {_problem(err)}"]) from None
     except yaml.YAMLError as err:
         raise ConfigError([f"{path}: not valid YAML ({str(err).splitlines()[0]})"]) from None
+    except _DuplicateKey as err:
+        raise ConfigError([f"{path}:{err}"]) from None
+    if loaded is None:
+        raise ConfigError([f"config file {str(path)!r} holds only comments; {_NEEDS}"])
     if not isinstance(loaded, dict):
         raise ConfigError([f"{path} must hold a YAML mapping, got {type(loaded).__name__}"])
     return loaded
+
+
+_NEEDS = "a config is a YAML mapping (`lcc list` shows the shipped configs)"
+
+
+class _DuplicateKey(Exception):
+    """``"<line>:<column>: key 'k' given twice in this mapping (first at line N)"``."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (a second
+    ``finetune:`` section would otherwise replace the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor`: its keys may be overridden, as YAML allows
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise _DuplicateKey(
+                    f"{line}:{key_node.start_mark.column + 1}: key {key!r} given twice in "
+                    f"one mapping (first at line {seen[key]}); keep one"
+                )
+            if isinstance(key, typing.Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _where(err: yaml.MarkedYAMLError) -> str:
+    mark = err.problem_mark or err.context_mark
+    return "" if mark is None else f"{mark.line + 1}:{mark.column + 1}:"
+
+
+def _problem(err: yaml.MarkedYAMLError) -> str:
+    parts = [err.context, err.problem]
+    return "; ".join(p for p in parts if p) or "a syntax error"
 
 
 def load_config(path: str | Path | None, overrides: list[str], schema: type[BaseModel]) -> Any:
