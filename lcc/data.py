@@ -26,7 +26,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-__all__ = ["EMBEDDED", "TORCHVISION", "DataSplit", "load_dataset", "load_flat", "resize_images"]
+__all__ = [
+    "CHANNELS",
+    "EMBEDDED",
+    "TORCHVISION",
+    "DataSplit",
+    "load_dataset",
+    "load_flat",
+    "resize_images",
+]
 
 EMBEDDED = ("digits", "mnist_subset")
 TORCHVISION = {
@@ -39,6 +47,10 @@ TORCHVISION = {
     "cifar100": "CIFAR100",
     "stl10": "STL10",
 }
+CHANNELS = {
+    name: 3 if name in ("cifar10", "cifar100", "stl10") else 1 for name in (*EMBEDDED, *TORCHVISION)
+}
+"""Image channels of each data set (1: greyscale, 3: colour), known before it is loaded."""
 
 
 @dataclass(frozen=True)

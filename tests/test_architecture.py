@@ -79,6 +79,7 @@ VIOLATIONS = [
     ("inside-backends-knn", "backends/knn/cpu_exact.py", "from lcc.backends.knn import cpu_ivf"),
     ("inside-training", "training/capture.py", "from lcc.training import trainer"),
     ("inside-pipelines", "pipelines/_schema.py", "from lcc.pipelines import ssc"),
+    ("inside-models", "models/_weights.py", "from lcc.models import _timm"),
 ]
 
 

@@ -40,7 +40,11 @@ __all__ = ["Config", "run"]
 
 
 class ModelSection(Section):
-    """``small_cnn`` or a torchvision classification model; ``weights`` from the hub cache."""
+    """A classifier by name (:func:`lcc.models.build_model`): ``small_cnn``,
+    ``torchvision/<arch>`` (or ``<arch>``), ``timm/<name>``, ``hf/<repo id or folder>``;
+    ``weights``: null, a local file or folder, or published weights from the local caches
+    (torchvision's ``IMAGENET1K_V1``, ``pretrained``). The weights are looked for here, so a
+    missing file fails before anything runs, naming every place looked in."""
 
     name: str = "small_cnn"
     weights: str | None = None
@@ -48,14 +52,23 @@ class ModelSection(Section):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        import torchvision
+        from lcc.models import check_model_name
 
-        if name != "small_cnn" and name not in torchvision.models.list_models(torchvision.models):
-            raise ValueError(
-                "expected 'small_cnn' or a torchvision classification model "
-                "(torchvision.models.list_models(), e.g. 'resnet18')"
-            )
+        try:
+            check_model_name(name)
+        except ImportError as err:  # a missing extra: one line, as every config error
+            raise ValueError(str(err)) from None
         return name
+
+    @model_validator(mode="after")
+    def _weights_here(self) -> ModelSection:
+        from lcc.models import locate_weights
+
+        try:
+            locate_weights(self.name, self.weights)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"model.weights: {err}") from None
+        return self
 
 
 class TrainSection(Section):
@@ -101,18 +114,19 @@ class Config(RunConfig):
 
     @model_validator(mode="after")
     def _layers_exist(self) -> Config:
-        """``lcc.layers`` against the model's modules, built on the meta device (no memory)."""
-        from lcc.models import build_model
+        """``lcc.layers`` against the model's modules, built without weights for the data's
+        image channels on the meta device where it can be (no memory)."""
+        from lcc.data import CHANNELS
+        from lcc.models import check_layers, skeleton
 
-        with torch.device("meta"):
-            model = build_model(self.model.name, n_classes=10)
-        known = [name for name, _ in model.named_modules() if name]
-        unknown = [layer for layer in self.lcc.layers if layer not in known]
-        if unknown:
-            raise ValueError(
-                f"lcc.layers: {unknown} are not layers of {self.model.name}; "
-                f"choose from {known[:12]}{' …' if len(known) > 12 else ''}"
-            )
+        try:
+            model = skeleton(self.model.name, in_channels=CHANNELS[self.data.name])
+        except (OSError, ValueError, ImportError) as err:
+            raise ValueError(f"model.name: {err}") from None
+        try:
+            check_layers(model, self.lcc.layers, model_name=self.model.name)
+        except ValueError as err:
+            raise ValueError(f"lcc.layers: {err}") from None
         return self
 
 

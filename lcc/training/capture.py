@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from lcc.models import check_layers
+
 __all__ = ["IndexedDataset", "LatentCapture", "LatentRecord", "unpack_batch"]
 
 
@@ -61,11 +63,8 @@ class LatentCapture:
         layers = list(layers)
         if not layers:
             raise ValueError("layers must name at least one submodule")
+        check_layers(model, layers)
         modules = dict(model.named_modules())
-        missing = [name for name in layers if name not in modules]
-        if missing:
-            known = ", ".join(repr(n) for n in modules if n)
-            raise ValueError(f"unknown layer(s) {missing}; the model has: {known}")
         self.layers = layers
         self.outputs: dict[str, torch.Tensor] = {}
         self._handles = [modules[name].register_forward_hook(self._hook(name)) for name in layers]

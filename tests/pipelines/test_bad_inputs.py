@@ -36,7 +36,25 @@ CLI = [
     ([DEMO, "lcc.layers=fc1"], "lcc.layers: expected a list, got 'fc1'"),
     (
         [DEMO, "model.name=resnet99"],
-        "model.name: expected 'small_cnn' or a torchvision classification model",
+        "model.name: unknown model 'resnet99'; a model name is 'small_cnn', 'torchvision/<arch>'",
+    ),
+    (
+        [DEMO, "model.name=timm/resnet99"],
+        "model.name: unknown timm model 'resnet99' (did you mean",
+    ),
+    (
+        [DEMO, "model.name=resnet18"],
+        "model.name: torchvision/resnet18 takes 3-channel (RGB) images and the data have 1 "
+        "channel(s)",
+    ),
+    (
+        [DEMO, "model.weights=/no/such/weights.safetensors"],
+        "model.weights: weights file '/no/such/weights.safetensors' not found; "
+        "looked in: /no/such/weights.safetensors",
+    ),
+    (
+        [DEMO, "model.name=resnet18", "model.weights=IMAGENET1K_V9"],
+        "model.weights: torchvision/resnet18 has no weights named 'IMAGENET1K_V9'",
     ),
     ([DEMO, "data.name=cifar11"], "data.name: expected one of 'digits', 'mnist_subset'"),
     ([DEMO, "data.name=cifar10"], "data.root: cifar10 is read from a local folder; set data.root"),

@@ -57,7 +57,7 @@ def test_capture_collects_by_dataset_index_and_checks_layer_names():
     np.testing.assert_allclose(z, expected, rtol=1e-4, atol=1e-5)
     assert torch.equal(labels, data.tensors[1])
     assert predictions.shape == (200,)
-    with pytest.raises(ValueError, match="unknown layer"):
+    with pytest.raises(ValueError, match=r"\['fc9'\] are not layers of the model \(SmallCNN\)"):
         LatentCapture(model, ["fc9"])
 
 
