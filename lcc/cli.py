@@ -11,6 +11,11 @@ present) or the address of a running scheduler (``tcp://host:8786``).
 ``lcc doctor`` checks the installation (versions, GPUs, backends, an engine
 smoke test per backend) and exits non-zero when something installed is broken.
 
+``lcc layers MODEL [--weights W] [--n-classes N] [--input CxHxW] [--depth D]`` lists the
+layers of a model by name (``small_cnn``, ``torchvision/<arch>``, ``timm/<name>``,
+``hf/<repo id or folder>``) that ``lcc.layers`` takes: type, output shape for one input,
+parameters, the head and the latent layer before it marked.
+
 ``lcc list [--configs DIR]`` names the pipelines and the shipped configs (from
 ``pipelines/configs`` in the current directory, else next to the package), each
 with its one-line description.
@@ -57,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
     listing = sub.add_parser("list", help="the pipelines and the shipped configs")
     listing.add_argument("--configs", metavar="DIR", help="a folder of configs to list instead")
+    _add_layers_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "layers":
+        return _layers(args)
     if args.command == "list":
         return _list(args.configs)
     if args.command == "doctor":
@@ -85,6 +93,55 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lcc: error: {err}", file=sys.stderr)
         return 1
     print(f"run_dir={run_dir}")
+    return 0
+
+
+def _add_layers_parser(sub: Any) -> None:
+    layers = sub.add_parser(
+        "layers", help="a model's layers, the names lcc.layers takes (output shapes, parameters)"
+    )
+    layers.add_argument(
+        "model",
+        help="small_cnn, torchvision/<arch> (or <arch>), timm/<name>, hf/<repo id or folder>",
+    )
+    layers.add_argument("--weights", help="as model.weights: a local file or folder, or a name")
+    layers.add_argument("--n-classes", type=int, default=10, help="outputs of the head (10)")
+    layers.add_argument(
+        "--input", default="3x32x32", metavar="CxHxW", help="one input's shape (3x32x32)"
+    )
+    layers.add_argument(
+        "--depth", type=int, metavar="D", help="only names of at most D dotted parts"
+    )
+
+
+def _layers(args: argparse.Namespace) -> int:
+    """Print the layers of ``args.model`` for one ``args.input`` input."""
+    from lcc.models import build_model, describe_layers, format_layers
+
+    try:
+        shape = tuple(int(side) for side in args.input.lower().split("x"))
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError
+    except ValueError:
+        print(
+            f"lcc: error: --input: expected CxHxW such as 3x32x32, got {args.input!r}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        model = build_model(
+            args.model, n_classes=args.n_classes, in_channels=shape[0], weights=args.weights
+        )
+        rows = describe_layers(model, shape)
+    except (OSError, ValueError, ImportError, RuntimeError) as err:
+        print(f"lcc: error: {err}", file=sys.stderr)
+        return 2
+    total, side = sum(p.numel() for p in model.parameters()), "×".join(map(str, shape))
+    print(f"{args.model}: {total:,} parameters; output shapes for one {side} input")
+    print(format_layers(rows, max_depth=args.depth))
+    latent = next((r.name for r in rows if r.role == "latent"), None)
+    if latent is not None:
+        print(f"\nlcc.layers takes any name above with an output shape, e.g. lcc.layers=[{latent}]")
     return 0
 
 
