@@ -16,11 +16,14 @@ def new_run_dir(config: dict[str, Any]) -> Path:
     from lcc.io import write_atomic
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}"
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}-{suffix}"
-    run_dir.mkdir(parents=True)
+    Path(config["output_dir"]).mkdir(parents=True, exist_ok=True)
+    for suffix in range(1, 10_000):
+        tail = "" if suffix == 1 else f"-{suffix}"
+        run_dir = Path(config["output_dir"]) / f"{config['name']}-{stamp}{tail}"
+        try:
+            run_dir.mkdir()  # atomic: two runs started in one second get two directories
+            break
+        except FileExistsError:
+            continue
     write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config)))
     return run_dir

@@ -3,7 +3,8 @@
 Every epoch of every phase ends with :meth:`RunCheckpoints.save`: the training
 loop's state plus what the pipeline needs to pick up (the phase, the finished
 runs' histories, the pretrained weights…) and the resolved config, which a
-resume must match. ``complete.json`` marks a finished run.
+resume must match. ``complete.json`` marks a finished run. The run directory is locked
+(:class:`lcc.pipelines._lock.RunLock`) while a process works in it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from typing import Any
 
 from lcc.checkpoint import Checkpoint, CheckpointError, Checkpoints
 from lcc.io import write_atomic, write_json
+from lcc.pipelines._lock import RunLock
 
 __all__ = ["RunCheckpoints"]
 
 
 class RunCheckpoints:
-    """The checkpoints in ``<run_dir>/checkpoints`` of a run of ``config``."""
+    """The checkpoints in ``<run_dir>/checkpoints`` of a run of ``config``; constructing it
+    takes the run directory's lock (:class:`~lcc.pipelines._lock.RunDirectoryInUse` when
+    another live process holds it)."""
 
     def __init__(self, run_dir: Path, config: dict[str, Any]):
         self.run_dir, self.config = Path(run_dir), config
+        self.lock = RunLock(self.run_dir)
         self.enabled = bool(config["checkpoint"]["enabled"])
         self.store = Checkpoints(self.run_dir / "checkpoints", keep=config["checkpoint"]["keep"])
 
