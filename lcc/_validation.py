@@ -251,7 +251,9 @@ def check_latents(z: Any, name: str = "z", *, min_samples: int = 2) -> Any:
     if sharded:
         import dask.array as da
 
-        if not bool(da.isfinite(z).all().compute()):
+        from lcc._waiting import fetch
+
+        if not bool(fetch(da.isfinite(z).all())):
             raise ValueError(f"{name} contains NaN or infinite values")
         return z
     xp = _xp(z)

@@ -20,8 +20,27 @@ from collections.abc import Iterator
 from typing import Any
 
 from lcc._backend import gpu_available, is_dask_array, is_gpu_array
+from lcc._waiting import (
+    DEFAULT_STEP_TIMEOUT_S,
+    StepTimeout,
+    WorkerLost,
+    check_step_timeout,
+    current_client,
+    step_timeout,
+    step_timeout_of,
+)
 
-__all__ = ["SCHEDULERS", "as_dask", "cluster", "is_dask_array", "resolve_scheduler"]
+__all__ = [
+    "DEFAULT_STEP_TIMEOUT_S",
+    "SCHEDULERS",
+    "StepTimeout",
+    "WorkerLost",
+    "as_dask",
+    "cluster",
+    "is_dask_array",
+    "resolve_scheduler",
+    "step_timeout",
+]
 
 log = logging.getLogger(__name__)
 SCHEDULERS = ("auto", "local", "local-cuda")
@@ -55,6 +74,7 @@ def cluster(
     threads_per_worker: int | None = None,
     memory_limit: str | float | None = "auto",
     dashboard: bool = False,
+    step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
     **cluster_kwargs: Any,
 ) -> Iterator[Any]:
     """Start (or join) a Dask cluster and yield a ``distributed.Client`` to it.
@@ -74,6 +94,10 @@ def cluster(
         2-core machine, i.e. Dask's own defaults.
     dashboard : bool, default False
         Serve the Dask dashboard (port 8787) for a local cluster.
+    step_timeout_s : float, default 3600
+        The longest one sharded step waits on the cluster inside the block: past it, a
+        worker that never answers (hung in a native library, stopped, swapping) raises
+        ``lcc.distributed.StepTimeout`` naming the workers still busy, instead of a hang.
     **cluster_kwargs
         Further arguments of ``LocalCluster`` / ``LocalCUDACluster``.
 
@@ -83,6 +107,7 @@ def cluster(
     """
     from distributed import Client
 
+    step_timeout_s = check_step_timeout(step_timeout_s)  # before anything starts
     scheduler = resolve_scheduler(scheduler)
     options: dict[str, Any] = {"memory_limit": memory_limit, **cluster_kwargs}
     if not dashboard:
@@ -113,7 +138,8 @@ def cluster(
     workers = client.scheduler_info(n_workers=-1)["workers"]
     log.info("Dask cluster %s: %d worker(s)", client.dashboard_link or scheduler, len(workers))
     try:
-        yield client
+        with step_timeout_of(step_timeout_s):
+            yield client
     finally:
         _destroy_cugraph_comms()
         client.close()
@@ -174,15 +200,3 @@ def to_gpu_chunks(z: Any) -> Any:
         return z
     meta = cupy.empty((0,) * z.ndim, dtype=z.dtype)
     return z.map_blocks(cupy.asarray, dtype=z.dtype, meta=meta)
-
-
-def current_client() -> Any:
-    """The default ``distributed.Client``, or None when there is none."""
-    try:
-        from distributed import default_client
-    except ImportError:
-        return None
-    try:
-        return default_client()
-    except ValueError:
-        return None

@@ -11,13 +11,16 @@ leaves (instead of waiting forever); a block task can run on any worker that
 holds the whole store and fails with :class:`WorkerLost` on one that does not.
 :func:`survive_worker_loss` reruns a whole step from its (recomputable) input
 then, up to ``RETRIES`` times.
+
+A worker that stays in the cluster but never answers is bounded too: every wait goes
+through :mod:`lcc._waiting` (:func:`wait_for`, :func:`settled`, :func:`fetch`), which
+gives up after the step's timeout with ``StepTimeout``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,41 +29,22 @@ import numpy as np
 
 from lcc._backend import is_dask_array, is_gpu_array
 from lcc._dispatch import here
+from lcc._waiting import (
+    WorkerLost,
+    current_client,
+    fetch,
+    raise_failed,
+    raise_if_gone,
+    settled,
+    wait_for,
+    workers_of,
+)
 
 _STORE: dict[str, Any] = {}
 _STORE_LOCK = threading.Lock()
 RETRIES = 3
-POLL_S = 0.25
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class WorkerLost(RuntimeError):
-    """A Dask worker holding part of a step's state left the cluster during the step."""
-
-
-def wait_for(client: Any, futures: Any, workers: list[str]) -> None:
-    """Wait until ``futures`` are done, stopped by :class:`WorkerLost` when one of ``workers``
-    leaves the cluster (a task pinned to it would otherwise never run).
-
-    Polls each future's own status (``Future.done()``, no call to the scheduler) rather
-    than ``distributed.wait(futures, timeout=…)``: after a worker was killed that call
-    was seen to block in its ``client.sync`` well past its timeout, forever.
-    """
-    futures = list(futures)
-    checked = time.monotonic()
-    while not all(f.done() for f in futures):
-        time.sleep(POLL_S / 10)
-        if time.monotonic() - checked >= POLL_S:
-            checked = time.monotonic()
-            raise_if_gone(client, workers)
-
-
-def raise_if_gone(client: Any, workers: list[str]) -> None:
-    """:class:`WorkerLost` when one of ``workers`` is no longer in the cluster."""
-    gone = set(workers) - set(workers_of(client))
-    if gone:
-        raise WorkerLost(f"Dask worker(s) {sorted(gone)} left the cluster")
 
 
 def survive_worker_loss(step: Callable[[], T]) -> T:
@@ -86,10 +70,7 @@ def survive_worker_loss(step: Callable[[], T]) -> T:
     return step()
 
 
-def client_or_none() -> Any:
-    from lcc.distributed import current_client
-
-    return current_client()
+client_or_none = current_client
 
 
 def on_gpu(z: Any) -> bool:
@@ -125,10 +106,6 @@ def like_rows(values: Any, row_chunks: tuple[int, ...], client: Any) -> Any:
     meta = values[:0] if is_gpu_array(values) else None
     out = da.from_array(values, chunks=chunks, asarray=False, meta=meta, name=False)  # no hashing
     return client.persist(out) if client is not None else out
-
-
-def workers_of(client: Any) -> list[str]:
-    return list(client.scheduler_info(n_workers=-1)["workers"])
 
 
 def _block_keys(z: Any) -> list[Any]:
@@ -236,28 +213,6 @@ def map_rows(client: Any, workers: list[str], fn: Any, arrays: list, outputs: li
     return settled(client, client.persist(results))
 
 
-def settled(client: Any, results: Any) -> Any:
-    """``results`` (persisted Dask collections) once computed; the first failed block's
-    error is raised here, inside the step that :func:`survive_worker_loss` can rerun."""
-    from distributed import futures_of
-
-    wait_for(client, futures_of(results), [])
-    raise_failed(futures_of(results))
-    return results
-
-
-def raise_failed(futures: Any) -> None:
-    """Raise what the first failed future raised, from the statuses alone: never
-    ``client.gather``, which waits forever for a result whose worker died after the task ran
-    when the task was pinned to it (it can run nowhere else)."""
-    for future in futures:
-        if future.status in ("error", "cancelled"):
-            # a block whose worker died can be left errored without an exception (or
-            # cancelled); client.gather then fails inside distributed itself
-            error = future.exception() if future.status == "error" else None
-            raise error or WorkerLost(f"a block of the step was lost ({future.status})")
-
-
 def local(z: Any, fn: Any) -> Any:
     """No cluster: compute ``z`` here, run ``fn`` on it, return Dask arrays chunked alike."""
     out = fn(z.compute())
@@ -271,6 +226,6 @@ def gather(x: Any) -> Any:
     local arrays pass through."""
     if not is_dask_array(x):
         return x
-    out = x.compute()
+    out = fetch(x)
     sparse = here(out).sparse
     return sparse.csr_matrix(out) if sparse.issparse(out) else out

@@ -14,6 +14,7 @@ from lcc.sharded._plumbing import (
     broadcast,
     by_rows,
     client_or_none,
+    fetch,
     like_rows,
     local,
     lookup,
@@ -98,7 +99,7 @@ def correction_targets(
         seed = options["seed"]
         reps = kernels.representatives(on, y_true, y_clst, cluster_to_label, misclustered, seed)
         ids = reps.get() if is_gpu_array(reps) else reps
-        zr = z[ids].compute() if ids.shape[0] else on.xp.empty((0, d), dtype=np.float32)
+        zr = fetch(z[ids]) if ids.shape[0] else on.xp.empty((0, d), dtype=np.float32)
         args = (zr, y_true[reps])
         fn, workers = _approximate_block, workers_of(client)
         return tuple(map_rows(client, workers, fn, [z, labels_d, mis_d], outputs, *args))

@@ -9,7 +9,14 @@ import numpy as np
 from lcc._backend import move
 from lcc._dispatch import place
 from lcc.backends import dask_gpu
-from lcc.sharded._plumbing import by_rows, client_or_none, device_meta, like_rows, on_gpu
+from lcc.sharded._plumbing import (
+    by_rows,
+    client_or_none,
+    device_meta,
+    fetch,
+    like_rows,
+    on_gpu,
+)
 
 
 def kmeans(z: Any, n_clusters: int, **options: Any) -> tuple[Any, Any]:
@@ -22,7 +29,7 @@ def kmeans(z: Any, n_clusters: int, **options: Any) -> tuple[Any, Any]:
         labels = device_meta(labels.astype("int64"))
         labels = labels.compute_chunk_sizes().rechunk({0: z.chunks[0]})
         return client.persist(labels), centers
-    local = z.compute()
+    local = fetch(z)
     on = place(local)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
     labels, centers = on.back(*on.impl.kmeans(on.to(local), n_clusters, **options))
     return like_rows(labels, z.chunks[0], client), centers
@@ -43,10 +50,10 @@ def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:
     )
     if client is not None:
         u, s, vt = client.persist([u, s, vt])
-    s, vt = s.compute(), vt.compute()
+    s, vt = fetch(s), fetch(vt)
     # the sign convention of lcc.kernels.spectral.flip_signs: largest-|·| entry of each U column > 0
-    column = move(abs(u).argmax(axis=0).compute(), "cpu")  # k ints: vindex wants numpy
-    largest = move(u.vindex[column, np.arange(k)].compute(), "cpu")
+    column = move(fetch(abs(u).argmax(axis=0)), "cpu")  # k ints: vindex wants numpy
+    largest = move(fetch(u.vindex[column, np.arange(k)]), "cpu")
     signs = np.where(largest < 0, -1, 1).astype(largest.dtype)
     if on_gpu(matrix):  # the chunks' kind, whatever kind dask's vindex gathered into
         signs = move(signs, "gpu")

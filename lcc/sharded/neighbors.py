@@ -15,6 +15,7 @@ from lcc.sharded._plumbing import (
     by_rows,
     client_or_none,
     device_meta,
+    fetch,
     local,
     lookup,
     map_rows,
@@ -58,7 +59,7 @@ def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarr
     n = z.shape[0]
     size = cpu_ivf.training_sample_size(n)
     rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-    return cpu_ivf.trained_empty_index(z[rows].compute(), n, nprobe)
+    return cpu_ivf.trained_empty_index(fetch(z[rows]), n, nprobe)
 
 
 def knn(
@@ -148,11 +149,11 @@ def graph_from_neighbors(dist: Any, idx: Any, bandwidth: Any) -> Any:
 
     client = client_or_none()
     n = dist.shape[0]
-    kth = dist[:, -1].compute()  # n floats to the client, for σ
+    kth = fetch(dist[:, -1])  # n floats to the client, for σ
     on = here(kth)
     sigma = kernels.bandwidth(on, kth, dist, bandwidth)
     zero = dist.map_blocks(lambda d: kernels.edge_weights(on, d, sigma) == 0, dtype=bool)
-    kernels.warn_underflow(float(zero.mean().compute()))
+    kernels.warn_underflow(float(fetch(zero.mean())))
     starts = row_starts(dist.chunks[0])
     directed = [
         dask.delayed(_directed_block, pure=True)(d, i, sigma, n)
