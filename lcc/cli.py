@@ -3,6 +3,9 @@
 The config is validated before anything runs: each problem is one line naming
 the dotted key, the value and what is allowed, exit code 2.
 ``--print-config`` prints the resolved config (defaults filled in) and exits.
+A problem around the run (a full disk, an unwritable or misplaced ``output_dir``, a damaged
+checkpoint, a diverged run) is one line saying what was kept and how to go on, exit code 1;
+``--debug`` shows its traceback instead.
 
 ``--scheduler`` runs the LCC correction step on a Dask cluster: ``local``
 (CPU worker processes), ``local-cuda`` (one worker per GPU), ``auto`` (GPUs if
@@ -24,7 +27,9 @@ with its one-line description.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="RUN_DIR",
         help="go on from RUN_DIR's last checkpoint (its config.yaml; a CONFIG given must match)",
     )
+    run.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (default: one line)"
+    )
     sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
     listing = sub.add_parser("list", help="the pipelines and the shipped configs")
     listing.add_argument("--configs", metavar="DIR", help="a folder of configs to list instead")
@@ -86,14 +94,52 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(config.model_dump(), sort_keys=False), end="")
         return 0
+    started = time.time()
     try:
         resume = {} if args.resume is None else {"run_dir": Path(args.resume)}
         run_dir = module.run(config.model_dump(), **resume)
-    except (CheckpointError, FloatingPointError) as err:
-        print(f"lcc: error: {err}", file=sys.stderr)
+    except (CheckpointError, FloatingPointError, OSError) as err:
+        if args.debug:
+            raise
+        where = Path(args.resume) if args.resume else _new_run_dir(config, started)
+        print(f"lcc: error: {_environment(err)}{_kept(where)}", file=sys.stderr)
         return 1
     print(f"run_dir={run_dir}")
     return 0
+
+
+def _environment(err: BaseException) -> str:
+    """What went wrong around the run, in one line (an OSError's errno said in words)."""
+    if not isinstance(err, OSError):
+        return str(err)
+    name = repr(err.filename) if err.filename else "a file of the run"
+    if err.errno == errno.ENOSPC:
+        return f"no space left on the disk while writing {name}; free some space"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {name} ({err.strerror}); choose a writable output_dir"
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        return f"{name} is in the way: a file where a folder is needed (is output_dir a file?)"
+    return f"{err.strerror or err} ({name})"
+
+
+def _new_run_dir(config: Any, since: float) -> Path | None:
+    """The run directory this process created, if it got that far."""
+    made = [
+        p
+        for p in Path(config.output_dir).glob(f"{config.name}-*")
+        if p.is_dir() and p.stat().st_mtime >= since - 1
+    ]
+    return max(made, key=lambda p: p.stat().st_mtime) if made else None
+
+
+def _kept(run_dir: Path | None) -> str:
+    """``; kept: …`` — what survives in the run directory and how to go on from it."""
+    if run_dir is None or not (run_dir / "config.yaml").is_file():
+        return "; nothing was written"
+    saved = sorted((run_dir / "checkpoints").glob("checkpoint-*.safetensors"))
+    if not saved:
+        return f"; kept: {run_dir} (no checkpoint yet: run it again)"
+    return f"; kept: {saved[-1]} — go on with `lcc run --resume {run_dir}`"
 
 
 def _add_layers_parser(sub: Any) -> None:

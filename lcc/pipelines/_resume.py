@@ -31,6 +31,14 @@ class RunCheckpoints:
         self.enabled = bool(config["checkpoint"]["enabled"])
         self.store = Checkpoints(self.run_dir / "checkpoints", keep=config["checkpoint"]["keep"])
 
+    def __enter__(self) -> RunCheckpoints:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """The run is over, however it ended: the directory is free for the next process
+        (or this one: a traceback kept in a notebook must not hold it)."""
+        self.lock.release()
+
     @property
     def complete(self) -> bool:
         return (self.run_dir / "complete.json").is_file()

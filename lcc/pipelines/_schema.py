@@ -37,9 +37,21 @@ DataName = Literal[EMBEDDED + tuple(TORCHVISION)]  # type: ignore[valid-type]
 
 
 def _device(name: str) -> str:
-    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return name
-    raise ValueError("expected auto, cpu, cuda or cuda:<index>")
+    """``auto``, ``cpu``, or a CUDA device this process can see (checked now, before
+    anything trains, not when the first tensor moves)."""
+    if not (name in ("auto", "cpu", "cuda") or (name[:5] == "cuda:" and name[5:].isdigit())):
+        raise ValueError("expected auto, cpu, cuda or cuda:<index>")
+    if name.startswith("cuda"):
+        import torch
+
+        visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name[5:]) if ":" in name else 0
+        if index >= visible:
+            raise ValueError(
+                f"{name!r} was requested but this process sees {visible} CUDA device(s) "
+                "(torch.cuda.is_available() / CUDA_VISIBLE_DEVICES); use auto or cpu"
+            )
+    return name
 
 
 Device = Annotated[str, AfterValidator(_device)]

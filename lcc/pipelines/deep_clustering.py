@@ -71,10 +71,14 @@ class Config(SeededRunConfig):
 
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
     """Every run of the grid; ``run_dir`` resumes that run from its last checkpoint."""
+    with RunCheckpoints(run_dir or new_run_dir(config), config) as runs:
+        return _run(config, runs)
+
+
+def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
     from lcc.data import load_flat
     from lcc.plots import plot_curves
 
-    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
     if (started := runs.start()) is None:
         return runs.run_dir
     last, done = started

@@ -147,11 +147,15 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
     checkpoint: pretraining, the baseline and the LCC fine-tune each go on from
     the epoch after it, and the run ends as an uninterrupted one would.
     """
+    with RunCheckpoints(run_dir or new_run_dir(config), config) as runs:
+        return _run(config, runs)
+
+
+def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
     from lcc.data import load_dataset
     from lcc.training import evaluate
 
     _device(config["device"])  # a device that is not there fails before anything is written
-    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
     if (started := runs.start()) is None:
         return runs.run_dir
     last, done = started

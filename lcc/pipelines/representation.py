@@ -90,11 +90,15 @@ def _estimator(method: str, n_clusters: int, seed: int, model: dict[str, Any] | 
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
     """Train, cluster and picture every seed; ``run_dir`` resumes that run from its last
     checkpoint (every training epoch of the estimator is checkpointed)."""
+    with RunCheckpoints(run_dir or new_run_dir(config), config) as runs:
+        return _run(config, runs)
+
+
+def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
     from lcc.data import load_flat
     from lcc.plots import plot_history
 
     method = config["method"]
-    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
     if (started := runs.start()) is None:
         return runs.run_dir
     last, done = started

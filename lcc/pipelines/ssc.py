@@ -80,9 +80,13 @@ class Config(SeededRunConfig):
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
     """Every model of Table I for every seed; ``run_dir`` resumes that run from its last
     checkpoint (the DAE's and the snapshot ensemble's epochs are checkpointed)."""
+    with RunCheckpoints(run_dir or new_run_dir(config), config) as runs:
+        return _run(config, runs)
+
+
+def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
     from lcc.data import load_flat
 
-    runs = RunCheckpoints(run_dir or new_run_dir(config), config)
     if (started := runs.start()) is None:
         return runs.run_dir
     last, done = started
