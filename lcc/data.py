@@ -34,6 +34,7 @@ __all__ = [
     "load_dataset",
     "load_flat",
     "resize_images",
+    "train_size",
 ]
 
 EMBEDDED = ("digits", "mnist_subset")
@@ -51,6 +52,19 @@ CHANNELS = {
     name: 3 if name in ("cifar10", "cifar100", "stl10") else 1 for name in (*EMBEDDED, *TORCHVISION)
 }
 """Image channels of each data set (1: greyscale, 3: colour), known before it is loaded."""
+
+
+_SIZES = {"digits": 1_797, "mnist_subset": 5_000, "mnist": 60_000, "fashion_mnist": 60_000,
+          "kmnist": 60_000, "emnist": 112_800, "usps": 7_291, "cifar10": 50_000,
+          "cifar100": 50_000, "stl10": 5_000}  # fmt: skip
+
+
+def train_size(name: str, test_fraction: float = 0.2) -> int:
+    """Samples in ``name``'s training split, known before it is loaded (an embedded set's
+    split keeps ``ceil(test_fraction · n)`` for the test, as scikit-learn's does)."""
+    if name in EMBEDDED:
+        return _SIZES[name] - int(np.ceil(test_fraction * _SIZES[name]))
+    return _SIZES[name]
 
 
 @dataclass(frozen=True)

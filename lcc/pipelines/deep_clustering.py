@@ -57,7 +57,7 @@ class Config(SeededRunConfig):
     ]
     brb: Annotated[list[bool], Field(min_length=1)] = [False, True]
     pretrain_epochs: Annotated[list[NonNegInt], Field(min_length=1)] = [0]
-    clustering_epochs: NonNegInt = 100
+    clustering_epochs: PosInt = 100
     batch_size: PosInt = 256
     lr: PosFloat = 1e-3
     architecture: Literal["mlp", "conv"] = "mlp"

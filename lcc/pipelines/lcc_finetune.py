@@ -113,6 +113,29 @@ class Config(RunConfig):
     lcc: LCCSection = LCCSection()
 
     @model_validator(mode="after")
+    def _completes(self) -> Config:
+        """Values checked against each other and the data's size before anything runs, so
+        that a run that passes can complete (a failure after training could not be
+        resumed: ``--resume`` refuses a changed config)."""
+        from lcc.data import train_size
+
+        epochs, warmup, k = self.finetune.epochs, self.lcc.warmup, self.lcc.k
+        if epochs < 1:
+            raise ValueError("finetune.epochs: 0 epochs leave nothing to compare; give >= 1")
+        if warmup >= epochs:
+            raise ValueError(
+                f"lcc.warmup={warmup} leaves no LCC epoch in finetune.epochs={epochs}; "
+                "make it smaller than finetune.epochs"
+            )
+        n = train_size(self.data.name)
+        if k >= n:
+            raise ValueError(
+                f"lcc.k={k} must be smaller than the {n:,} training samples of "
+                f"{self.data.name} (a sample is never its own neighbour)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _layers_exist(self) -> Config:
         """``lcc.layers`` against the model's modules, built without weights for the data's
         image channels on the meta device where it can be (no memory)."""

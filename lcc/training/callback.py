@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from lcc._validation import Bool, Choice, Int, Parameter, Real, check_values
+from lcc._validation import Bool, Choice, Int, Parameter, Real, check_k, check_values
 from lcc.correction import STEP_PARAMETERS, Method, correct, step_parameters
 from lcc.losses import LCCLoss
 from lcc.targets import Mode
@@ -154,6 +154,7 @@ class LCCCallback:
     ):
         arguments = locals()  # the parameters: nothing else is bound yet
         self.step = check_options({name: arguments[name] for name in _KEYWORDS})
+        check_k(self.step["k"], len(train_set), "k")  # now, not at the first correction
         self.model, self.train_set, self.weight = model, train_set, weight
         self.warmup, self.interval, self.capture_mode = warmup, interval, capture
         self.batch_size, self.backend, self.progress = batch_size, backend, progress

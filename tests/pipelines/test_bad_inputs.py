@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 import lcc
 from lcc.cli import main
+from lcc.training import LCCCallback
 
 DEMO = "pipelines/configs/lcc_demo.yaml"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -103,6 +105,19 @@ CLI = [
     (
         ["--resume", "/no/such/run"],
         "--resume: '/no/such/run/config.yaml' does not exist (not a run directory?)",
+    ),
+    ([DEMO, "finetune.epochs=0"], "finetune.epochs: 0 epochs leave nothing to compare"),
+    (
+        [DEMO, "finetune.epochs=3", "lcc.warmup=3"],
+        "lcc.warmup=3 leaves no LCC epoch in finetune.epochs=3",
+    ),
+    (
+        [DEMO, "lcc.k=5000"],
+        "lcc.k=5000 must be smaller than the 1,437 training samples of digits",
+    ),
+    (
+        ["pipelines/configs/dec_scratch_digits.yaml", "clustering_epochs=0"],
+        "clustering_epochs: expected an integer >= 1, got 0",
     ),
 ]
 
@@ -249,6 +264,10 @@ ENGINE = [
     (
         lambda: lcc.deep.CDC(callbacks=[object()]).fit(Z),
         "has no on_epoch_end(epoch, estimator) method",
+    ),
+    (  # at construction, not at the first correction epoch
+        lambda: LCCCallback(torch.nn.Linear(4, 2), ["0"], TensorDataset(torch.zeros(50, 4)), k=50),
+        "k=50 must be smaller than the number of samples (50)",
     ),
 ]
 
