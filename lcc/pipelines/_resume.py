@@ -17,7 +17,10 @@ from lcc.checkpoint import Checkpoint, CheckpointError, Checkpoints
 from lcc.io import write_atomic, write_json
 from lcc.pipelines._lock import RunLock
 
-__all__ = ["RunCheckpoints"]
+__all__ = ["METRICS", "RunCheckpoints"]
+
+METRICS = "metrics.jsonl"
+"""Every pipeline's per-epoch rows: as of the last checkpoint whenever a run (re)starts."""
 
 
 class RunCheckpoints:
@@ -58,6 +61,8 @@ class RunCheckpoints:
             print(f"run {self.run_dir} is complete; nothing to resume")
             return None
         last = self.latest()
+        if last is None:  # rows of epochs no checkpoint holds: they will run again
+            (self.run_dir / METRICS).unlink(missing_ok=True)
         return last, dict(last.meta.get("done", {})) if last is not None else {}
 
     def latest(self) -> Checkpoint | None:

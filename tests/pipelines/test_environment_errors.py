@@ -82,3 +82,20 @@ def test_a_device_this_process_cannot_see_is_a_config_error(device, capsys):
     assert main(["run", DEMO, f"device={device}"]) == 2
     err = one_line(capsys)
     assert f"device: {device!r} was requested but this process sees 0 CUDA device(s)" in err
+
+
+def test_a_crash_before_the_first_checkpoint_leaves_no_duplicate_rows(tmp_path, monkeypatch):
+    """The epoch's metrics row is written, then the checkpoint fails: the resumed run runs
+    that epoch again, and metrics.jsonl holds it once."""
+    import json
+
+    failing_save(monkeypatch, OSError(errno.ENOSPC, "No space left on device", "ck"), 0)
+    no_pretraining = [*SMALL, "pretrain.epochs=0"]  # the first checkpoint: fine-tuning's
+    assert main(["run", DEMO, *no_pretraining, f"output_dir={tmp_path}"]) == 1
+    run_dir = next(tmp_path.glob("lcc_demo-*"))
+    assert (run_dir / "metrics.jsonl").read_text()  # the row written before the crash
+    monkeypatch.undo()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    keys = [(row["run"], row["epoch"]) for row in rows]
+    assert len(keys) == len(set(keys)) == 4  # 2 epochs of the baseline and of LCC, once each
