@@ -31,7 +31,7 @@ import errno
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lcc._registry import load, source_file
 
@@ -45,8 +45,17 @@ PIPELINES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with what the user typed escaped in its error line (a ``\\r`` in an
+    argument would otherwise break it)."""
+
+    def error(self, message: str) -> NoReturn:
+        printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        super().error(printable)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lcc", description=__doc__)
+    parser = _Parser(prog="lcc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a pipeline config")
     run.add_argument("config", nargs="?", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml")
@@ -255,7 +264,7 @@ def _pipeline(path: str | Path) -> Any:
     from lcc.config import ConfigError, read_yaml
 
     pipeline = read_yaml(path).get("pipeline", "lcc_finetune")
-    if pipeline not in PIPELINES:
+    if not isinstance(pipeline, str) or pipeline not in PIPELINES:
         raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
     return load(PIPELINES[pipeline])
 
@@ -273,7 +282,11 @@ def _resume_config(args: argparse.Namespace) -> tuple[Any, Any]:
         differ = _differences(wanted.model_dump(), config.model_dump())
         if differ:
             given = " ".join([args.config or "", *args.overrides]).strip()
-            raise ConfigError([f"--resume: {given} differs from {saved} at {differ}"])
+            raise ConfigError(
+                [f"--resume: {given} differs from {saved} at {differ}; a resumed run goes on "
+                 "with its own config, overrides cannot change it: start a new run to change "
+                 f"{', '.join(differ)}"]
+            )  # fmt: skip
     return module, config
 
 

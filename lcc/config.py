@@ -56,12 +56,13 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         for i, part in enumerate(parents):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                where = ".".join(parents[: i + 1])
+                where = ".".join(map(_part, parents[: i + 1]))
                 raise ConfigError([f"override {item!r}: {where} is already set to a value"])
         try:
             node[leaf] = yaml.safe_load(raw) if raw else None
         except yaml.YAMLError:
-            raise ConfigError([f"{key}: {raw!r} is not a YAML value"]) from None
+            where = ".".join(map(_part, key.split(".")))
+            raise ConfigError([f"{where}: {raw!r} is not a YAML value"]) from None
     return nested
 
 
@@ -150,10 +151,19 @@ def validate(values: dict[str, Any], schema: type[BaseModel]) -> Any:
         raise ConfigError([describe(e, schema) for e in err.errors()]) from None
 
 
+def _part(part: Any) -> str:
+    """One step of a dotted key: ``[i]`` for a list index, a plain name as it is, any other
+    key quoted (one that holds a line break or is empty must not break the line)."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    text = str(part)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
+
+
 def describe(error: dict[str, Any], schema: type[BaseModel]) -> str:
     """``dotted.key: expected …, got …`` for one pydantic error."""
     loc = error["loc"]
-    key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    key = ".".join(_part(p) for p in loc).replace(".[", "[")
     kind, ctx = error["type"], error.get("ctx", {})
     got = f", got {error['input']!r}"
     if kind == "extra_forbidden":

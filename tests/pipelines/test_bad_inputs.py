@@ -162,7 +162,9 @@ def finished_run(tmp_path_factory):
 
 def test_resume_with_another_config_is_refused(finished_run, capsys):
     assert main(["run", DEMO, *SMALL, "finetune.epochs=3", "--resume", str(finished_run)]) == 2
-    assert "differs from" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "differs from" in err and "'finetune.epochs'" in err
+    assert "overrides cannot change it: start a new run to change finetune.epochs" in err
 
 
 @pytest.mark.parametrize(
