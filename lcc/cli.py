@@ -204,7 +204,7 @@ def _list(configs: str | None) -> int:
     """Print every pipeline and config with its description (first docstring / comment line)."""
     import ast
 
-    import yaml
+    from lcc.config import ConfigError, read_yaml
 
     print("Pipelines")
     for name, module in PIPELINES.items():
@@ -221,12 +221,28 @@ def _list(configs: str | None) -> int:
     print(f"\nConfigs ({folder}): lcc run <file> [key=value ...]")
     paths = sorted(folder.glob("*.yaml"))
     width = max((len(p.name) for p in paths), default=0) + 2
+    unreadable = []
     for path in paths:
-        text = path.read_text()
-        pipeline = (yaml.safe_load(text) or {}).get("pipeline", "?")
+        try:
+            text = path.read_text()
+            pipeline = read_yaml(path).get("pipeline", "lcc_finetune")
+        except (OSError, UnicodeDecodeError, ConfigError) as err:
+            unreadable.append(f"{path.name} ({_reason(err)})")
+            continue
         comments = [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
-        print(f"  {path.name:<{width}}{pipeline:<17}{(comments or [''])[0].rstrip(':')}")
+        print(f"  {path.name:<{width}}{pipeline!s:<17}{(comments or [''])[0].rstrip(':')}")
+    if unreadable:
+        print(f"\ncould not read {len(unreadable)}: " + "; ".join(unreadable))
     return 0
+
+
+def _reason(err: BaseException) -> str:
+    """Why a config file could not be listed, in a few words."""
+    from lcc.config import ConfigError
+
+    if isinstance(err, ConfigError):
+        return err.lines[0].split(": ", 1)[-1]
+    return type(err).__name__ if isinstance(err, UnicodeDecodeError) else str(err.strerror)
 
 
 def _shipped_configs() -> Path | None:

@@ -30,3 +30,16 @@ def test_list_of_another_folder_and_a_missing_one(tmp_path, capsys):
     )
     assert main(["list", "--configs", str(tmp_path / "nope")]) == 2
     assert "lcc: error: --configs: folder" in capsys.readouterr().err
+
+
+def test_list_names_the_files_it_could_not_read(tmp_path, capsys):
+    (tmp_path / "good.yaml").write_text("# Mine.\npipeline: ssc\n")
+    (tmp_path / "broken.yaml").write_text("a: [\n")
+    (tmp_path / "twice.yaml").write_text("a: 1\na: 2\n")
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00")
+    assert main(["list", "--configs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split()[:2] == ["good.yaml", "ssc"] for line in out.splitlines())
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("could not read 3: binary.yaml (UnicodeDecodeError); broken.yaml")
+    assert "twice.yaml (key 'a' given twice in one mapping" in last
