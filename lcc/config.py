@@ -193,6 +193,8 @@ def _expected(kind: str, ctx: dict[str, Any], annotation: Any) -> str:
         return f"an integer{bounds}"
     if base == "float":
         return f"a number{bounds}"
+    if kind == "finite_number":
+        return f"a finite number{bounds}"
     if base == "bool":
         return "true or false"
     if base in ("string", "str"):

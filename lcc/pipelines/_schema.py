@@ -30,8 +30,8 @@ __all__ = [
 
 NonNegInt = Annotated[int, Field(ge=0)]
 PosInt = Annotated[int, Field(ge=1)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Seeds = Annotated[list[NonNegInt], Field(min_length=1)]
 DataName = Literal[EMBEDDED + tuple(TORCHVISION)]  # type: ignore[valid-type]
 

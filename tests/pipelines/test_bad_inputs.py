@@ -107,6 +107,11 @@ CLI = [
         "--resume: '/no/such/run/config.yaml' does not exist (not a run directory?)",
     ),
     ([DEMO, "finetune.epochs=0"], "finetune.epochs: 0 epochs leave nothing to compare"),
+    ([DEMO, "finetune.lr=.inf"], "finetune.lr: expected a finite number > 0, got inf"),
+    (
+        [DEMO, "lcc.layers=[fc1, fc1]"],
+        "lcc.layers: ['fc1'] given more than once; list each layer once",
+    ),
     (
         [DEMO, "finetune.epochs=3", "lcc.warmup=3"],
         "lcc.warmup=3 leaves no LCC epoch in finetune.epochs=3",
