@@ -15,7 +15,7 @@ from lcc.cli import main
 from lcc.pipelines._lock import RunDirectoryInUse, RunLock
 
 DEMO = "pipelines/configs/lcc_demo.yaml"
-SMALL = ["pretrain.epochs=1", "finetune.epochs=1", "progress=false", "device=cpu"]
+SMALL = ["pretrain.epochs=1", "finetune.epochs=2", "progress=false", "device=cpu"]
 HOLD = "import sys, time; from lcc.pipelines._lock import RunLock; l = RunLock(sys.argv[1]); "
 HOLD += "print('held', flush=True); time.sleep(120)"
 
