@@ -210,8 +210,9 @@ def _print_deviations(acc: dict) -> None:
 
 
 SHORT_REASON = (
-    "the k = 500 cells ran last and were stopped at {n} seeds for the session's time: a run "
-    "takes 55–130 s here (a k-NN graph and Leiden on ~1M edges every epoch) for a cell that is inert by construction (eq. 7 needs 500 CC samples of a class; "
+    "the k = 500 cells ran last and were stopped at {n} seeds for the session's time: "
+    "a run takes 55–130 s here (a k-NN graph and Leiden on ~1M edges every epoch) "
+    "for a cell that is inert by construction (eq. 7 needs 500 CC samples of a class; "
     "a class has ~200), and each equals the baseline on every seed run"
 )
 
