@@ -145,7 +145,9 @@ def _kept(run_dir: Path | None) -> str:
     """``; kept: …`` — what survives in the run directory and how to go on from it."""
     if run_dir is None or not (run_dir / "config.yaml").is_file():
         return "; nothing was written"
-    saved = sorted((run_dir / "checkpoints").glob("checkpoint-*.safetensors"))
+    from lcc.checkpoint import Checkpoints
+
+    saved = Checkpoints(run_dir / "checkpoints").paths()
     if not saved:
         return f"; kept: {run_dir} (no checkpoint yet: run it again)"
     return f"; kept: {saved[-1]} — go on with `lcc run --resume {run_dir}`"

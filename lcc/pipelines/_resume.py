@@ -62,7 +62,7 @@ class RunCheckpoints:
             return None
         last = self.latest()
         if last is None:  # rows of epochs no checkpoint holds: they will run again
-            (self.run_dir / METRICS).unlink(missing_ok=True)
+            self.metrics.unlink(missing_ok=True)
         return last, dict(last.meta.get("done", {})) if last is not None else {}
 
     def latest(self) -> Checkpoint | None:
@@ -80,7 +80,12 @@ class RunCheckpoints:
             ck.meta |= meta | {"config": self.config}
             self.store.save(ck)
 
-    def rewrite_metrics(self, name: str, rows: list[dict[str, Any]]) -> None:
+    @property
+    def metrics(self) -> Path:
+        """The run's ``metrics.jsonl``."""
+        return self.run_dir / METRICS
+
+    def rewrite_metrics(self, rows: list[dict[str, Any]]) -> None:
         """``metrics.jsonl`` as of the checkpoint: drops rows of an epoch that was cut short."""
         text = "".join(json.dumps(row) + "\n" for row in rows)
-        write_atomic(self.run_dir / name, lambda p: p.write_text(text))
+        write_atomic(self.metrics, lambda p: p.write_text(text))

@@ -83,7 +83,7 @@ def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
         return runs.run_dir
     last, done = started
     if last is not None:  # metrics.jsonl as of the checkpoint
-        runs.rewrite_metrics("metrics.jsonl", [r for h in done.values() for r in h])
+        runs.rewrite_metrics([r for h in done.values() for r in h])
     x, y, image_shape = load_flat(**config["data"])
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features")
     rows, curves, summary = [], {}, []
@@ -106,7 +106,7 @@ def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
                         )
                         done[key] = [{"run": label, "seed": seed} | r for r in model.history_]
                         for row in done[key]:
-                            append_jsonl(runs.run_dir / "metrics.jsonl", row)
+                            append_jsonl(runs.metrics, row)
                     rows += done[key]
                     finals.append(done[key][-1])
                     curves.setdefault(label, done[key])

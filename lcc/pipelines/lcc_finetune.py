@@ -274,11 +274,10 @@ class _Arm:
 
         model.load_state_dict(self.pretrained)
         callback = self._callback(model, run_name)
-        metrics = "metrics.jsonl"
         if resume is not None:  # the rows as of the checkpoint, none of a cut-short epoch
             rows = [{"run": n} | r for n, h in finished.items() for r in h]
             rows += [{"run": run_name} | r for r in resume.meta["history"]]
-            self.runs.rewrite_metrics(metrics, rows)
+            self.runs.rewrite_metrics(rows)
 
         def save(ck) -> None:
             ck.put("pretrained", self.pretrained)
@@ -298,9 +297,7 @@ class _Arm:
                 callback=callback,
                 seed=self.config["seed"],
                 progress=bool(self.config["progress"]),
-                on_epoch_end=lambda r: append_jsonl(
-                    self.runs.run_dir / metrics, {"run": run_name} | r
-                ),
+                on_epoch_end=lambda r: append_jsonl(self.runs.metrics, {"run": run_name} | r),
                 on_checkpoint=save,
                 resume=resume,
             )

@@ -103,7 +103,7 @@ def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
         return runs.run_dir
     last, done = started
     if last is not None:  # metrics.jsonl as of the checkpoint
-        runs.rewrite_metrics("metrics.jsonl", [r for d in done.values() for r in d["rows"]])
+        runs.rewrite_metrics([r for d in done.values() for r in d["rows"]])
     x, y, _ = load_flat(**config["data"])
     n_clusters = len(np.unique(y))
     print(f"{config['data']['name']}: {x.shape[0]} samples × {x.shape[1]} features, {method}")
@@ -118,7 +118,7 @@ def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
             estimator, z, held_out = _fit(config, x, y, n_clusters, seed, resume, save)
             done[str(seed)] = _seed_results(estimator, z, y[held_out], n_clusters, seed)
             for row in done[str(seed)]["rows"]:
-                append_jsonl(runs.run_dir / "metrics.jsonl", row)
+                append_jsonl(runs.metrics, row)
             if seed == config["seeds"][0]:
                 title = estimator.get_params().get("configuration", method.upper())
                 plot_history(
