@@ -323,18 +323,32 @@ def _check_members(embeddings: Any, n_landmarks: Any, r: Any, n_clusters: Any):
                 f"embeddings[{i}] has {z.shape[0]} rows but embeddings[0] has {n}: every "
                 "member must embed the same samples in the same order"
             )
+    return (members, *check_counts(n, n_landmarks, r, n_clusters, len(members)))
+
+
+def check_counts(
+    n_samples: int, n_landmarks: Any, r: Any, n_clusters: Any, n_members: int = 1
+) -> tuple[int, int, int]:
+    """``p``, ``r`` and ``k`` of a consensus of ``n_members`` embeddings of ``n_samples``,
+    checked against the data and each other before anything is computed: ``p ≤ n``
+    landmarks (k-Means centres of the samples), ``r ≤ p`` nearest landmarks, and
+    ``k < min(n, p · members)`` singular vectors of the ``n × p·m`` matrix Z̄ (section II.C).
+    :class:`lcc.deep.SnapshotSpectralClustering` and the ``ssc`` pipeline check them here first."""
     p = check_positive_int(n_landmarks, "n_landmarks")
-    if p > n:
-        raise ValueError(f"n_landmarks={p} exceeds the number of samples ({n})")
+    if p > n_samples:
+        raise ValueError(
+            f"n_landmarks={p} exceeds the number of samples ({n_samples}): landmarks are "
+            "k-Means centres of the samples"
+        )
     r = _check_r(r, p)
     k = check_positive_int(n_clusters, "n_clusters")
-    if k >= min(n, p * len(members)):
+    if k >= min(n_samples, p * n_members):
         raise ValueError(
             f"n_clusters={k} must be smaller than min(n_samples, n_landmarks · members) = "
-            f"{min(n, p * len(members))}: k singular vectors of the n × p·m matrix Z̄ are "
-            "clustered"
+            f"{min(n_samples, p * n_members)}: k singular vectors of the n × p·m matrix Z̄ "
+            "are clustered"
         )
-    return members, p, r, k
+    return p, r, k
 
 
 def _stacked_affinity(on, members, p, r, metrics, bandwidth, minkowski_p, normalize_columns, seed):

@@ -29,8 +29,10 @@ from torch.utils.data import Dataset, TensorDataset
 __all__ = [
     "CHANNELS",
     "EMBEDDED",
+    "N_CLASSES",
     "TORCHVISION",
     "DataSplit",
+    "flat_size",
     "load_dataset",
     "load_flat",
     "resize_images",
@@ -54,17 +56,30 @@ CHANNELS = {
 """Image channels of each data set (1: greyscale, 3: colour), known before it is loaded."""
 
 
-_SIZES = {"digits": 1_797, "mnist_subset": 5_000, "mnist": 60_000, "fashion_mnist": 60_000,
-          "kmnist": 60_000, "emnist": 112_800, "usps": 7_291, "cifar10": 50_000,
-          "cifar100": 50_000, "stl10": 5_000}  # fmt: skip
+# standard splits, known before a set is loaded: an embedded set's whole size (split by
+# test_fraction), a torchvision set's (train, test); and each set's classes
+_SIZES = {"digits": 1_797, "mnist_subset": 5_000, "mnist": (60_000, 10_000),
+          "fashion_mnist": (60_000, 10_000), "kmnist": (60_000, 10_000),
+          "emnist": (112_800, 18_800), "usps": (7_291, 2_007), "cifar10": (50_000, 10_000),
+          "cifar100": (50_000, 10_000), "stl10": (5_000, 8_000)}  # fmt: skip
+N_CLASSES = {name: {"emnist": 47, "cifar100": 100}.get(name, 10) for name in _SIZES}
+"""Classes of each data set, known before it is loaded."""
 
 
 def train_size(name: str, test_fraction: float = 0.2) -> int:
     """Samples in ``name``'s training split, known before it is loaded (an embedded set's
     split keeps ``ceil(test_fraction · n)`` for the test, as scikit-learn's does)."""
-    if name in EMBEDDED:
-        return _SIZES[name] - int(np.ceil(test_fraction * _SIZES[name]))
-    return _SIZES[name]
+    size = _SIZES[name]
+    if isinstance(size, int):
+        return size - int(np.ceil(test_fraction * size))
+    return size[0]
+
+
+def flat_size(name: str) -> int:
+    """Samples :func:`load_flat` returns for ``name`` (train and test), known before it is
+    loaded: the standard splits' sizes (a folder holding fewer is checked when it loads)."""
+    size = _SIZES[name]
+    return size if isinstance(size, int) else sum(size)
 
 
 @dataclass(frozen=True)

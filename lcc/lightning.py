@@ -122,15 +122,25 @@ class BRBLightningCallback(pl.Callback):
     def __init__(self, **options: Any):
         self.core = _BRB(**options)
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The module and the options checked against each other before the first epoch
+        (:meth:`lcc.deep.BRBCallback.on_fit_start`)."""
+        clusterer = self._clusterer(trainer, pl_module)
+        self.core.on_fit_start(clusterer, clusterer.n_samples)
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        optimizer = trainer.optimizers[0] if trainer.optimizers else None
-        clusterer = _ResettableLightningModule(pl_module, optimizer, trainer.max_epochs)
+        clusterer = self._clusterer(trainer, pl_module)
         training = pl_module.training
         if self.core.on_epoch_end(trainer.current_epoch, clusterer):
             if is_distributed():  # every rank reset alike; rank 0's result is the one kept
                 broadcast_module(pl_module)
             pl_module.log("brb/reset", 1.0, on_step=False, on_epoch=True)
         pl_module.train(training)
+
+    @staticmethod
+    def _clusterer(trainer: pl.Trainer, pl_module: pl.LightningModule) -> Any:
+        optimizer = trainer.optimizers[0] if trainer.optimizers else None
+        return _ResettableLightningModule(pl_module, optimizer, trainer.max_epochs)
 
     def state_dict(self) -> dict[str, Any]:
         return self.core.state_dict()

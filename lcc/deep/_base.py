@@ -10,7 +10,9 @@ What DEC / IDEC / DCN, CDC, the SNNL autoencoder and SSC share lives here once:
 * shuffled mini-batches;
 * the epoch log: ``history_`` records, ``verbose`` printing, and the
   ``callbacks`` (``on_epoch_end(epoch, estimator) -> bool``, True to say the
-  callback reset something, as :class:`lcc.deep.BRBCallback` does);
+  callback reset something, as :class:`lcc.deep.BRBCallback` does; an optional
+  ``on_fit_start(estimator, n_samples)`` checks the callback against the
+  estimator and its data before the first epoch);
 * for estimators with an encoder ``model_``: batched ``transform`` and the
   nearest-centre ``predict``.
 
@@ -77,15 +79,21 @@ class DeepClusterer:
         self._resume, self._on_checkpoint = resume, on_checkpoint
         check_parameters(self)
         x = check_input(self, X, reset)
-        if self.n_clusters > len(x):
-            raise ValueError(
-                f"n_clusters={self.n_clusters} exceeds the number of samples ({len(x)})"
-            )
+        self._check_counts(len(x))
+        for callback in getattr(self, "callbacks", None) or ():
+            if callable(start := getattr(callback, "on_fit_start", None)):
+                start(self, len(x))
         labels = None if y is None else check_labels(y, len(x))
         self._seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(self._seed)
         self._rng = np.random.default_rng(self._seed)
         return x, labels
+
+    def _check_counts(self, n: int) -> None:
+        """The counts among the parameters against the ``n`` training samples, before
+        anything trains (an estimator with more counts extends it)."""
+        if self.n_clusters > n:
+            raise ValueError(f"n_clusters={self.n_clusters} exceeds the number of samples ({n})")
 
     def _batches(self, n: int, *, even: bool = False) -> list[torch.Tensor]:
         """A fresh random permutation of ``range(n)`` in batches of ``batch_size`` (the last

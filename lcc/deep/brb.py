@@ -18,12 +18,15 @@ estimators of :mod:`lcc.deep` are one, and so can a user's own model be.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
+
+from lcc._validation import Bool, Choice, Int, InvalidParameterError, Real, check_values
 
 __all__ = ["BRBCallback", "ResettableClusterer", "soft_reset"]
 
@@ -156,14 +159,11 @@ class BRBCallback:
         init: str = "kaiming",
         seed: int = 0,
     ):
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        if interval < 1 or subsample < 1:
-            raise ValueError(f"interval and subsample must be >= 1, got {interval}, {subsample}")
+        check_values(locals(), _OPTIONS)
+        if not 0.0 <= alpha <= 1.0:  # Real's interval is half-open; α = 1 (no reset) is allowed
+            raise InvalidParameterError("alpha", f" must be in [0, 1], got {alpha!r}")
         self.alpha, self.interval, self.subsample = alpha, interval, subsample
         self.reset_embedding, self.reset_momentum = reset_embedding, reset_momentum
-        if init not in ("kaiming", "default"):
-            raise ValueError(f"init must be 'kaiming' or 'default', got {init!r}")
         self.n_init, self.init, self.seed = n_init, init, seed
         self.reset_epochs: list[int] = []
         self.last_subsample: np.ndarray | None = None
@@ -178,6 +178,33 @@ class BRBCallback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.reset_epochs = [int(e) for e in state["reset_epochs"]]
+
+    def on_fit_start(self, clusterer: ResettableClusterer, n_samples: int) -> None:
+        """Check the options against ``clusterer`` and its ``n_samples`` before the first
+        epoch, not at the first reset ``interval`` epochs in: it must be a
+        :class:`ResettableClusterer`, and the reclustering's subsample must hold at least
+        ``n_clusters`` samples. A run too short for any reset gets a warning (its BRB arm
+        would be the plain method)."""
+        missing = [m for m in _MEMBERS if not _has(clusterer, m)]
+        if missing:
+            raise TypeError(
+                f"BRBCallback acts on a centroid model (lcc.deep.brb.ResettableClusterer: DEC, "
+                f"IDEC, DCN or a model of your own); {type(clusterer).__name__} lacks {missing}"
+            )
+        drawn = min(self.subsample, n_samples)
+        if drawn < clusterer.n_clusters:
+            raise ValueError(
+                f"subsample={self.subsample}: the reclustering's k-Means would see {drawn} "
+                f"samples for n_clusters={clusterer.n_clusters}; give at least n_clusters"
+            )
+        last = getattr(clusterer, "n_epochs", None)
+        if last is not None and self.interval >= last:
+            warnings.warn(
+                f"BRBCallback(interval={self.interval}) never resets in {last} epochs "
+                "(resets come after every interval-th epoch, never after the last)",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def on_epoch_end(self, epoch: int, clusterer: ResettableClusterer) -> bool:
         """Apply BRB after ``epoch`` (0-based) when it is due; True when it was applied."""
@@ -205,6 +232,33 @@ class BRBCallback:
         z = clusterer.embed(torch.as_tensor(self.last_subsample))
         seed = self.seed + epoch
         return kmeans_on_codes(z, clusterer.n_clusters, seed=seed, n_init=self.n_init).centers
+
+
+_OPTIONS = {
+    "alpha": Real(),
+    "interval": Int(),
+    "subsample": Int(),
+    "reset_embedding": Bool(),
+    "reset_momentum": Bool(),
+    "n_init": Int(),
+    "init": Choice(("kaiming", "default")),
+    "seed": Int(0),
+}
+_MEMBERS = (
+    "encoder",
+    "embedding_layer",
+    "n_clusters",
+    "n_samples",
+    "optimizer",
+    "embed",
+    "set_centers",
+    "center_parameters",
+)
+
+
+def _has(clusterer: Any, member: str) -> bool:
+    """``member`` on ``clusterer`` or its class (a property may need what ``fit`` builds)."""
+    return hasattr(type(clusterer), member) or hasattr(clusterer, member)
 
 
 def reset_optimizer_state(optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor]) -> None:

@@ -320,6 +320,14 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
             record["ari"] = ari(y, labels)
 
     # ---------------------------------------------------------------- internals
+    def _check_counts(self, n: int) -> None:
+        """Landmarks, nearest landmarks and clusters against the ``n`` samples, now rather
+        than at the consensus after the last epoch (each prefix of the ensemble-size curve
+        is a consensus of one member up)."""
+        from lcc.consensus import check_counts
+
+        check_counts(n, self.n_landmarks, self.r, self.n_clusters)
+
     def build_model(self, n_features: int) -> nn.Module:
         """The (untrained) autoencoder this estimator trains, also for the DAE baselines."""
         if self.image_shape is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lcc.config import Section
 from lcc.deep._precision import PRECISIONS
@@ -67,6 +67,30 @@ class Config(SeededRunConfig):
     # bf16-mixed: bfloat16 autocast in the training forwards (GPUs from Ampere, AMX CPUs)
     precision: Literal[PRECISIONS] = "32-true"  # type: ignore[valid-type]
     brb_options: BRBOptions = BRBOptions()
+
+    @model_validator(mode="after")
+    def _brb_completes(self) -> Config:
+        """A BRB arm must reset at least once and recluster at least one sample per
+        cluster: checked now, not ``interval`` epochs into training (a failed run could not
+        be resumed: ``--resume`` refuses a changed config)."""
+        from lcc.data import N_CLASSES
+
+        if True not in self.brb:
+            return self
+        interval, subsample = self.brb_options.interval, self.brb_options.subsample
+        if interval >= self.clustering_epochs:
+            raise ValueError(
+                f"brb_options.interval={interval} never resets in clustering_epochs="
+                f"{self.clustering_epochs} (BRB resets after every interval-th epoch, never "
+                "after the last): the brb=true runs would be the plain ones; make it smaller"
+            )
+        k = N_CLASSES[self.data.name]
+        if subsample < k:
+            raise ValueError(
+                f"brb_options.subsample={subsample}: BRB's k-Means would recluster "
+                f"{subsample} samples into the {k} clusters of {self.data.name}; give >= {k}"
+            )
+        return self
 
 
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:

@@ -72,6 +72,19 @@ class Config(SeededRunConfig):
             raise ValueError(f"model.{err}") from None
         return self
 
+    @model_validator(mode="after")
+    def _labelled_fits(self) -> Config:
+        """``n_labelled`` leaves samples to cluster (snnl trains on them, clusters the rest)."""
+        from lcc.data import flat_size
+
+        n = flat_size(self.data.name)
+        if self.method == "snnl" and self.n_labelled >= n:
+            raise ValueError(
+                f"n_labelled={self.n_labelled} leaves none of the {n:,} samples of "
+                f"{self.data.name} to cluster; make it smaller than {n:,}"
+            )
+        return self
+
 
 CURVES = {
     "snnl": ["loss", "reconstruction", "snnl", "temperature", "acc", "silhouette"],

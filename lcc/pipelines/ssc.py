@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lcc.config import Section
 from lcc.io import write_csv, write_json
@@ -75,6 +75,22 @@ class Config(SeededRunConfig):
     r: PosInt = 3
     metric: Metric = "euclidean"
     dae: DAEOptions = DAEOptions()
+
+    @model_validator(mode="after")
+    def _counts(self) -> Config:
+        """``n_landmarks`` and ``r`` against the data's samples and classes
+        (:func:`lcc.consensus.check_counts`), before the DAE and the snapshots train."""
+        from lcc.consensus import check_counts
+        from lcc.data import N_CLASSES, flat_size
+
+        if set(self.models) <= {"kmeans", "dae_kmeans"}:
+            return self
+        n, k = flat_size(self.data.name), N_CLASSES[self.data.name]
+        try:
+            check_counts(n, self.n_landmarks, self.r, k)
+        except ValueError as err:
+            raise ValueError(f"{err} ({self.data.name}: {n:,} samples, {k} classes)") from None
+        return self
 
 
 def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:

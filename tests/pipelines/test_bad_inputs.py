@@ -18,6 +18,8 @@ from lcc.cli import main
 from lcc.training import LCCCallback
 
 DEMO = "pipelines/configs/lcc_demo.yaml"
+BRB = "pipelines/configs/idec_brb_scratch_digits.yaml"
+SSC = "pipelines/configs/ssc_mnist_subset.yaml"
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 # (command-line arguments after ``lcc run``, the message on stderr); exit code 2, no traceback
@@ -123,6 +125,31 @@ CLI = [
     (
         ["pipelines/configs/dec_scratch_digits.yaml", "clustering_epochs=0"],
         "clustering_epochs: expected an integer >= 1, got 0",
+    ),
+    (
+        [BRB, "clustering_epochs=20"],
+        "brb_options.interval=20 never resets in clustering_epochs=20",
+    ),
+    (
+        [BRB, "brb_options.subsample=5"],
+        "brb_options.subsample=5: BRB's k-Means would recluster 5 samples into the 10 "
+        "clusters of digits; give >= 10",
+    ),
+    (
+        [SSC, "n_landmarks=6000"],
+        "n_landmarks=6000 exceeds the number of samples (5000)",
+    ),
+    (
+        [SSC, "r=400"],
+        "r=400 nearest landmarks requested but there are only n_landmarks=350",
+    ),
+    (
+        [SSC, "n_landmarks=8"],
+        "n_clusters=10 must be smaller than min(n_samples, n_landmarks · members) = 8",
+    ),
+    (
+        ["pipelines/configs/snnl5_mnist_subset.yaml", "n_labelled=5000"],
+        "n_labelled=5000 leaves none of the 5,000 samples of mnist_subset to cluster",
     ),
 ]
 
@@ -272,6 +299,14 @@ ENGINE = [
         lambda: lcc.deep.CDC(callbacks=[object()]).fit(Z),
         "has no on_epoch_end(epoch, estimator) method",
     ),
+    (  # at fit start, not at the first reset
+        lambda: lcc.deep.DEC(10, callbacks=[lcc.deep.BRBCallback(subsample=5)]).fit(Z),
+        "subsample=5: the reclustering's k-Means would see 5 samples for n_clusters=10",
+    ),
+    (  # at fit start, not at the consensus after the last snapshot
+        lambda: lcc.deep.SnapshotSpectralClustering(3, n_landmarks=100).fit(Z),
+        "n_landmarks=100 exceeds the number of samples (50)",
+    ),
     (  # at construction, not at the first correction epoch
         lambda: LCCCallback(torch.nn.Linear(4, 2), ["0"], TensorDataset(torch.zeros(50, 4)), k=50),
         "k=50 must be smaller than the number of samples (50)",
@@ -298,6 +333,8 @@ ELSEWHERE = [
     "no space left on the disk while writing",
     "go on with `lcc run --resume",
     "which never finished: a worker may be hung",  # tests/sharded/test_step_timeout.py
+    "CDC lacks ['encoder', 'embedding_layer'",  # tests/deep/test_fit_start_checks.py
+    "would see 3 samples for n_clusters=4",
 ]
 
 

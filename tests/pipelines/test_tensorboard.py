@@ -9,7 +9,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from lcc.cli import main
 
-RUN = ["pipelines/configs/idec_brb_scratch_digits.yaml", "clustering_epochs=3", "hidden=[32]"]
+RUN = [
+    "pipelines/configs/idec_brb_scratch_digits.yaml",
+    "clustering_epochs=3",
+    "brb_options.interval=2",
+    "hidden=[32]",
+]
 
 
 def test_a_run_writes_its_metrics_and_figures_as_tensorboard_events(tmp_path, capsys):
