@@ -137,12 +137,30 @@ def _output(output: tuple[int, ...] | str | None) -> str:
     return "×".join(map(str, output)) or "scalar"
 
 
-def check_layers(model: nn.Module, layers: Iterable[str], *, model_name: str | None = None) -> None:
-    """A ValueError naming every name in ``layers`` that is not a submodule of ``model``.
+def check_layers(model: nn.Module, layers: Any, *, model_name: str | None = None) -> list[str]:
+    """``layers`` as a list, each name once and a submodule of ``model``; else a ValueError
+    (TypeError for what is not a list of names) naming the offending names.
 
+    A bare string is refused rather than read as its characters (``"fc1"`` is not
+    ``["f", "c", "1"]``), and a repeated layer rather than given its loss twice.
     ``model_name`` is the name the model was built by (``lcc layers MODEL`` then lists its
     layers); without it the message points to :func:`describe_layers`.
     """
+    if isinstance(layers, str) or not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be a list of layer names, got {layers!r}")
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers must name at least one submodule")
+    if not all(isinstance(layer, str) for layer in layers):
+        raise TypeError(f"layers must be a list of layer names (str), got {layers!r}")
+    repeated = sorted({name for name in layers if layers.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{repeated} given more than once; list each layer once")
+    _check_known(model, layers, model_name)
+    return layers
+
+
+def _check_known(model: nn.Module, layers: list[str], model_name: str | None) -> None:
     known = [name for name, _ in model.named_modules() if name]
     unknown = [layer for layer in layers if layer not in set(known)]
     if not unknown:

@@ -85,14 +85,6 @@ _StepSection = rule_section(
 )
 
 
-def _once(layers: list[str]) -> list[str]:
-    """Each layer once (a repeated one would get its loss twice)."""
-    repeated = sorted({name for name in layers if layers.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{repeated} given more than once; list each layer once")
-    return layers
-
-
 class LCCSection(_StepSection):
     """The LCC fine-tune: the step's keys (``k``, ``method``, ``mode``, ``resolution``,
     ``exact_knn``) are :data:`lcc.correction.STEP_PARAMETERS` and the callback's (``weight``,
@@ -100,7 +92,7 @@ class LCCSection(_StepSection):
     ``max_in_memory_bytes``: larger latents go to an on-disk zarr store) are
     :data:`lcc.training.callback.OPTIONS`, defaults and rules; the pipeline's own are here."""
 
-    layers: Annotated[list[str], Field(min_length=1), AfterValidator(_once)] = ["fc1"]
+    layers: Annotated[list[str], Field(min_length=1)] = ["fc1"]  # each once: _layers_exist
     track_baseline: bool = True  # CC / MC statistics for the baseline too (weight 0)
     # the correction step on a Dask cluster: null | local | local-cuda | auto | address
     scheduler: Annotated[str, AfterValidator(resolve_scheduler)] | None = None

@@ -60,10 +60,7 @@ class LatentCapture:
     """
 
     def __init__(self, model: nn.Module, layers: Iterable[str]):
-        layers = list(layers)
-        if not layers:
-            raise ValueError("layers must name at least one submodule")
-        check_layers(model, layers)
+        layers = check_layers(model, layers)
         modules = dict(model.named_modules())
         self.layers = layers
         self.outputs: dict[str, torch.Tensor] = {}

@@ -280,6 +280,7 @@ def test_a_missing_data_folder_is_named():
 
 Z = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
 Y = np.arange(50) % 3
+SEQ = torch.nn.Sequential(torch.nn.Linear(4, 2))
 ENGINE = [
     (
         lambda: lcc.correct(np.where(np.arange(200).reshape(50, 4) == 13, np.nan, Z), Y),
@@ -307,6 +308,14 @@ ENGINE = [
         lambda: lcc.deep.SnapshotSpectralClustering(3, n_landmarks=100).fit(Z),
         "n_landmarks=100 exceeds the number of samples (50)",
     ),
+    (  # a string is not read as its characters
+        lambda: LCCCallback(torch.nn.Linear(4, 2), "fc1", TensorDataset(torch.zeros(50, 4))),
+        "layers must be a list of layer names, got 'fc1'",
+    ),
+    (  # a repeated layer would get its loss twice
+        lambda: LCCCallback(SEQ, ["0", "0"], TensorDataset(torch.zeros(50, 4))),
+        "given more than once; list each layer once",
+    ),
     (  # at construction, not at the first correction epoch
         lambda: LCCCallback(torch.nn.Linear(4, 2), ["0"], TensorDataset(torch.zeros(50, 4)), k=50),
         "k=50 must be smaller than the number of samples (50)",
@@ -316,7 +325,7 @@ ENGINE = [
 
 @pytest.mark.parametrize(("call", "message"), ENGINE, ids=[m[:40] for _, m in ENGINE])
 def test_a_bad_engine_or_estimator_argument_is_named(call, message):
-    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+    with pytest.raises((ValueError, TypeError), match=__import__("re").escape(message)):
         call()
 
 
