@@ -1,9 +1,10 @@
 """Every wait on a Dask cluster, bounded: the waiting primitives of the sharded engine.
 
-A sharded step waits on its workers in three ways: for persisted blocks
-(:func:`settled`), for tasks pinned to workers (:func:`wait_for`), and for a result
+A sharded step waits on its workers in four ways: for persisted blocks
+(:func:`settled`), for tasks pinned to workers (:func:`wait_for`), for a result
 brought back to this process (:func:`fetch`, also used by the checks of
-:mod:`lcc._validation`). Each polls the futures' own statuses, and stops
+:mod:`lcc._validation`), and inside RAPIDS' own Dask estimators (:func:`bounded`). The
+first three poll the futures' own statuses, and stop
 
 * with :class:`WorkerLost` when a worker the wait depends on leaves the cluster (a task
   pinned to it would otherwise never run), and
@@ -18,18 +19,21 @@ imported only when a wait runs.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import math
+import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 __all__ = [
     "DEFAULT_STEP_TIMEOUT_S",
     "POLL_S",
     "StepTimeout",
     "WorkerLost",
+    "bounded",
     "check_step_timeout",
     "current_client",
     "fetch",
@@ -42,6 +46,7 @@ __all__ = [
     "workers_of",
 ]
 
+T = TypeVar("T")
 POLL_S = 0.25
 # the longest one sharded step (a k-NN graph, an LCC step) waits on the cluster before a
 # worker that never answers becomes an error: the 1M × 64 graph takes minutes on 2 cores
@@ -163,6 +168,39 @@ def raise_failed(futures: Any) -> None:
             # cancelled); client.gather then fails inside distributed itself
             error = future.exception() if future.status == "error" else None
             raise error or WorkerLost(f"a block of the step was lost ({future.status})")
+
+
+def bounded(what: str, call: Callable[[], T]) -> T:
+    """``call()``, a library call that waits on the cluster inside itself, bounded by the
+    step's timeout: past it, :class:`StepTimeout` naming ``what``.
+
+    cuML's and cuGraph's Dask estimators wait with ``distributed.wait`` and no timeout
+    (cuML 26.10 ``dask/common/utils.py`` ``wait_and_raise_from_futures``, called by
+    ``KMeans.fit`` and ``NearestNeighbors.fit``; cuGraph 26.10
+    ``dask/community/leiden.py``), so a hung worker would hang the step there. The call
+    runs in a daemon thread, in this context (the default client, the step's timeout),
+    and this one waits on it; after a timeout the thread is left to end with the cluster
+    (a thread cannot be stopped), the error reaches the user."""
+    limit = step_timeout()
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            outcome.set_result(context.run(call))
+        except BaseException as err:  # handed to the waiting thread, raised there
+            outcome.set_exception(err)
+
+    threading.Thread(target=target, name=f"lcc: {what}", daemon=True).start()
+    try:
+        return outcome.result(timeout=limit)
+    except concurrent.futures.TimeoutError:
+        raise StepTimeout(
+            f"{what} waited {limit:g} s on the Dask cluster and never returned: a worker may "
+            "be hung (stuck in a native library, stopped, out of memory and swapping); look "
+            "at the Dask dashboard, or pass a larger step_timeout_s to "
+            "lcc.distributed.cluster() for larger data"
+        ) from None
 
 
 def fetch(x: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lcc._dispatch import place
+from lcc._waiting import bounded
 from lcc.backends import dask_gpu
 from lcc.kernels import graph as kernels
 from lcc.sharded._plumbing import client_or_none, gather, like_rows, on_gpu
@@ -17,7 +18,8 @@ def communities(
     """Leiden / Louvain labels as a Dask array chunked like the graph's rows."""
     client = client_or_none()
     if client is not None and on_gpu(adjacency) and algorithm == "leiden":
-        labels = dask_gpu.leiden(adjacency, resolution=resolution, seed=seed)
+        detect = lambda: dask_gpu.leiden(adjacency, resolution=resolution, seed=seed)  # noqa: E731
+        labels = bounded("cuGraph's Dask Leiden", detect)
     else:  # igraph is single-process: the graph is gathered here
         a = gather(adjacency)
         on = place(a)  # where this process computes (a backend= / $LCC_BACKEND choice holds)

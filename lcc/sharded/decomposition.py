@@ -8,6 +8,7 @@ import numpy as np
 
 from lcc._backend import move
 from lcc._dispatch import place
+from lcc._waiting import bounded
 from lcc.backends import dask_gpu
 from lcc.sharded._plumbing import (
     by_rows,
@@ -24,15 +25,20 @@ def kmeans(z: Any, n_clusters: int, **options: Any) -> tuple[Any, Any]:
     client = client_or_none()
     z = by_rows(z)
     if client is not None and on_gpu(z):
-        labels, centers = dask_gpu.kmeans(client, z, n_clusters, **options)
-        # cuML's predict has unknown chunk sizes and a float meta
-        labels = device_meta(labels.astype("int64"))
-        labels = labels.compute_chunk_sizes().rechunk({0: z.chunks[0]})
-        return client.persist(labels), centers
+        fit = lambda: _kmeans_gpu(client, z, n_clusters, options)  # noqa: E731
+        labels, centers = bounded("cuML's Dask KMeans", fit)
+        return client.persist(labels.rechunk({0: z.chunks[0]})), centers
     local = fetch(z)
     on = place(local)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
     labels, centers = on.back(*on.impl.kmeans(on.to(local), n_clusters, **options))
     return like_rows(labels, z.chunks[0], client), centers
+
+
+def _kmeans_gpu(client: Any, z: Any, n_clusters: int, options: dict[str, Any]):
+    """cuML's multi-GPU k-Means; its predict's unknown chunk sizes computed, its float meta
+    made int64's."""
+    labels, centers = dask_gpu.kmeans(client, z, n_clusters, **options)
+    return device_meta(labels.astype("int64")).compute_chunk_sizes(), centers
 
 
 def truncated_svd(matrix: Any, k: int, *, seed: int) -> tuple[Any, Any, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from lcc._dispatch import here, place
+from lcc._waiting import bounded
 from lcc.backends import dask_gpu
 from lcc.backends.knn import cpu_ivf
 from lcc.kernels import neighbors as kernels
@@ -103,7 +104,8 @@ def _knn_gpu(client: Any, z: Any, k: int) -> tuple[Any, Any]:
     """cuML's multi-GPU brute-force NearestNeighbors, then self removal per block."""
     import cupy as cp
 
-    dist, idx = dask_gpu.knn(client, client.persist(z), k + 1)
+    search = lambda: dask_gpu.knn(client, client.persist(z), k + 1)  # noqa: E731
+    dist, idx = bounded("cuML's Dask NearestNeighbors", search)
     sq = device_meta(dist.astype(cp.float32) ** 2).rechunk({0: z.chunks[0]})
     idx = device_meta(idx.astype(cp.int64)).rechunk({0: z.chunks[0]})
     outputs = [((k,), cp.float32), ((k,), cp.int64)]

@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
+from helpers import on
+
 import lcc
 from lcc.distributed import StepTimeout, as_dask, cluster, step_timeout
 
@@ -60,3 +62,46 @@ def test_a_bad_timeout_is_refused_before_a_cluster_starts(bad):
     with pytest.raises(ValueError, match="step_timeout_s must be a positive number of seconds"):
         with cluster("local", step_timeout_s=bad):
             pass
+
+
+# RAPIDS' Dask estimators wait inside themselves (distributed.wait, no timeout); on the
+# emulation, each hangs as it would on a worker that never answers
+HANGS = {
+    "knn": ("cuML's Dask NearestNeighbors", lambda z: lcc.knn_graph(z, 5)),
+    "kmeans": ("cuML's Dask KMeans", lambda z: lcc.kmeans(z, 4, seed=0)),
+    "leiden": ("cuGraph's Dask Leiden", lambda graph: lcc.leiden(graph)),
+}
+
+
+@pytest.mark.emulated_gpu
+@pytest.mark.parametrize("step", list(HANGS))
+def test_a_rapids_estimator_that_never_returns_is_an_error_not_a_hang(
+    emulated_gpu, monkeypatch, step
+):
+    import sys
+    import threading
+
+    from emulation import fake_dask_rapids as fake
+
+    release = threading.Event()
+
+    def hang(*args, **kwargs):
+        release.wait(60)
+
+    what, call = HANGS[step]
+    z = np.random.default_rng(0).normal(size=(400, 8)).astype(np.float32)
+    with cluster("local-cuda", n_workers=2, step_timeout_s=2):
+        data = as_dask(on("gpu", z))
+        if step == "leiden":
+            data = lcc.knn_graph(data, 5)  # built before the hang
+            monkeypatch.setattr(sys.modules["cugraph.dask"], "leiden", hang)
+        else:
+            cls = fake.DaskNearestNeighbors if step == "knn" else fake.DaskKMeans
+            monkeypatch.setattr(cls, "fit", hang)
+        start = time.monotonic()
+        try:
+            with pytest.raises(StepTimeout, match=f"{what} waited 2 s on the Dask cluster"):
+                call(data)
+        finally:
+            release.set()
+        assert time.monotonic() - start < 12
