@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -103,15 +102,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(config.model_dump(), sort_keys=False), end="")
         return 0
-    started = time.time()
-    try:
-        resume = {} if args.resume is None else {"run_dir": Path(args.resume)}
-        run_dir = module.run(config.model_dump(), **resume)
+    from lcc.pipelines import new_run_dir
+
+    run_dir = Path(args.resume) if args.resume else None
+    try:  # a new run's directory is made here, so that an error can say what it kept
+        run_dir = run_dir or new_run_dir(config.model_dump())
+        run_dir = module.run(config.model_dump(), run_dir)
     except (CheckpointError, FloatingPointError, OSError) as err:
         if args.debug:
             raise
-        where = Path(args.resume) if args.resume else _new_run_dir(config, started)
-        print(f"lcc: error: {_environment(err)}{_kept(where)}", file=sys.stderr)
+        print(f"lcc: error: {_environment(err)}{_kept(run_dir)}", file=sys.stderr)
         return 1
     print(f"run_dir={run_dir}")
     return 0
@@ -129,16 +129,6 @@ def _environment(err: BaseException) -> str:
     if err.errno in (errno.EEXIST, errno.ENOTDIR):
         return f"{name} is in the way: a file where a folder is needed (is output_dir a file?)"
     return f"{err.strerror or err} ({name})"
-
-
-def _new_run_dir(config: Any, since: float) -> Path | None:
-    """The run directory this process created, if it got that far."""
-    made = [
-        p
-        for p in Path(config.output_dir).glob(f"{config.name}-*")
-        if p.is_dir() and p.stat().st_mtime >= since - 1
-    ]
-    return max(made, key=lambda p: p.stat().st_mtime) if made else None
 
 
 def _kept(run_dir: Path | None) -> str:
