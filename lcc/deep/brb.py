@@ -7,7 +7,8 @@ BRB paper (seed 002), section 5: every ``interval`` epochs
    layer unless ``reset_embedding=True``;
 2. recluster: k-Means on the re-embedded data, on a random subsample
    (10,000 by default), replaces the centroids (eq. 2);
-3. zero the optimizer state (e.g. Adam's moments) of the centroid parameters.
+3. zero the optimizer's moments (Adam's ``exp_avg`` / ``exp_avg_sq``) of the centroid
+   parameters, keeping Adam's step count as the authors' code does.
 
 :class:`BRBCallback` is the plain-PyTorch callback (``on_epoch_end(epoch, clusterer)``,
 as the deep estimators call their ``callbacks``); :class:`lcc.lightning.BRBLightningCallback`
@@ -117,7 +118,8 @@ def _fresh_parameters(layer: nn.Module, init: str) -> dict[str, torch.Tensor]:
 
 
 class BRBCallback:
-    """BRB as a plain-PyTorch callback: the paper's defaults (α = 0.8, T = 20, 10,000 samples).
+    """BRB as a plain-PyTorch callback: the paper's defaults (α = 0.8, T = 20, 10,000 samples)
+    and the authors' reclustering (k-Means with 10 restarts, Adam's step count kept).
 
     Pass it to an estimator (``IDEC(10, callbacks=[BRBCallback()])``) or call it at the end
     of each epoch of your own loop: ``brb.on_epoch_end(epoch, clusterer)``.
@@ -133,9 +135,17 @@ class BRBCallback:
     reset_embedding : bool, default False
         Also reset the embedding layer (the paper finds this harmful).
     reset_momentum : bool, default True
-        Zero the optimizer state of the centroid parameters after reclustering.
-    n_init : int, default 3
-        k-Means restarts of the reclustering.
+        Zero the optimizer's moments of the centroid parameters after reclustering
+        (Adam's ``exp_avg`` / ``exp_avg_sq``, SGD's momentum buffer).
+    reset_step : bool, default False
+        Also zero Adam's step count. The authors keep it (``reset_momentum_counts=False``
+        in their ``config/brb_config.py``), and so Adam's bias correction is off after a
+        reset: the update ``m / √v`` of the rebuilding moments is
+        ``(1 − β₁ᵏ) / √(1 − β₂ᵏ)`` times the gradient's sign, 3.2× the learning rate at
+        the first step and more over the next tens (β = 0.9, 0.999), where a zeroed count
+        takes steps of the learning rate. The reclustered centres move that much faster.
+    n_init : int, default 10
+        k-Means restarts of the reclustering (the authors' 10).
     init : {"kaiming", "default"}, default "kaiming"
         Where the reset's φ comes from (:func:`soft_reset`); "kaiming" is the
         authors' code.
@@ -155,7 +165,8 @@ class BRBCallback:
         *,
         reset_embedding: bool = False,
         reset_momentum: bool = True,
-        n_init: int = 3,
+        reset_step: bool = False,
+        n_init: int = 10,
         init: str = "kaiming",
         seed: int = 0,
     ):
@@ -164,6 +175,7 @@ class BRBCallback:
             raise InvalidParameterError("alpha", f" must be in [0, 1], got {alpha!r}")
         self.alpha, self.interval, self.subsample = alpha, interval, subsample
         self.reset_embedding, self.reset_momentum = reset_embedding, reset_momentum
+        self.reset_step = reset_step
         self.n_init, self.init, self.seed = n_init, init, seed
         self.reset_epochs: list[int] = []
         self.last_subsample: np.ndarray | None = None
@@ -218,7 +230,8 @@ class BRBCallback:
         soft_reset(clusterer.encoder, self.alpha, skip=skip, seed=seed, init=self.init)
         clusterer.set_centers(self.recluster(clusterer, epoch))
         if self.reset_momentum and clusterer.optimizer is not None:
-            reset_optimizer_state(clusterer.optimizer, clusterer.center_parameters())
+            keep = () if self.reset_step else ("step",)
+            reset_optimizer_state(clusterer.optimizer, clusterer.center_parameters(), keep=keep)
         self.reset_epochs.append(epoch)
         return True
 
@@ -240,6 +253,7 @@ _OPTIONS = {
     "subsample": Int(),
     "reset_embedding": Bool(),
     "reset_momentum": Bool(),
+    "reset_step": Bool(),
     "n_init": Int(),
     "init": Choice(("kaiming", "default")),
     "seed": Int(0),
@@ -261,9 +275,17 @@ def _has(clusterer: Any, member: str) -> bool:
     return hasattr(type(clusterer), member) or hasattr(clusterer, member)
 
 
-def reset_optimizer_state(optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor]) -> None:
-    """Zero every state tensor (moments, step counts) of ``params``, and only theirs."""
+def reset_optimizer_state(
+    optimizer: torch.optim.Optimizer,
+    params: Iterable[torch.Tensor],
+    *,
+    keep: Iterable[str] = ("step",),
+) -> None:
+    """Zero the state tensors of ``params``, and only theirs, but those named in ``keep``:
+    by default the moments (Adam's ``exp_avg`` / ``exp_avg_sq``, SGD's ``momentum_buffer``)
+    and not Adam's ``step`` count, as the BRB authors' reset."""
+    kept = set(keep)
     for param in params:
-        for value in optimizer.state.get(param, {}).values():
-            if torch.is_tensor(value):
+        for key, value in optimizer.state.get(param, {}).items():
+            if torch.is_tensor(value) and key not in kept:
                 value.zero_()

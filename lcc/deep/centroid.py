@@ -27,11 +27,12 @@ BRB authors' released recipe (their Table 13 runs; read from their code, see
 ``benchmarks/notes/brb_authors_recipe.md``), because the papers' own defaults
 presuppose a pretrained autoencoder and collapse without one: the
 ``feedforward_large`` MLP ``d-1024-512-256-K`` with BatchNorm, the initial
-k-Means on the *train-mode* embedding, per-batch P, gradient clipping at 500
-and, for DCN, λ = 0.025 on the authors' ``Σ‖z − μ‖² / (N·K)``. With
-pretraining every ``"auto"`` keeps the papers' choices (no BatchNorm,
-eval-mode embedding, whole-data-set P, no clipping, ``d-500-500-2000-K``,
-DCN λ = 0.05 on ``½‖z − μ‖²``).
+k-Means on the *train-mode* embedding, per-batch P, no last batch shorter than
+``batch_size`` (their loaders' ``drop_last``), gradient clipping at 500 and,
+for DCN, λ = 0.025 on the authors' ``Σ‖z − μ‖² / (N·K)``. With pretraining
+every ``"auto"`` keeps the papers' choices (no BatchNorm, eval-mode embedding,
+whole-data-set P, every sample in every epoch, no clipping,
+``d-500-500-2000-K``, DCN λ = 0.05 on ``½‖z − μ‖²``).
 
 ``precision="bf16-mixed"`` runs the training forwards (pretraining and
 clustering) under bfloat16 autocast, losses and weights in float32
@@ -41,7 +42,6 @@ clustering) under bfloat16 autocast, losses and weights in float32
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -51,10 +51,10 @@ from torch import nn
 
 from lcc._validation import Auto, Bool, Choice, Int, Ints, Real
 from lcc.deep._base import EncoderClusterer
-from lcc.deep._checkpointing import as_tensor, restore_point, save_point
+from lcc.deep._centroid_loop import cluster
+from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
-from lcc.deep._history import epoch_record
 from lcc.deep._optim import adam
 from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
 from lcc.deep._resettable import ResettableClustererMixin
@@ -92,6 +92,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         "batch_norm": Auto(Bool()),
         "init_embedding": Auto(Choice(("eval", "train"))),
         "clip_grad_norm": Auto(Real(positive=True, optional=True)),
+        "drop_last": Auto(Bool()),
         "precision": Choice(PRECISIONS),
     }
 
@@ -116,6 +117,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         batch_norm: bool | str = "auto",
         init_embedding: str = "auto",
         clip_grad_norm: float | str | None = "auto",
+        drop_last: bool | str = "auto",
         precision: str = "32-true",
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
@@ -140,6 +142,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         self.batch_norm = batch_norm
         self.init_embedding = init_embedding
         self.clip_grad_norm = clip_grad_norm
+        self.drop_last = drop_last
         self.precision = precision
         self.callbacks = callbacks
         self.random_state = random_state
@@ -181,6 +184,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
             "init_embedding": "train" if scratch else "eval",
             "target": "batch" if scratch else "dataset",
             "clip_grad_norm": 500.0 if scratch else None,
+            "drop_last": scratch,
         }
         recipe = {k: auto[k] if getattr(self, k) == "auto" else getattr(self, k) for k in auto}
         recipe["hidden"] = tuple(self.hidden or ((1024, 512, 256) if scratch else (500, 500, 2000)))
@@ -261,54 +265,16 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         optimizer.step()
 
     def _cluster(self, x: torch.Tensor, y: np.ndarray | None) -> None:
-        weight = self.recipe_["cluster_weight"]
-        update_interval = self.update_interval or math.ceil(len(x) / self.batch_size)
-        whole_set_targets = self.head_.uses_targets and self.recipe_["target"] == "dataset"
-        objects = {"model": self.model_, "head": self.head_, "optimizer": self.optimizer_}
-        first, loop = restore_point(self, "cluster", objects) or (0, {})
-        codes = None  # the whole set's codes under the current weights, while known
-        if first:
-            previous, targets, step = loop["previous"].numpy(), loop["targets"], loop["step"]
-            self.init_labels_ = loop["init_labels"].numpy()
-            targets = None if targets is None else targets.to(x.device)
-        else:
-            codes = self.transform_tensor(x)
-            previous = self._assign(codes).cpu().numpy()
-            targets, step = None, 0
-        for epoch in range(first, self.clustering_epochs):
-            start = time.perf_counter()
-            # summed on the device: no host synchronisation per batch
-            total = torch.zeros((), dtype=torch.float64, device=x.device)
-            seen = torch.empty(len(x), dtype=torch.long, device=x.device)
-            for idx in self._batches(len(x)):
-                idx = idx.to(x.device)
-                if whole_set_targets and step % update_interval == 0:
-                    if codes is None:  # at an epoch's start, the epoch-end pass's are current
-                        codes = self.transform_tensor(x)
-                    targets = self.head_.targets(codes)  # eq. 4
-                codes = None
-                loss = self._batch_loss(x[idx], idx, targets, weight)
-                seen[idx] = self._batch_assignments
-                self._step(self.optimizer_, loss)
-                self.head_.after_step(self._encode, x[idx], idx)
-                total += loss.detach() * len(idx)
-                step += 1
-            if whole_set_targets or y is not None:  # P's next codes, or the metrics' codes
-                codes = self.transform_tensor(x)
-                labels = self._assign(codes).cpu().numpy()
-            else:  # nothing needs the codes: the epoch's labels are its steps' assignments
-                labels = seen.cpu().numpy()
-            record = epoch_record(epoch, float(total) / len(x), labels, previous, y, codes)
-            record["epoch_time_s"] = time.perf_counter() - start
-            if self._end_epoch(record):  # a callback reset the network: the codes are stale
-                codes = None
-            changed = float(np.mean(labels != previous))
-            previous = labels
-            loop = {"previous": as_tensor(previous), "targets": targets, "step": step}
-            loop["init_labels"] = as_tensor(self.init_labels_)
-            save_point(self, "cluster", epoch, objects, loop)
-            if self.tol > 0 and changed < self.tol and not self.callbacks:
-                break
+        cluster(self, x, y)
+
+    def _batches(self, n: int) -> list[torch.Tensor]:
+        """Shuffled batches; with ``drop_last`` (from scratch, the authors' loaders) without
+        a last batch shorter than ``batch_size``, whose per-batch P and BatchNorm
+        statistics would come from a handful of samples (5 of 1,797 digits at 256)."""
+        batches = super()._batches(n)
+        if self.recipe_["drop_last"] and len(batches) > 1 and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        return batches
 
     def _batch_loss(self, xb, idx, targets, weight) -> torch.Tensor:
         """The algorithm's loss; with ``augment``, the mean over the batch and its augmented copy.

@@ -37,11 +37,22 @@ __all__ = ["Config", "run"]
 
 
 class BRBOptions(Section):
-    """:class:`lcc.deep.BRBCallback`'s options: reset strength, interval, reclustering subsample."""
+    """:class:`lcc.deep.BRBCallback`'s options: reset strength, interval, the reclustering's
+    subsample and k-Means restarts, and whether Adam's step count is reset with the moments
+    (the authors keep it)."""
 
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.8
     interval: PosInt = 20
     subsample: PosInt = 10_000
+    n_init: PosInt = 10
+    reset_step: bool = False
+
+
+class StandardizedData(FlatDataSection):
+    """The data z-transformed by default, as the BRB paper's appendix C (its channel-wise
+    z-transform: for greyscale digits one mean and standard deviation over all pixels)."""
+
+    standardize: bool = True
 
 
 class Config(SeededRunConfig):
@@ -49,7 +60,7 @@ class Config(SeededRunConfig):
 
     pipeline: Literal["deep_clustering"] = "deep_clustering"
     name: str = "deep_clustering"
-    data: FlatDataSection = FlatDataSection(standardize=True)
+    data: StandardizedData = StandardizedData()
     algorithms: Annotated[list[Literal["DEC", "IDEC", "DCN"]], Field(min_length=1)] = [
         "DEC",
         "IDEC",

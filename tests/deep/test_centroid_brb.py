@@ -90,7 +90,7 @@ def test_brb_never_resets_after_the_last_epoch():
     assert [h["reset"] for h in model.history_] == [False, True, False, False]
 
 
-def test_optimizer_state_of_centroids_is_zeroed_and_nothing_else():
+def _adam_after_three_steps():
     weights = torch.nn.Parameter(torch.randn(5, 3))
     centers = torch.nn.Parameter(torch.randn(4, 3))
     optimizer = torch.optim.Adam([weights, centers], lr=0.1)
@@ -98,11 +98,38 @@ def test_optimizer_state_of_centroids_is_zeroed_and_nothing_else():
         optimizer.zero_grad()
         (weights.sum() ** 2 + (centers**2).sum()).backward()
         optimizer.step()
+    return optimizer, weights, centers
+
+
+def test_the_centroids_moments_are_zeroed_their_step_count_kept_and_nothing_else():
+    optimizer, weights, centers = _adam_after_three_steps()
     kept = {k: v.clone() for k, v in optimizer.state[weights].items()}
     reset_optimizer_state(optimizer, [centers])
-    assert all(float(v.abs().sum()) == 0 for v in optimizer.state[centers].values())
+    state = optimizer.state[centers]
+    assert float(state["exp_avg"].abs().sum()) == 0 and float(state["exp_avg_sq"].sum()) == 0
+    assert int(state["step"]) == 3  # the authors' reset_momentum_counts=False
     for key, value in optimizer.state[weights].items():
         assert torch.equal(value, kept[key]) and float(value.abs().sum()) > 0
+
+
+def test_the_step_count_is_zeroed_only_when_asked():
+    optimizer, _, centers = _adam_after_three_steps()
+    reset_optimizer_state(optimizer, [centers], keep=())
+    assert all(float(v.abs().sum()) == 0 for v in optimizer.state[centers].values())
+
+
+def test_a_brb_reset_during_fit_keeps_adams_step_count_of_the_centres():
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    brb = BRBCallback(interval=2, subsample=64)
+    options = {"pretrain_epochs": 0, "clustering_epochs": 4, "hidden": (8,), "batch_size": 16}
+    model = IDEC(2, callbacks=[brb], **options).fit(x)
+    assert brb.reset_epochs == [1]
+    (centers,) = model.head_.parameters()
+    state = model.optimizer_.state[centers]
+    assert int(state["step"]) == 4 * 4  # every step of the 4 epochs: the reset kept the count
+    zeroed = IDEC(2, callbacks=[BRBCallback(interval=2, subsample=64, reset_step=True)], **options)
+    (centers,) = zeroed.fit(x).head_.parameters()
+    assert int(zeroed.optimizer_.state[centers]["step"]) == 2 * 4  # epochs 2 and 3 only
 
 
 def test_dec_target_distribution_matches_numpy():
@@ -494,3 +521,15 @@ def test_without_labels_the_epoch_labels_come_from_the_steps(monkeypatch):
         passes.clear()
         model = cls(3, **extra, **options).fit(x, y)
         assert len(passes) == 1 + 1 + 3 + 1 and "acc" in model.history_[-1]
+
+
+def test_from_scratch_the_short_last_batch_is_dropped_and_every_sample_still_labelled():
+    x = np.random.default_rng(0).normal(size=(70, 6)).astype(np.float32)
+    options = {"pretrain_epochs": 0, "clustering_epochs": 3, "hidden": (8,), "batch_size": 32}
+    for drop_last, steps in (("auto", 3 * 2), (False, 3 * 3)):  # 70 = 32 + 32 + 6
+        model = DEC(3, drop_last=drop_last, random_state=0, **options).fit(x)
+        (centers,) = model.head_.parameters()
+        assert int(model.optimizer_.state[centers]["step"]) == steps
+        assert model.labels_.shape == (70,) and set(model.labels_) <= {0, 1, 2}
+        last = model.history_[-1]
+        assert np.isfinite(last["loss"])

@@ -95,13 +95,25 @@ def test_lightning_callback_state_goes_through_a_checkpoint(tmp_path, monkeypatc
     assert list(module.lcc_terms) == [2] and any(t > 0 for t in module.lcc_terms[2])
 
 
-def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_optimizer_state(tmp_path):
+def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_moments(
+    tmp_path, monkeypatch
+):
+    import lcc.deep.brb as brb_module
+    from lcc.deep.brb import reset_optimizer_state
     from lcc.lightning import BRBLightningCallback
 
     x = _data().tensors[0]
     torch.manual_seed(0)
     module = Centroids(x)
     callback = BRBLightningCallback(alpha=0.8, interval=2, subsample=200, seed=0)
+    moments_after_reset = []
+
+    def reset_and_look(optimizer, params, **options):
+        reset_optimizer_state(optimizer, params, **options)
+        state = optimizer.state[module.centers]
+        moments_after_reset.extend([state["exp_avg"].clone(), state["exp_avg_sq"].clone()])
+
+    monkeypatch.setattr(brb_module, "reset_optimizer_state", reset_and_look)
     trainer = pl.Trainer(
         max_epochs=4,
         accelerator="cpu",
@@ -113,7 +125,8 @@ def test_lightning_brb_resets_at_the_interval_and_zeroes_the_centroid_optimizer_
     )
     trainer.fit(module, DataLoader(TensorDataset(x), batch_size=64, shuffle=True))
     assert callback.core.reset_epochs == [1]  # due after epochs 1 and 3; 3 is the last
-    # the reset zeroed the centres' Adam moments at epoch 1; epochs 2-3 rebuilt them from 0,
-    # so they are those of 2 epochs of steps, not 4: check the step count
+    # the reset zeroed the centres' Adam moments at epoch 1 and kept the step count, as the
+    # BRB authors' code: the count is that of all 4 epochs
+    assert [float(m.abs().sum()) for m in moments_after_reset] == [0.0, 0.0]
     steps = trainer.optimizers[0].state[module.centers]["step"]
-    assert int(steps) == 2 * len(range(0, len(x), 64))
+    assert int(steps) == 4 * len(range(0, len(x), 64))
