@@ -132,6 +132,9 @@ class BRBCallback:
         Reset every ``interval`` epochs (after epochs ``interval``, ``2·interval``, …).
     subsample : int, default 10_000
         Samples re-embedded and clustered by k-Means at each reset.
+    subsample_from : {"random", "first"}, default "random"
+        A fresh random draw at each reset, or the first ``subsample`` samples in data-set
+        order every time (the authors' ``encode_batchwise``); the same below 10,000 samples.
     reset_embedding : bool, default False
         Also reset the embedding layer (the paper finds this harmful).
     reset_momentum : bool, default True
@@ -163,6 +166,7 @@ class BRBCallback:
         interval: int = 20,
         subsample: int = 10_000,
         *,
+        subsample_from: str = "random",
         reset_embedding: bool = False,
         reset_momentum: bool = True,
         reset_step: bool = False,
@@ -174,6 +178,7 @@ class BRBCallback:
         if not 0.0 <= alpha <= 1.0:  # Real's interval is half-open; α = 1 (no reset) is allowed
             raise InvalidParameterError("alpha", f" must be in [0, 1], got {alpha!r}")
         self.alpha, self.interval, self.subsample = alpha, interval, subsample
+        self.subsample_from = subsample_from
         self.reset_embedding, self.reset_momentum = reset_embedding, reset_momentum
         self.reset_step = reset_step
         self.n_init, self.init, self.seed = n_init, init, seed
@@ -236,12 +241,16 @@ class BRBCallback:
         return True
 
     def recluster(self, clusterer: ResettableClusterer, epoch: int) -> torch.Tensor:
-        """k-Means centroids of a random subsample of the re-embedded data (eq. 2)."""
+        """k-Means centroids of a subsample of the re-embedded data (eq. 2)."""
         from lcc.deep._codes import kmeans_on_codes
 
         n = clusterer.n_samples
         rng = np.random.default_rng(self.seed + epoch)
-        self.last_subsample = np.sort(rng.choice(n, size=min(self.subsample, n), replace=False))
+        size = min(self.subsample, n)
+        if self.subsample_from == "first":
+            self.last_subsample = np.arange(size)
+        else:
+            self.last_subsample = np.sort(rng.choice(n, size=size, replace=False))
         z = clusterer.embed(torch.as_tensor(self.last_subsample))
         seed = self.seed + epoch
         return kmeans_on_codes(z, clusterer.n_clusters, seed=seed, n_init=self.n_init).centers
@@ -251,6 +260,7 @@ _OPTIONS = {
     "alpha": Real(),
     "interval": Int(),
     "subsample": Int(),
+    "subsample_from": Choice(("random", "first")),
     "reset_embedding": Bool(),
     "reset_momentum": Bool(),
     "reset_step": Bool(),

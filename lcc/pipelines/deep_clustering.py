@@ -44,6 +44,7 @@ class BRBOptions(Section):
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.8
     interval: PosInt = 20
     subsample: PosInt = 10_000
+    subsample_from: Literal["random", "first"] = "random"  # first: the authors' first N
     n_init: PosInt = 10
     reset_step: bool = False
 

@@ -533,3 +533,13 @@ def test_from_scratch_the_short_last_batch_is_dropped_and_every_sample_still_lab
         assert model.labels_.shape == (70,) and set(model.labels_) <= {0, 1, 2}
         last = model.history_[-1]
         assert np.isfinite(last["loss"])
+
+
+@pytest.mark.parametrize("subsample_from", ["random", "first"])
+def test_the_reclustering_subsample_is_random_or_the_authors_first_samples(subsample_from):
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    brb = BRBCallback(interval=1, subsample=20, subsample_from=subsample_from)
+    DCN(2, pretrain_epochs=0, clustering_epochs=2, hidden=(8,), callbacks=[brb]).fit(x)
+    assert brb.reset_epochs == [0] and len(brb.last_subsample) == 20
+    first = np.array_equal(brb.last_subsample, np.arange(20))
+    assert first == (subsample_from == "first")
