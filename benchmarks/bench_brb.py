@@ -207,10 +207,11 @@ def plot_traces(results: dict, algorithms: list[str], path: Path) -> Path:
             for t in r["trace"]:
                 ax.plot(t["epoch"] + 1, 100 * t["after"], ".", color="C3", ms=3, alpha=0.5)
         ax.set_title(algo)
-        ax.set_xlabel("clustering epoch (dots: ACC right after a reset's reclustering)")
+        ax.set_xlabel("clustering epoch")
         ax.set_ylabel("ACC (%), mean over seeds")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.suptitle("dots: each seed's ACC right after a reset's reclustering", y=-0.03, fontsize=9)
     return _save(fig, path)
 
 
