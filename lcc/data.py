@@ -118,7 +118,7 @@ def load_flat(
     *,
     root: str | Path | None = None,
     download: bool = False,
-    standardize: bool = False,
+    standardize: bool | str = False,
     resize: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Every sample of a data set (train then test) as flat float32 rows, for clustering.
@@ -126,8 +126,13 @@ def load_flat(
     Returns ``(x, y, image_shape)``: ``x`` is ``(n, C·H·W)`` in [0, 1], or
     z-transformed over all pixels with ``standardize=True`` (the channel-wise
     z-transform of the BRB paper's appendix C for greyscale images), after
-    ``resize``.
+    ``resize``. ``standardize="before_resize"`` takes the mean and standard deviation
+    of the images at their own size and applies them after the resize, as the BRB
+    authors' loader does (``augmentation_dataloader.py``): on the digits at 28 × 28 their
+    input is 0.86 × the standardised one.
     """
+    if standardize not in (True, False, "before_resize"):
+        raise ValueError(f"standardize must be True, False or 'before_resize', got {standardize!r}")
     split = load_dataset(name, root=root, download=download, resize=resize)
     image_shape = tuple(torch.as_tensor(split.train[0][0]).shape)
     xs, ys = [], []
@@ -137,7 +142,10 @@ def load_flat(
             xs.append(torch.as_tensor(x).flatten().numpy())
             ys.append(int(y))
     x = np.stack(xs).astype(np.float32)
-    if standardize:
+    if standardize == "before_resize" and resize is not None:
+        own, _, _ = load_flat(name, root=root, download=download)
+        x = (x - own.mean()) / own.std()
+    elif standardize:
         x = (x - x.mean()) / x.std()
     return x, np.asarray(ys), image_shape
 

@@ -106,9 +106,10 @@ class DataSection(Section):
 
 class FlatDataSection(DataSection):
     """A data set as flat rows for clustering (``standardize``: z-transform all pixels,
-    ``resize``: scale the images to ``resize × resize`` first)."""
+    ``before_resize`` with the statistics of the images at their own size, as the BRB
+    authors; ``resize``: scale the images to ``resize × resize`` first)."""
 
-    standardize: bool = False
+    standardize: bool | Literal["before_resize"] = False
     resize: PosInt | None = None
 
 

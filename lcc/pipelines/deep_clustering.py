@@ -53,7 +53,7 @@ class StandardizedData(FlatDataSection):
     """The data z-transformed by default, as the BRB paper's appendix C (its channel-wise
     z-transform: for greyscale digits one mean and standard deviation over all pixels)."""
 
-    standardize: bool = True
+    standardize: bool | Literal["before_resize"] = True
 
 
 class Config(SeededRunConfig):

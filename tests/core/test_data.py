@@ -56,3 +56,19 @@ def test_missing_local_data_is_a_clear_error(tmp_path):
         load_dataset("cifar10")
     with pytest.raises(ValueError, match="unknown data set"):
         load_dataset("imagenet")
+
+
+def test_the_z_transform_before_the_resize_is_the_brb_authors_order():
+    from lcc.data import load_flat
+
+    after, y, shape = load_flat("digits", standardize=True, resize=28)
+    before, y2, _ = load_flat("digits", standardize="before_resize", resize=28)
+    own, _, _ = load_flat("digits")  # 8 × 8, the statistics' source
+    assert shape == (1, 28, 28) and np.array_equal(y, y2)
+    assert after.std() == pytest.approx(1.0, abs=1e-4)
+    # the 8 × 8 images' mean and std, applied to the resized ones: a 0.86 input scale
+    raw, _, _ = load_flat("digits", resize=28)
+    np.testing.assert_allclose(before, (raw - own.mean()) / own.std(), rtol=1e-5, atol=1e-5)
+    assert before.std() == pytest.approx(0.8634, abs=1e-3)
+    with pytest.raises(ValueError, match="standardize must be True, False or 'before_resize'"):
+        load_flat("digits", standardize="yes")
