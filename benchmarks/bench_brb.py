@@ -231,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-augment", dest="augment", action="store_false", help="no random-affine views"
     )
+    parser.add_argument(
+        "--authors-augment",
+        dest="augment",
+        action="store_const",
+        const="brb_authors",
+        help="the authors' RandomAffine and, for IDEC / DCN, one forward of both views",
+    )
     parser.add_argument("--algorithms", nargs="+", default=list(PAPER_ACC), choices=list(PAPER_ACC))
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one thread each)")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST epoch timing")

@@ -86,7 +86,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         "update_interval": Int(optional=True),
         "target": Auto(Choice(("dataset", "batch"))),
         "tol": Real(),
-        "augment": Bool(),
+        "augment": Choice((False, True, "brb_authors")),
         "image_shape": Ints(optional=True),
         "n_init": Int(),
         "batch_norm": Auto(Bool()),
@@ -111,7 +111,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         update_interval: int | None = None,
         target: str = "auto",
         tol: float = 0.0,
-        augment: bool = False,
+        augment: bool | str = False,
         image_shape: Sequence[int] | None = None,
         n_init: int = 10,
         batch_norm: bool | str = "auto",
@@ -282,16 +282,21 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         Consistency rule (BRB paper, appendix E): an augmented sample keeps the
         assignment of its original — DCN's hard assignment and DEC/IDEC's target row.
         """
-        z, recon = self._forward(xb)
+        xa = self._augmented(xb) if self.augment else None
+        if self.augment == "brb_authors" and self._reconstruction:
+            # one forward of [augmented; clean], BatchNorm over both (the authors' IDEC / DCN)
+            z2, recon2 = self._forward(torch.cat([xa, xb]))
+            (za, z), (recon_a, recon) = z2.split(len(xb)), recon2.split(len(xb))
+        else:
+            z, recon = self._forward(xb)
+            za, recon_a = self._forward(xa) if xa is not None else (None, None)
         assign = self._batch_assignments = self.head_.step_assignments(z.detach(), idx)
         if targets is None and self.head_.uses_targets:  # target="batch": P of this batch
             targets = self.head_.targets(z.detach())
             idx = torch.arange(len(xb), device=xb.device)
         rows = None if targets is None else targets[idx]
         losses = [self._loss(xb, z, recon, assign, rows, weight)]
-        if self.augment:
-            xa = self._augmented(xb)
-            za, recon_a = self._forward(xa)
+        if xa is not None:
             losses.append(self._loss(xa, za, recon_a, assign, rows, weight))
         return sum(losses) / len(losses)
 
@@ -318,9 +323,10 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         return nn.functional.mse_loss(recon, x) + cluster
 
     def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
-        from lcc.deep.augment import random_affine_rows
+        from lcc.deep.augment import BRB_AUTHORS, random_affine_rows
 
-        return random_affine_rows(xb, self.image_shape, fill=self._fill)
+        options = BRB_AUTHORS if self.augment == "brb_authors" else {}
+        return random_affine_rows(xb, self.image_shape, fill=self._fill, **options)
 
 
 class DEC(_CentroidDeepClustering):

@@ -75,7 +75,9 @@ class Config(SeededRunConfig):
     architecture: Literal["mlp", "conv"] = "mlp"
     # layer widths (mlp, default 500-500-2000) or channels (conv, default 32-64)
     hidden: list[PosInt] | None = None
-    augment: bool = False  # random affine with the BRB paper's consistency rule
+    # random affine with the BRB paper's consistency rule; brb_authors: their RandomAffine
+    # (±16°, shear ±8°, nearest) and, for IDEC / DCN, one forward of both views
+    augment: bool | Literal["brb_authors"] = False
     # bf16-mixed: bfloat16 autocast in the training forwards (GPUs from Ampere, AMX CPUs)
     precision: Literal[PRECISIONS] = "32-true"  # type: ignore[valid-type]
     brb_options: BRBOptions = BRBOptions()

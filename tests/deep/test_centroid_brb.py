@@ -543,3 +543,28 @@ def test_the_reclustering_subsample_is_random_or_the_authors_first_samples(subsa
     assert brb.reset_epochs == [0] and len(brb.last_subsample) == 20
     first = np.array_equal(brb.last_subsample, np.arange(20))
     assert first == (subsample_from == "first")
+
+
+def test_the_authors_augmentation_shears_samples_nearest_and_shares_batchnorm(monkeypatch):
+    from lcc.deep import augment
+
+    images = torch.arange(2 * 32 * 32, dtype=torch.float32).reshape(2, 1, 32, 32)
+    no_turn = {"degrees": 0.0, "translate": 0.0, "scale": (1.0, 1.0), "mode": "nearest"}
+    torch.manual_seed(0)
+    sheared = augment.random_affine(images, shear=8.0, **no_turn)
+    assert set(sheared.unique().tolist()) <= set(images.unique().tolist()) | {0.0}  # nearest
+    assert not torch.equal(sheared, images)
+    torch.manual_seed(0)
+    assert torch.equal(augment.random_affine(images, shear=0.0, **no_turn), images)
+    forwards = []
+    x = np.random.default_rng(0).normal(size=(64, 16)).astype(np.float32)
+    options = {"pretrain_epochs": 0, "clustering_epochs": 1, "image_shape": (1, 4, 4)}
+    model = IDEC(2, augment="brb_authors", batch_size=32, hidden=(8,), **options)
+    original = IDEC._forward
+    monkeypatch.setattr(
+        IDEC, "_forward", lambda self, xb, **k: forwards.append(len(xb)) or original(self, xb, **k)
+    )
+    model.fit(x)
+    assert forwards == [64, 64]  # two batches of 32, each one forward of both views
+    with pytest.raises(ValueError, match="augment='rotate' is not supported"):
+        IDEC(2, augment="rotate", **options).fit(x)
