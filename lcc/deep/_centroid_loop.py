@@ -55,6 +55,8 @@ def cluster(est: Any, x: torch.Tensor, y: np.ndarray | None) -> None:
             est.head_.after_step(est._encode, x[idx], idx)
             total += loss.detach() * len(idx)
             step += 1
+        codes_of = lambda idx: est.transform_tensor(x[idx.to(x.device)])  # noqa: E731
+        est.head_.after_epoch(codes_of, lambda: est._batches(len(x)))  # DCN's per-epoch update
         if whole_set_targets or y is not None or trained < len(x):
             # P's next codes, the metrics' codes, or the labels of the samples left out
             codes = est.transform_tensor(x)

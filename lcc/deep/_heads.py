@@ -9,7 +9,8 @@ training loop in :mod:`lcc.deep.centroid` is the same for every head.
   (eq. 7) after each step; hard assignments, ``½ ‖z − μ_s‖²`` (eq. 6).
 
 Each step trains towards ``step_assignments(z, idx)``; ``after_step(encode, xb,
-idx)`` runs after the optimizer's step; ``replace_centers`` is BRB's reclustering.
+idx)`` runs after the optimizer's step, ``after_epoch(codes_of, new_batches)`` after the
+epoch's steps; ``replace_centers`` is BRB's reclustering.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ class StudentTHead(nn.Module):
     def after_step(self, encode: Callable, xb: torch.Tensor, idx: torch.Tensor) -> None:
         """Nothing: SGD moves the centres."""
 
+    def after_epoch(self, codes_of: Callable, new_batches: Callable) -> None:
+        """Nothing: SGD moves the centres."""
+
 
 class KMeansHead(nn.Module):
     """DCN's cluster layer: centres and counts as buffers, hard assignments.
@@ -87,12 +91,23 @@ class KMeansHead(nn.Module):
     found after the sample's previous step (eq. 6), then reassigns the batch and
     moves the centres (eq. 7). Without, a step trains towards the nearest centre
     of the current codes, as the BRB authors' ``dcn_module.py`` does.
+
+    ``update="step"``: eq. 7 after every step (the DCN paper). ``update="epoch"``: the
+    BRB authors' code, once per epoch over fresh batches of eval-mode codes, each batch
+    moving a centre ``1/101`` of the way to the mean of its codes there (their
+    ``update_centroids`` passes ``False`` as ``center_lr``, which freezes the count at
+    100: ``dcn_module.py`` lines 72-137, 294, 590-604 at 07bd90b).
     """
+
+    AUTHORS_RATE = 1 / 101
 
     uses_targets = False
 
-    def __init__(self, centers: torch.Tensor, assignments: torch.Tensor | None = None):
+    def __init__(
+        self, centers: torch.Tensor, assignments: torch.Tensor | None = None, update: str = "step"
+    ):
         super().__init__()
+        self.update = update
         self.register_buffer("centers", centers.clone())
         self.register_buffer("counts", torch.ones(len(centers), device=centers.device))
         self.assignments: torch.Tensor | None
@@ -118,11 +133,32 @@ class KMeansHead(nn.Module):
     @torch.no_grad()
     def after_step(self, encode: Callable, xb: torch.Tensor, idx: torch.Tensor) -> None:
         """The batch's new assignments (eq. 6, kept as its ``s_i``), then eq. 7 with them."""
+        if self.update != "step":
+            return
         z = encode(xb)
         assignments = self.assign(z)
         dcn_center_update(self.centers, self.counts, z, assignments)
         if self.assignments is not None:
             self.assignments[idx] = assignments
+
+    @torch.no_grad()
+    def after_epoch(self, codes_of: Callable, new_batches: Callable) -> None:
+        """``update="epoch"``: each of ``new_batches()``' batches pulls, with its eval-mode
+        codes ``codes_of(idx)``, the centres it is nearest to ``1/101`` of the way to its
+        mean (the batches are drawn only here, so the step update's shuffles are unchanged)."""
+        if self.update != "epoch":
+            return
+        for idx in new_batches():
+            z = codes_of(idx)
+            assignments = self.assign(z)
+            if self.assignments is not None:
+                self.assignments[idx.to(self.assignments.device)] = assignments
+            k = len(self.centers)
+            m = torch.bincount(assignments, minlength=k).to(self.centers.dtype)
+            sums = torch.zeros_like(self.centers).index_add_(0, assignments, z.to(self.centers))
+            seen = m > 0
+            means = sums[seen] / m[seen, None]
+            self.centers[seen] += self.AUTHORS_RATE * (means - self.centers[seen])
 
     @torch.no_grad()
     def replace_centers(self, centers: torch.Tensor, codes: Callable[[], torch.Tensor]) -> None:

@@ -93,6 +93,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         "init_embedding": Auto(Choice(("eval", "train"))),
         "clip_grad_norm": Auto(Real(positive=True, optional=True)),
         "drop_last": Auto(Bool()),
+        "center_update": Auto(Choice(("step", "epoch"))),
         "precision": Choice(PRECISIONS),
     }
 
@@ -118,6 +119,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         init_embedding: str = "auto",
         clip_grad_norm: float | str | None = "auto",
         drop_last: bool | str = "auto",
+        center_update: str = "auto",
         precision: str = "32-true",
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
@@ -143,6 +145,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         self.init_embedding = init_embedding
         self.clip_grad_norm = clip_grad_norm
         self.drop_last = drop_last
+        self.center_update = center_update
         self.precision = precision
         self.callbacks = callbacks
         self.random_state = random_state
@@ -179,6 +182,11 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         """Every ``"auto"`` option resolved: the BRB authors' from-scratch choices when
         ``pretrain_epochs=0``, the papers' otherwise (see the module docstring)."""
         scratch = self.pretrain_epochs == 0
+        if self.center_update != "auto" and self._head is not KMeansHead:
+            raise ValueError(
+                f"center_update={self.center_update!r} applies to DCN's centroids; "
+                f"{type(self).__name__} learns its centres by gradient descent"
+            )
         auto = {
             "batch_norm": scratch,
             "init_embedding": "train" if scratch else "eval",
@@ -350,7 +358,10 @@ class DCN(_CentroidDeepClustering):
 
     Default λ = 0.05; from scratch the BRB authors' λ = 0.025 on their
     ``Σ_i ‖z_i − μ_{s_i}‖² / (N·K)`` (``dcn_module.py``), which is
-    ``cluster_weight = 2 · 0.025 / K`` on this ``½ mean`` form.
+    ``cluster_weight = 2 · 0.025 / K`` on this ``½ mean`` form. ``center_update``:
+    ``"step"`` (``"auto"``) moves the centroids by the paper's eq. 7 after every step;
+    ``"epoch"`` as the BRB authors' code, once per epoch at a constant rate
+    (:class:`lcc.deep._heads.KMeansHead`).
     """
 
     _head = KMeansHead
@@ -367,4 +378,6 @@ class DCN(_CentroidDeepClustering):
         return super()._recipe() | {"assignments": kept}
 
     def _make_head(self, centers: torch.Tensor, labels: torch.Tensor) -> nn.Module:
-        return KMeansHead(centers, labels if self.recipe_["assignments"] == "kept" else None)
+        kept = labels if self.recipe_["assignments"] == "kept" else None
+        update = "step" if self.center_update == "auto" else self.center_update
+        return KMeansHead(centers, kept, update=update)

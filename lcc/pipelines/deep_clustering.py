@@ -81,6 +81,9 @@ class Config(SeededRunConfig):
     # bf16-mixed: bfloat16 autocast in the training forwards (GPUs from Ampere, AMX CPUs)
     precision: Literal[PRECISIONS] = "32-true"  # type: ignore[valid-type]
     brb_options: BRBOptions = BRBOptions()
+    # DCN's centroids: step (the DCN paper's eq. 7 after every step) or epoch (the BRB
+    # authors' code: once per epoch at a constant rate 1/101)
+    dcn_center_update: Literal["auto", "step", "epoch"] = "auto"
 
     @model_validator(mode="after")
     def _brb_completes(self) -> Config:
@@ -174,6 +177,7 @@ def _estimator(config, algo: str, pretrain: int, use_brb: bool, seed: int, y, im
         hidden=tuple(config["hidden"]) if config["hidden"] else None,
         augment=config["augment"],
         precision=config["precision"],
+        center_update=config["dcn_center_update"] if algo == "DCN" else "auto",
         image_shape=image_shape,
         random_state=seed,
         callbacks=callbacks,

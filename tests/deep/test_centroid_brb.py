@@ -16,6 +16,7 @@ from lcc.deep import (
     dcn_center_update,
     soft_reset,
 )
+from lcc.deep._heads import KMeansHead
 from lcc.deep._input import check_input
 from lcc.deep.brb import reset_optimizer_state
 from lcc.losses import soft_assignment, target_distribution
@@ -568,3 +569,21 @@ def test_the_authors_augmentation_shears_samples_nearest_and_shares_batchnorm(mo
     assert forwards == [64, 64]  # two batches of 32, each one forward of both views
     with pytest.raises(ValueError, match="augment='rotate' is not supported"):
         IDEC(2, augment="rotate", **options).fit(x)
+
+
+def test_dcn_centre_update_per_epoch_is_the_brb_authors_constant_rate():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 10.0]])
+    head = KMeansHead(centers, update="epoch")
+    z = torch.tensor([[1.0, 1.0], [3.0, 3.0], [9.0, 9.0]])
+    head.after_step(lambda xb: xb, z, torch.arange(3))  # no per-step update
+    assert torch.equal(head.centers, centers)
+    head.after_epoch(lambda idx: z[idx], lambda: [torch.arange(3)])
+    expected = centers + torch.tensor([[2.0, 2.0], [-1.0, -1.0]]) / 101  # 1/101 to the means
+    torch.testing.assert_close(head.centers, expected)
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    options = {"pretrain_epochs": 0, "clustering_epochs": 2, "hidden": (8,), "random_state": 0}
+    step = DCN(2, **options).fit(x)
+    epoch = DCN(2, center_update="epoch", **options).fit(x)
+    assert not np.allclose(step.cluster_centers_, epoch.cluster_centers_)
+    with pytest.raises(ValueError, match="center_update='epoch' applies to DCN's centroids"):
+        IDEC(2, center_update="epoch", **options).fit(x)
