@@ -11,7 +11,7 @@ from torch.nn import functional as F
 __all__ = ["BRB_AUTHORS", "random_affine", "random_affine_rows"]
 
 BRB_AUTHORS = {"degrees": 16.0, "translate": 0.1, "scale": (1.0, 1.0), "shear": 8.0}
-BRB_AUTHORS["mode"] = "nearest"
+BRB_AUTHORS |= {"mode": "nearest", "whole_pixels": True}
 """The BRB authors' augmentation: torchvision's ``RandomAffine(degrees=(-16, 16),
 translate=(0.1, 0.1), shear=(-8, 8))`` with its default nearest-neighbour sampling
 (``src/datasets/augmentation_dataloader.py`` of their release)."""
@@ -25,6 +25,7 @@ def random_affine(
     scale: tuple[float, float] = (0.9, 1.1),
     shear: float = 0.0,
     mode: str = "bilinear",
+    whole_pixels: bool = False,
     fill: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -34,7 +35,8 @@ def random_affine(
     nearest), so it runs where the batch is, GPU included. ``translate`` is a fraction of
     the image size; ``shear`` (degrees) shears along x, as torchvision's ``RandomAffine``
     with one shear range. Pixels moved in from outside take the value ``fill``: pass
-    the background (for z-scored images, the z-score of black, not 0). Every draw is
+    the background (for z-scored images, the z-score of black, not 0). ``whole_pixels``
+    rounds each shift to whole pixels, as torchvision's ``RandomAffine``. Every draw is
     symmetric, so sampling the inverse map (what ``affine_grid`` takes) draws the same
     transformations as torchvision, up to where the shift is applied.
     """
@@ -48,6 +50,10 @@ def random_affine(
     angle = uniform(-degrees, degrees) * math.pi / 180
     factor = uniform(*scale)
     shift_x, shift_y = uniform(-translate, translate) * 2, uniform(-translate, translate) * 2
+    if whole_pixels:  # normalised coordinates span 2 over the width / height
+        width, height = images.shape[-1], images.shape[-2]
+        shift_x = torch.round(shift_x * width / 2) * 2 / width
+        shift_y = torch.round(shift_y * height / 2) * 2 / height
     cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
     tan = torch.tan(uniform(-shear, shear) * math.pi / 180) if shear else torch.zeros_like(cos)
     # the shear [[1, −tan], [0, 1]] times the rotation, over the scale

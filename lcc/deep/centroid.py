@@ -298,6 +298,9 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         else:
             z, recon = self._forward(xb)
             za, recon_a = self._forward(xa) if xa is not None else (None, None)
+            if self.augment == "brb_authors":  # their DEC's logging forward of both views,
+                with torch.no_grad():  # which moves BatchNorm's running statistics
+                    self._encode(torch.cat([xa, xb]))
         assign = self._batch_assignments = self.head_.step_assignments(z.detach(), idx)
         if targets is None and self.head_.uses_targets:  # target="batch": P of this batch
             targets = self.head_.targets(z.detach())

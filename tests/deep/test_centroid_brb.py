@@ -587,3 +587,32 @@ def test_dcn_centre_update_per_epoch_is_the_brb_authors_constant_rate():
     assert not np.allclose(step.cluster_centers_, epoch.cluster_centers_)
     with pytest.raises(ValueError, match="center_update='epoch' applies to DCN's centroids"):
         IDEC(2, center_update="epoch", **options).fit(x)
+
+
+def test_the_authors_shifts_are_whole_pixels_and_their_dec_runs_the_logging_forward(
+    monkeypatch,
+):
+    from lcc.deep import augment
+
+    images = torch.arange(1, 1 + 3 * 20 * 20, dtype=torch.float32).reshape(3, 1, 20, 20)
+    only_shift = {"degrees": 0.0, "scale": (1.0, 1.0), "mode": "nearest", "whole_pixels": True}
+    torch.manual_seed(0)
+    moved = augment.random_affine(images, translate=0.1, **only_shift)
+    for before, after in zip(images[:, 0], moved[:, 0], strict=True):
+        i, j = (int(v) for v in torch.nonzero(after > 0)[0])  # the first pixel kept
+        dy, dx = [int(v) for v in torch.nonzero(before == after[i, j])[0]]
+        dy, dx = i - dy, j - dx
+        assert abs(dy) <= 2 and abs(dx) <= 2
+        assert torch.equal(after, torch.roll(before, (dy, dx), (0, 1)) * (after > 0))
+    encoded = []
+    original = DEC._encode
+
+    def counted(self, xb):
+        encoded.append(len(xb))
+        return original(self, xb)
+
+    monkeypatch.setattr(DEC, "_encode", counted)
+    x = np.random.default_rng(0).normal(size=(32, 16)).astype(np.float32)
+    options = {"pretrain_epochs": 0, "clustering_epochs": 1, "image_shape": (1, 4, 4)}
+    DEC(2, augment="brb_authors", batch_size=32, hidden=(8,), **options).fit(x)
+    assert encoded == [32, 32, 64]  # the clean view, the augmented one, both (no grad)
