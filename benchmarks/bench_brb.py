@@ -94,15 +94,24 @@ class TracedBRB:
 
 
 def run(
-    name: str, seed: int, epochs: int, brb: bool, augment: bool, side: int, z_before: bool
+    name: str,
+    seed: int,
+    epochs: int,
+    brb: bool,
+    augment: bool | str,
+    side: int,
+    z_before: bool,
+    center_update: str = "auto",
 ) -> dict:
     import torch
 
     torch.set_num_threads(1)
     x, y = digits(side, z_before)
     traced = TracedBRB(y, alpha=0.8, interval=INTERVAL, subsample=10_000, n_init=10, seed=seed)
+    extra = {"center_update": center_update} if name == "DCN" else {}
     model = {"DEC": DEC, "IDEC": IDEC, "DCN": DCN}[name](
         10,
+        **extra,
         pretrain_epochs=0,
         clustering_epochs=epochs,
         augment=augment,
@@ -239,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the authors' RandomAffine and, for IDEC / DCN, one forward of both views",
     )
     parser.add_argument("--algorithms", nargs="+", default=list(PAPER_ACC), choices=list(PAPER_ACC))
+    parser.add_argument(
+        "--dcn-center-update",
+        choices=("auto", "step", "epoch"),
+        default="auto",
+        help="DCN's centroid update: eq. 7 after every step, or the authors' once per epoch",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one thread each)")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST epoch timing")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/brb.json"))
@@ -255,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"written: {plot_traces(results, args.algorithms, args.out.with_suffix('.png'))}")
     options = {"seeds": args.seeds, "epochs": args.epochs, "augment": args.augment}
     options["z_before_resize"] = args.z_before_resize
+    options["dcn_center_update"] = args.dcn_center_update
     write_json(
         args.out,
         {
@@ -273,7 +289,7 @@ def _run_all(args: argparse.Namespace) -> dict:
     from concurrent.futures import ProcessPoolExecutor
 
     arms = [(a, brb) for a in args.algorithms for brb in (False, True)]
-    options = (args.augment, args.side, args.z_before_resize)
+    options = (args.augment, args.side, args.z_before_resize, args.dcn_center_update)
     tasks = [(a, s, args.epochs, brb, *options) for a, brb in arms for s in args.seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         done = list(pool.map(run, *zip(*tasks, strict=True)))
