@@ -170,9 +170,9 @@ def raise_failed(futures: Any) -> None:
             raise error or WorkerLost(f"a block of the step was lost ({future.status})")
 
 
-def bounded(what: str, call: Callable[[], T]) -> T:
-    """``call()``, a library call that waits on the cluster inside itself, bounded by the
-    step's timeout: past it, :class:`StepTimeout` naming ``what``.
+def bounded(what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, a library call that waits on the cluster inside itself,
+    bounded by the step's timeout: past it, :class:`StepTimeout` naming ``what``.
 
     cuML's and cuGraph's Dask estimators wait with ``distributed.wait`` and no timeout
     (cuML 26.10 ``dask/common/utils.py`` ``wait_and_raise_from_futures``, called by
@@ -187,7 +187,7 @@ def bounded(what: str, call: Callable[[], T]) -> T:
 
     def target() -> None:
         try:
-            outcome.set_result(context.run(call))
+            outcome.set_result(context.run(call, *args, **kwargs))
         except BaseException as err:  # handed to the waiting thread, raised there
             outcome.set_exception(err)
 

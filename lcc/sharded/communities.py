@@ -18,8 +18,8 @@ def communities(
     """Leiden / Louvain labels as a Dask array chunked like the graph's rows."""
     client = client_or_none()
     if client is not None and on_gpu(adjacency) and algorithm == "leiden":
-        detect = lambda: dask_gpu.leiden(adjacency, resolution=resolution, seed=seed)  # noqa: E731
-        labels = bounded("cuGraph's Dask Leiden", detect)
+        options = {"resolution": resolution, "seed": seed}
+        labels = bounded("cuGraph's Dask Leiden", dask_gpu.leiden, adjacency, **options)
     else:  # igraph is single-process: the graph is gathered here
         a = gather(adjacency)
         on = place(a)  # where this process computes (a backend= / $LCC_BACKEND choice holds)

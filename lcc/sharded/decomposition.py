@@ -25,8 +25,7 @@ def kmeans(z: Any, n_clusters: int, **options: Any) -> tuple[Any, Any]:
     client = client_or_none()
     z = by_rows(z)
     if client is not None and on_gpu(z):
-        fit = lambda: _kmeans_gpu(client, z, n_clusters, options)  # noqa: E731
-        labels, centers = bounded("cuML's Dask KMeans", fit)
+        labels, centers = bounded("cuML's Dask KMeans", _kmeans_gpu, client, z, n_clusters, options)
         return client.persist(labels.rechunk({0: z.chunks[0]})), centers
     local = fetch(z)
     on = place(local)  # where this process computes (a backend= / $LCC_BACKEND choice holds)

@@ -104,8 +104,9 @@ def _knn_gpu(client: Any, z: Any, k: int) -> tuple[Any, Any]:
     """cuML's multi-GPU brute-force NearestNeighbors, then self removal per block."""
     import cupy as cp
 
-    search = lambda: dask_gpu.knn(client, client.persist(z), k + 1)  # noqa: E731
-    dist, idx = bounded("cuML's Dask NearestNeighbors", search)
+    dist, idx = bounded(
+        "cuML's Dask NearestNeighbors", dask_gpu.knn, client, client.persist(z), k + 1
+    )
     sq = device_meta(dist.astype(cp.float32) ** 2).rechunk({0: z.chunks[0]})
     idx = device_meta(idx.astype(cp.int64)).rechunk({0: z.chunks[0]})
     outputs = [((k,), cp.float32), ((k,), cp.int64)]
