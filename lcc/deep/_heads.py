@@ -34,13 +34,21 @@ def dcn_center_update(
     with ``m_k`` samples of sum ``S_k`` in cluster ``k``,
     ``μ_k ← (c_k μ_k + S_k) / (c_k + m_k)``.
     """
-    k = centers.shape[0]
-    m = torch.bincount(assignments, minlength=k).to(centers.dtype)
-    sums = torch.zeros_like(centers).index_add_(0, assignments, z.to(centers.dtype))
+    m, sums = _cluster_sums(centers, z, assignments)
     new_counts = counts + m
     seen = m > 0
     centers[seen] = (counts[seen, None] * centers[seen] + sums[seen]) / new_counts[seen, None]
     counts.copy_(new_counts)
+
+
+def _cluster_sums(
+    centers: torch.Tensor, z: torch.Tensor, assignments: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(m_k, S_k)``: how many codes of ``z`` each centre has and their sum, in the
+    centres' dtype."""
+    m = torch.bincount(assignments, minlength=len(centers)).to(centers.dtype)
+    sums = torch.zeros_like(centers).index_add_(0, assignments, z.to(centers.dtype))
+    return m, sums
 
 
 class StudentTHead(nn.Module):
@@ -153,9 +161,7 @@ class KMeansHead(nn.Module):
             assignments = self.assign(z)
             if self.assignments is not None:
                 self.assignments[idx.to(self.assignments.device)] = assignments
-            k = len(self.centers)
-            m = torch.bincount(assignments, minlength=k).to(self.centers.dtype)
-            sums = torch.zeros_like(self.centers).index_add_(0, assignments, z.to(self.centers))
+            m, sums = _cluster_sums(self.centers, z, assignments)
             seen = m > 0
             means = sums[seen] / m[seen, None]
             self.centers[seen] += self.AUTHORS_RATE * (means - self.centers[seen])
