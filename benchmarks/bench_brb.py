@@ -69,7 +69,8 @@ def digits(side: int, z_before_resize: bool = False) -> tuple[np.ndarray, np.nda
 
 class TracedBRB:
     """BRB (:class:`lcc.deep.BRBCallback`) that also records the accuracy of the labels right
-    after each reset's reclustering (the nearest new centre of every sample's new code)."""
+    after each reset's reclustering (the head's assignment of every sample's new code: the
+    nearest new centre)."""
 
     def __init__(self, y: np.ndarray, **options):
         self.brb, self.y, self.after = BRBCallback(**options), y, {}
@@ -84,8 +85,7 @@ class TracedBRB:
 
         if not self.brb.on_epoch_end(epoch, clusterer):
             return False
-        z = clusterer.embed(torch.arange(clusterer.n_samples))
-        labels = torch.cdist(z, clusterer.head_.centers.detach().to(z)).argmin(1)
+        labels = clusterer.head_.assign(clusterer.embed(torch.arange(clusterer.n_samples)))
         self.after[epoch] = clustering_accuracy(self.y, labels.cpu().numpy())
         return True
 
@@ -186,6 +186,8 @@ def _print_table(results: dict, args: argparse.Namespace) -> None:
     for line in DIFFERENCES:
         if line.startswith("augmentation" if not args.augment else "no augmentation"):
             continue
+        if line.startswith("DCN centroids") and args.dcn_center_update == "epoch":
+            line = "DCN centroids: the authors' once-per-epoch update at 1/101, as their code"
         n, last = len(args.seeds), max(args.seeds)
         print("  - " + line.format(epochs=args.epochs, resets=resets, n=n, last=last))
 
