@@ -27,11 +27,25 @@ ApproxMethod = Literal["hnsw", "ivf", "cagra"]
 DEFAULT_CHUNK_SIZE = 8192
 
 
-class Neighbors(NamedTuple):
-    """Result of :func:`knn`: ``(distances, indices)``, each ``(n_samples, k)``."""
-
+class _Pair(NamedTuple):
     distances: Any
     indices: Any
+
+
+class Neighbors(_Pair):
+    """Result of :func:`knn`: ``(distances, indices)``, each ``(n_samples, k)``, and
+    ``search``, how the search ran: ``"certified int8"`` for the certified-exact CPU
+    search (:mod:`lcc.backends.knn.cpu_certified`, which also says when rows went to
+    brute force or the search fell back to float32), ``"exact"`` for the float32 exact
+    engines, ``"approximate (ivf)"`` and the like."""
+
+    search: str = "exact"
+
+    def __new__(cls, distances: Any, indices: Any, search: str | None = None) -> Neighbors:
+        result = super().__new__(cls, distances, indices)
+        if search is not None:
+            result.search = search
+        return result
 
 
 def knn(
@@ -57,9 +71,16 @@ def knn(
     k : int
         Neighbours per sample, ``1 <= k < n_samples``.
     exact : bool, default True
-        Exact brute-force search: on the CPU, BLAS tiles with faiss's top-k heaps, each
-        pair's distance computed once (:mod:`lcc.backends.knn.cpu_exact`); on the GPU,
-        cuVS ``brute_force``, or cupy tiles where cuVS is absent
+        Exact brute-force search. On the CPU, where int8 products are fast (x86
+        VNNI / AMX) and ``n_samples >= 4096``, the certified search: an int8
+        candidate pass with a proven error bound and an exact float64 re-rank of
+        every candidate it cannot exclude, which returns the float64 brute-force
+        answer (ties to the smaller index) at int8 speed
+        (:mod:`lcc.backends.knn.cpu_certified`; ``result.search`` says whether
+        rows went to brute force or it fell back to float32). Elsewhere on the
+        CPU, float32 BLAS tiles with faiss's top-k heaps, each pair's distance
+        computed once (:mod:`lcc.backends.knn.cpu_exact`); on the GPU, cuVS
+        ``brute_force``, or cupy tiles where cuVS is absent
         (:mod:`lcc.backends.knn.gpu_tiles`; approximate methods then run exact too).
         ``False`` uses an approximate index, chosen by ``method``.
     method : {"hnsw", "ivf", "cagra"}, optional
@@ -85,14 +106,15 @@ def knn(
     -------
     Neighbors
         ``distances`` (float32 Euclidean, not squared, ascending per row) and
-        ``indices`` (int64), both ``(n_samples, k)`` and of the input's kind.
-        Duplicate points are kept as neighbours at distance 0; only the query
-        row itself is removed.
+        ``indices`` (int64), both ``(n_samples, k)`` and of the input's kind;
+        ``search`` says how the search ran. Duplicate points are kept as
+        neighbours at distance 0; only the query row itself is removed.
     """
     z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
     if on.sharded:
         return Neighbors(*sharded.neighbors.knn(z, k, **options))
-    return Neighbors(*on.back(*kernels.search(on, on.to(z), k, **options, progress=progress)))
+    dist, idx, how = kernels.search(on, on.to(z), k, **options, progress=progress)
+    return Neighbors(*on.back(dist, idx), search=how)
 
 
 def _placed(z, k, exact, method, nprobe, chunk_size, backend):
@@ -174,5 +196,5 @@ def knn_graph(
         return sharded.survive_worker_loss(
             lambda: sharded.neighbors.knn_graph(z, k, bandwidth, **options)
         )
-    dist, idx = kernels.search(on, on.to(z), k, **options, progress=progress)
+    dist, idx, _ = kernels.search(on, on.to(z), k, **options, progress=progress)
     return on.back(kernels.graph_from_neighbors(on, dist, idx, bandwidth))

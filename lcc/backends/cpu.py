@@ -29,9 +29,16 @@ def knn_search(
     """``k`` nearest rows of ``z`` for every row (self included): squared L2, int64 ids.
 
     The algorithm (``"exact"``, ``"ivf"``, ``"hnsw"``) comes from :mod:`lcc.backends.knn`.
+    ``exact=True`` runs the certified search (:mod:`lcc.backends.knn.cpu_certified`:
+    the float64 brute-force answer at int8 speed) where it pays, on ``z`` as given
+    (float32 or float64), and the float32 engine elsewhere.
     """
-    from lcc.backends.knn import algorithm
+    from lcc.backends.knn import algorithm, cpu_certified
 
+    if exact and cpu_certified.worthwhile(*z.shape, k):
+        return algorithm("cpu", "certified")(
+            np.ascontiguousarray(z), k, chunk_size=chunk_size, progress=progress
+        )
     z = np.ascontiguousarray(z, dtype=np.float32)
     search = algorithm("cpu", "exact" if exact else method or "ivf")
     return search(z, k, chunk_size=chunk_size, progress=progress, nprobe=nprobe)

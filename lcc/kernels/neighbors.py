@@ -19,11 +19,13 @@ __all__ = [
 ]
 
 
-def search(on: Placement, z: Any, k: int, **options: Any) -> tuple[Any, Any]:
-    """``(distances, indices)``: the ``k`` nearest rows of every row of ``z`` but itself,
-    Euclidean float32 and int64 (``options``: the backend's ``knn_search`` options)."""
-    d2, idx = on.impl.knn_search(z, k + 1, **options)
-    return drop_self(on, d2, idx, k, n_base=z.shape[0])
+def search(on: Placement, z: Any, k: int, **options: Any) -> tuple[Any, Any, str]:
+    """``(distances, indices, how)``: the ``k`` nearest rows of every row of ``z`` but
+    itself, Euclidean float32 and int64, and how the search ran (``options``: the
+    backend's ``knn_search`` options)."""
+    d2, idx, *how = on.impl.knn_search(z, k + 1, **options)
+    default = "exact" if options.get("exact", True) else f"approximate ({options.get('method')})"
+    return (*drop_self(on, d2, idx, k, n_base=z.shape[0]), how[0] if how else default)
 
 
 def drop_self(

@@ -97,7 +97,7 @@ def _search_here(a: Any, k: int, exact: bool, method: Any, nprobe: Any, chunk_si
     on = place(a)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
     method = None if exact else method or on.default_knn_method
     options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
-    return on.back(*kernels.search(on, on.to(a), k, **options, progress=False))
+    return on.back(*kernels.search(on, on.to(a), k, **options, progress=False)[:2])
 
 
 def _knn_gpu(client: Any, z: Any, k: int) -> tuple[Any, Any]:

@@ -2,7 +2,9 @@
 
 Every algorithm is ``search(z, k, *, chunk_size, progress, nprobe=None) -> (sq_dist, ids)``:
 the ``k`` nearest rows of ``z`` for every row, the row itself included,
-squared L2 distances and int64 ids, arrays of the backend's kind. A backend's
+squared L2 distances and int64 ids, arrays of the backend's kind, and optionally a
+third element, a short text saying how the search ran (the certified search says
+whether it fell back). A backend's
 ``knn_search`` picks one with :func:`algorithm`; a new algorithm is a module
 and a :func:`register_algorithm` line.
 """
@@ -23,6 +25,7 @@ __all__ = [
 
 ALGORITHMS: dict[tuple[str, str], str] = {
     ("cpu", "exact"): "lcc.backends.knn.cpu_exact",
+    ("cpu", "certified"): "lcc.backends.knn.cpu_certified",  # what exact=True runs where it pays
     ("cpu", "ivf"): "lcc.backends.knn.cpu_ivf",
     ("cpu", "hnsw"): "lcc.backends.knn.cpu_hnsw",
     ("gpu", "exact"): "lcc.backends.knn.gpu_brute_force",
@@ -56,7 +59,8 @@ def algorithm(backend: str, name: str) -> Callable[..., Any]:
 
 def approximate_methods(backend: str) -> tuple[str, ...]:
     """The names ``method=`` accepts on ``backend`` (every registered algorithm but exact)."""
-    return tuple(sorted(n for b, n in ALGORITHMS if b == backend and n not in ("exact", "tiles")))
+    exact = ("exact", "tiles", "certified")
+    return tuple(sorted(n for b, n in ALGORITHMS if b == backend and n not in exact))
 
 
 def default_method(backend: str) -> str | None:

@@ -1,0 +1,244 @@
+"""numba kernels of the certified-exact k-NN (:mod:`lcc.backends.knn.cpu_certified`):
+the per-tile candidate scan, the per-row candidate buffers, and the exact re-rank.
+
+Per row the buffer holds candidates ``(ub, lb, id)``: float32 bounds rounded
+outwards on the true distance (not squared) and the base row. ``tau[i]`` is the
+row's current certificate (eq. 1–2 of the module above): the ``k``-th smallest
+``ub`` seen so far in the buffer, ``inf`` until the first compaction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+SIGMA = 2.0**-20  # eq. 2: |D̃ − D̂| ≤ SIGMA (‖x̂_i‖ + ‖x̂_j‖)²
+OUT = 2.0**-50  # outward rounding of the float64 bound arithmetic
+MARGIN = 2.0**-40  # of the square-root-free tests
+
+
+class State(NamedTuple):
+    """The candidate buffers of every row."""
+
+    dt: np.ndarray  # (n, capacity) float32: each candidate's computed D̃
+    ids: np.ndarray  # (n, capacity) int32: its base row
+    count: np.ndarray  # (n,) int32
+    best: np.ndarray  # (n, k) float64: the k smallest upper bounds offered, ascending
+    tau: np.ndarray  # (n,) float64: the certificate, ≤ best[:, k − 1]
+    full: np.ndarray  # (n,) bool: more candidates than capacity; brute force
+
+
+def new_state(n: int, k: int, capacity: int) -> State:
+    return State(
+        np.empty((n, capacity), np.float32),
+        np.empty((n, capacity), np.int32),
+        np.zeros(n, np.int32),
+        np.full((n, k), np.inf),
+        np.full(n, np.inf),
+        np.zeros(n, np.bool_),
+    )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _threshold(tau, rho_i, rho_other, nrm_i, nrm_other):
+    """The largest float32 ``D̃`` whose lower bound can still be ≤ ``tau`` (generous):
+    ``ρ_j`` and ``‖x̂_j‖`` are replaced by their maxima over the other block."""
+    if tau == np.inf:
+        return np.float32(np.inf)
+    t = tau + rho_i + rho_other
+    bound = t * t + SIGMA * (nrm_i + nrm_other) ** 2
+    return np.float32(bound * (1.0 + 2.0**-20) + 1e-30)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _bounds(dt, nrm_sum, rho_sum):
+    """``(lb, ub)`` on the true distance of a pair with computed ``D̃ = dt`` (eq. 1–2),
+    rounded outwards."""
+    sigma = SIGMA * nrm_sum * nrm_sum
+    low = math.sqrt(max(dt - sigma, 0.0)) - rho_sum
+    high = math.sqrt(dt + sigma) + rho_sum
+    return low - OUT * abs(low), high * (1.0 + OUT)
+
+
+@numba.njit(nogil=True, cache=True)
+def _compact(row, nrm, rho, dt, ids, count, tau, full):
+    """Drop the entries of ``row``'s buffer whose lower bound is above ``tau``; a buffer
+    still full is marked ``full`` (the row goes to brute force)."""
+    kept = 0
+    for e in range(count[row]):
+        j = ids[row, e]
+        if _bounds(dt[row, e], nrm[row] + nrm[j], rho[row] + rho[j])[0] <= tau[row]:
+            dt[row, kept] = dt[row, e]
+            ids[row, kept] = j
+            kept += 1
+    count[row] = kept
+    full[row] = kept == dt.shape[1]
+
+
+@numba.njit(nogil=True, cache=True)
+def _offer(row, j, value, nrm, rho, dt, ids, count, best, tau, full):
+    """Offer pair ``(row, j)`` with computed ``D̃ = value``: its upper bound may lower
+    ``tau``; it is kept unless its lower bound is above ``tau``. The two tests run on
+    squares first (a ``2⁻⁴⁰`` margin), so most offers take no square root."""
+    if full[row]:
+        return
+    rho_sum, nrm_sum = rho[row] + rho[j], nrm[row] + nrm[j]
+    sigma = SIGMA * nrm_sum * nrm_sum
+    t = tau[row] + rho_sum
+    if value - sigma > t * t * (1.0 + MARGIN):  # lb > tau: not a candidate
+        return
+    b = best[row]
+    room = b[-1] - rho_sum
+    if room > 0 and value + sigma < room * room * (1.0 + MARGIN):
+        high = _bounds(value, nrm_sum, rho_sum)[1]
+        if high < b[-1]:
+            _insert_sorted(b, high)
+            tau[row] = min(tau[row], b[-1])
+    c = count[row]
+    dt[row, c] = value
+    ids[row, c] = j
+    count[row] = c + 1
+    if c + 1 == dt.shape[1]:
+        _compact(row, nrm, rho, dt, ids, count, tau, full)
+
+
+@numba.njit(nogil=True, cache=True)
+def _seed(g, r0, k, sq, scale, nrm, rho, tau):
+    """A diagonal tile's rows: ``tau`` from their ``k`` nearest block-mates in ``D̃``
+    (a sorted array per row), bounded with the block's largest ``ρ`` and ``‖x̂‖``."""
+    m = g.shape[0]
+    if m <= k:
+        return
+    rho_b, nrm_b = rho[r0 : r0 + m].max(), nrm[r0 : r0 + m].max()
+    best = np.empty(k, dtype=np.float32)
+    values = np.empty(m, dtype=np.float32)
+    for i in range(m):
+        a, c = sq[r0 + i], np.float32(-2.0) * scale[r0 + i]
+        for j in range(m):  # vectorised
+            values[j] = a + sq[r0 + j] + c * scale[r0 + j] * np.float32(g[i, j])
+        values[i] = np.inf
+        best[:] = np.inf
+        for j in range(m):
+            if values[j] < best[k - 1]:
+                _insert_sorted(best, values[j])
+        high = _bounds(best[k - 1], nrm[r0 + i] + nrm_b, rho[r0 + i] + rho_b)[1]
+        tau[r0 + i] = min(tau[r0 + i], high)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _insert_sorted(best, value):
+    """Put ``value`` into the ascending ``best``, dropping its largest entry."""
+    e = best.shape[0] - 1
+    while e > 0 and best[e - 1] > value:
+        best[e] = best[e - 1]
+        e -= 1
+    best[e] = value
+
+
+@numba.njit(nogil=True, cache=True)
+def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, dt, ids, count, best, tau, full):
+    """Test every entry of the int32 product tile ``g`` (rows ``r0 …``, columns ``c0 …``)
+    against its row's and its column's threshold and offer the pairs that pass.
+
+    ``sq = s²‖q‖²``, ``scale = s`` (float32), ``nrm = ‖x̂‖`` and ``rho = ρ`` per row.
+    A diagonal tile (``diag``) seeds its rows' ``tau`` and feeds only its rows, the
+    self pair excluded. Each row is one vectorised pass that marks its hits; the
+    marks are read eight at a time, and only marked entries are tested again.
+    """
+    m, w = g.shape
+    if diag:
+        _seed(g, r0, best.shape[1], sq, scale, nrm, rho, tau)
+    rho_r, rho_c = rho[r0 : r0 + m].max(), rho[c0 : c0 + w].max()
+    nrm_r, nrm_c = nrm[r0 : r0 + m].max(), nrm[c0 : c0 + w].max()
+    col_sq, col_scale = sq[c0 : c0 + w], scale[c0 : c0 + w]
+    col_thr = np.full(w, -np.inf, dtype=np.float32)
+    if not diag:
+        for j in range(w):
+            col_thr[j] = _threshold(tau[c0 + j], rho[c0 + j], rho_r, nrm[c0 + j], nrm_r)
+    marked = np.zeros(-(-w // 64) * 64, dtype=np.uint8)
+    words = marked.view(np.uint64)
+    for i in range(m):
+        gi = r0 + i
+        a, c = sq[gi], np.float32(-2.0) * scale[gi]
+        row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
+        if full[gi]:
+            row_thr = np.float32(-np.inf)
+        for j in range(w):  # vectorised: no branch
+            value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
+            marked[j] = (value <= row_thr) | (value <= col_thr[j])
+        for group in range(0, words.shape[0], 8):  # 64 marks per test
+            w8 = words[group : group + 8]
+            if (w8[0] | w8[1] | w8[2] | w8[3] | w8[4] | w8[5] | w8[6] | w8[7]) == 0:
+                continue
+            for j in range(group * 8, min(group * 8 + 64, w)):
+                if not marked[j]:
+                    continue
+                gj = c0 + j
+                value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
+                if value <= row_thr and gj != gi:
+                    _offer(gi, gj, value, nrm, rho, dt, ids, count, best, tau, full)
+                    row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
+                    if full[gi]:
+                        row_thr = np.float32(-np.inf)
+                if value <= col_thr[j]:
+                    _offer(gj, gi, value, nrm, rho, dt, ids, count, best, tau, full)
+                    col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
+                    if full[gj]:
+                        col_thr[j] = np.float32(-np.inf)
+
+
+@numba.njit(nogil=True, cache=True)
+def finish_rows(z, lo, hi, nrm, rho, dt, ids, count, best, tau, full, out_d, out_i):
+    """Rows ``lo … hi − 1``: the candidates the final ``tau`` keeps, their exact float64
+    squared distances to the row, and the ``k`` smallest (ties to the smaller id) into
+    ``out_d`` / ``out_i`` columns ``1 … k`` (column 0 is the row itself)."""
+    for row in range(lo, hi):
+        if full[row]:
+            continue
+        _compact(row, nrm, rho, dt, ids, count, tau, full)
+        _start(row, out_d, out_i)
+        for e in range(count[row]):
+            j = ids[row, e]
+            _keep(_distance(z, row, j), j, out_d[row], out_i[row])
+
+
+@numba.njit(nogil=True, cache=True)
+def brute_rows(z, rows, out_d, out_i):
+    """Float64 brute force for the given rows (their buffers overflowed)."""
+    for row in rows:
+        _start(row, out_d, out_i)
+        for j in range(z.shape[0]):
+            if j != row:
+                _keep(_distance(z, row, j), j, out_d[row], out_i[row])
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _start(row, out_d, out_i):
+    """Column 0 is the row itself; columns 1 … k start empty (``inf``)."""
+    out_d[row, 0], out_i[row, 0] = 0.0, row
+    out_d[row, 1:], out_i[row, 1:] = np.inf, -1
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _distance(z, row, j):
+    """``‖z_row − z_j‖²`` in float64, summed in feature order."""
+    total = 0.0
+    for t in range(z.shape[1]):
+        diff = np.float64(z[row, t]) - np.float64(z[j, t])
+        total += diff * diff
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _keep(dist, j, out_d, out_i):
+    """Insert ``(dist, j)`` into the ascending ``out_*[1:]`` in ``(distance, id)`` order."""
+    e = out_d.shape[0] - 1
+    if dist > out_d[e] or (dist == out_d[e] and j > out_i[e]):
+        return
+    while e > 1 and (out_d[e - 1] > dist or (out_d[e - 1] == dist and out_i[e - 1] > j)):
+        out_d[e], out_i[e] = out_d[e - 1], out_i[e - 1]
+        e -= 1
+    out_d[e], out_i[e] = dist, j

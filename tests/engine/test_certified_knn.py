@@ -1,0 +1,151 @@
+"""The certified-exact k-NN (lcc.backends.knn.cpu_certified) returns the float64
+brute-force answer, ties to the smaller id, on data built to break a loose bound; and
+a bound with its residual term removed does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+import lcc
+from lcc._dispatch import here
+from lcc.backends.knn import cpu_certified
+from lcc.kernels.neighbors import drop_self
+
+pytestmark = pytest.mark.skipif(
+    not cpu_certified.available(), reason="no fast int8 products (VNNI / AMX) on this CPU"
+)
+
+
+def brute_force(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """float64 ``Σ (z_i − z_j)²`` (scipy's cdist), self excluded, stable sort: ties to the
+    smaller id."""
+    x = np.asarray(z, dtype=np.float64)
+    d2 = cdist(x, x, "sqeuclidean")
+    np.fill_diagonal(d2, np.inf)
+    ids = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(d2, ids, axis=1), ids
+
+
+def certified(z: np.ndarray, k: int, **kwargs) -> tuple[np.ndarray, np.ndarray, str]:
+    """The search without the row itself (squared distances, ids, how it ran)."""
+    d2, ids, how = cpu_certified.certified_knn(np.ascontiguousarray(z), k, **kwargs)
+    if how.startswith("certified"):
+        assert (ids[:, 0] == np.arange(len(z))).all()  # column 0 is the row itself
+        return d2[:, 1:], ids[:, 1:], how
+    dist, ids = drop_self(here(d2), d2, ids, k, n_base=len(z))  # the float32 engine's output
+    return dist.astype(np.float64) ** 2, ids, how
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Tiles of 128 rows: many diagonal and band tiles, and both directions of the scan."""
+    monkeypatch.setattr(cpu_certified, "TILE", 128)
+
+
+def adversarial(case: str, rng: np.random.Generator) -> np.ndarray:
+    n = 1500
+    if case == "normal":
+        return rng.standard_normal((n, 64), dtype=np.float32)
+    if case == "ties":  # a grid: most distances are shared by many pairs
+        return rng.integers(0, 3, (n, 6)).astype(np.float32)
+    if case == "duplicates":  # every row three times, some rows ten times
+        base = rng.standard_normal((400, 16)).astype(np.float32)
+        return np.concatenate([base, base, base, np.repeat(base[:30], 10, axis=0)])
+    if case == "large_norms":  # far from the origin, small spread: centring must hold
+        return 1e6 + rng.standard_normal((n, 24)) * 1e-3
+    if case == "tiny_gaps":  # a ring of points whose neighbour distances differ by ~1e-12
+        angle = np.sort(rng.uniform(0, 2 * np.pi, n))
+        angle += rng.uniform(-1e-13, 1e-13, n)
+        return np.stack([np.cos(angle), np.sin(angle), 1e-12 * rng.standard_normal(n)], 1)
+    if case == "outlier":  # one row stretches every scale-dependent quantity
+        z = rng.standard_normal((n, 32)).astype(np.float32)
+        z[7] = 1e7
+        return z
+    if case == "clusters":
+        centres = rng.standard_normal((10, 32)) * 2
+        return (centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 32))).astype(np.float32)
+    raise AssertionError(case)
+
+
+CASES = ["normal", "ties", "duplicates", "large_norms", "tiny_gaps", "outlier", "clusters"]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("k", [1, 5, 17])
+def test_equals_float64_brute_force(small_tiles, case, k):
+    z = adversarial(case, np.random.default_rng(CASES.index(case)))
+    d2, ids, how = certified(z, k)
+    assert how.startswith("certified int8")
+    ref_d2, ref_ids = brute_force(z, k)
+    np.testing.assert_array_equal(ids, ref_ids, err_msg=how)
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=0)
+
+
+def test_tight_clusters_fall_back_to_float32_and_say_so(small_tiles):
+    """Clusters far apart for their spread: int8 rounding, relative to the whole cloud,
+    cannot separate a cluster's members, the buffers fill, and the float32 engine runs."""
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((10, 32)) * 30
+    z = (centres[rng.integers(0, 10, 1500)] + rng.standard_normal((1500, 32))).astype(np.float32)
+    d2, _, how = certified(z, 5)
+    assert how.startswith("float32 (the certified pass gave up")
+    # float32's answer: near-ties may swap (which is why the certified search exists)
+    np.testing.assert_allclose(d2, brute_force(z, 5)[0], rtol=1e-3)
+
+
+def test_overflowing_rows_go_to_brute_force(small_tiles, monkeypatch):
+    """Ties fill a small buffer: those rows are searched by float64 brute force, and the
+    result says how many."""
+    monkeypatch.setattr(cpu_certified, "MAX_FALLBACK_FRACTION", 1.0)
+    z = adversarial("ties", np.random.default_rng(1))
+    _, ids, how = certified(z, 5, capacity=8)
+    assert "rows by float64 brute force" in how
+    np.testing.assert_array_equal(ids, brute_force(z, 5)[1])
+
+
+def test_falls_back_to_float32_and_says_so(small_tiles, monkeypatch):
+    monkeypatch.setattr(cpu_certified, "MAX_FALLBACK_FRACTION", 0.0)
+    z = adversarial("ties", np.random.default_rng(1))
+    d2, _, how = certified(z, 5, capacity=8)
+    assert how.startswith("float32 (the certified pass gave up")
+    ref_d2, _ = brute_force(z, 5)
+    np.testing.assert_allclose(d2, ref_d2, atol=1e-4)  # float32's answer: same distances
+
+
+def test_a_bound_without_the_residual_term_is_not_exact(small_tiles, monkeypatch):
+    """The counterpart: drop ρ (eq. 1) from the bound and the candidate pass misses true
+    neighbours on plain normal data, so the test above can fail."""
+    quantize = cpu_certified._quantize
+    monkeypatch.setattr(
+        cpu_certified, "_quantize", lambda z: quantize(z)._replace(rho=np.zeros(len(z)))
+    )
+    z = adversarial("normal", np.random.default_rng(0))
+    _, ids, _ = certified(z, 5)
+    wrong = (ids != brute_force(z, 5)[1]).any(axis=1)
+    assert wrong.sum() > 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int16", "int64"])
+def test_knn_runs_it_on_every_input_dtype(monkeypatch, dtype):
+    monkeypatch.setattr(cpu_certified, "MIN_ROWS", 100)
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((1200, 20)) * (40 if dtype.startswith("int") else 1)).astype(dtype)
+    result = lcc.knn(z, 6)
+    assert result.search == "certified int8"
+    x = z.astype(np.float32) if dtype in ("float16", "int16", "int64") else z
+    _, ref_ids = brute_force(x, 6)
+    np.testing.assert_array_equal(result.indices, ref_ids)
+    assert result.distances.dtype == np.float32
+
+
+def test_knn_uses_it_from_min_rows_on_and_keeps_sample_order():
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((cpu_certified.MIN_ROWS + 10, 16)).astype(np.float32)
+    result = lcc.knn(z, 4)
+    assert result.search == "certified int8"
+    perm = rng.permutation(len(z))
+    shuffled = lcc.knn(z[perm], 4)
+    np.testing.assert_array_equal(perm[shuffled.indices], result.indices[perm])
+    assert lcc.knn(z[:500], 4).search == "exact"  # small: the float32 engine
