@@ -18,6 +18,7 @@ import numpy as np
 SIGMA = 2.0**-20  # eq. 2: |D̃ − D̂| ≤ SIGMA (‖x̂_i‖ + ‖x̂_j‖)²
 OUT = 2.0**-50  # outward rounding of the float64 bound arithmetic
 MARGIN = 2.0**-40  # of the square-root-free tests
+RHO_MARGIN = 2.0**-40  # of ρ over the float64 rounding of the centring and the residual
 
 
 class State(NamedTuple):
@@ -40,6 +41,34 @@ def new_state(n: int, k: int, capacity: int) -> State:
         np.full(n, np.inf),
         np.zeros(n, np.bool_),
     )
+
+
+@numba.njit(nogil=True, cache=True)
+def quantize_rows(z, centre, lo, hi, q, sq, scale, nrm, rho):
+    """Rows ``lo … hi − 1`` as ``x = z − centre = s q + r`` (eq. 1), in float64: ``q`` int8
+    with ``s = max|x| / 127``, ``sq = s²‖q‖²`` and ``scale = s`` as float32 for the scan,
+    ``nrm ≥ s‖q‖`` (rounded up) and ``rho ≥ ‖r‖``, which absorbs the float64 rounding of
+    the centring and the residual with a ``2⁻⁴⁰`` margin."""
+    d = z.shape[1]
+    x = np.empty(d)
+    for i in range(lo, hi):
+        amax = 0.0
+        for t in range(d):
+            x[t] = np.float64(z[i, t]) - centre[t]
+            amax = max(amax, abs(x[t]))
+        s = amax / 127.0 if amax > 0 else 1.0
+        rr = xx = qq = 0.0
+        for t in range(d):
+            v = min(max(math.floor(x[t] / s + 0.5), -127.0), 127.0)
+            q[i, t] = np.int8(v)
+            r = x[t] - s * v
+            rr += r * r
+            xx += x[t] * x[t]
+            qq += v * v
+        rho[i] = math.sqrt(rr) * (1.0 + RHO_MARGIN) + RHO_MARGIN * math.sqrt(xx) + 1e-300
+        nrm[i] = np.float32(s * math.sqrt(qq) * (1.0 + 2.0**-20))
+        sq[i] = np.float32(s * s * qq)
+        scale[i] = np.float32(s)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -169,6 +198,11 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, dt, ids, count, best, tau, f
         for j in range(w):  # vectorised: no branch
             value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
             marked[j] = (value <= row_thr) | (value <= col_thr[j])
+        hits = np.uint64(0)
+        for word in range(words.shape[0]):  # vectorised: is any entry of the row marked?
+            hits |= words[word]
+        if hits == 0:
+            continue
         for group in range(0, words.shape[0], 8):  # 64 marks per test
             w8 = words[group : group + 8]
             if (w8[0] | w8[1] | w8[2] | w8[3] | w8[4] | w8[5] | w8[6] | w8[7]) == 0:
