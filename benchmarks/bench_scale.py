@@ -13,8 +13,14 @@ sample of queries. Searches:
   with one BLAS product against the rows of its ``nprobe`` nearest lists,
   default 1/14 of them), lcc's choice from ``IVF_JOIN_MIN_DIM`` or
   ``IVF_JOIN_MIN_ROWS``;
-* ``exact``: lcc's exact search, the symmetric self-join of
-  :func:`lcc.backends.knn.cpu_exact.self_knn` (not run by default: ~10 min).
+* ``exact``: lcc's float32 exact engine, the symmetric self-join of
+  :func:`lcc.backends.knn.cpu_exact.self_knn` (not run by default: ~8 min);
+* ``certified``: the certified-exact search that ``exact=True`` runs where int8
+  products are fast (:mod:`lcc.backends.knn.cpu_certified`: int8 candidate pass
+  with a proven bound, exact float64 re-rank), with its candidates per row.
+
+Then, for each search, the Leiden communities of its graph (``lcc.leiden``,
+igraph, resolution 1) with their time and modularity.
 
     python benchmarks/bench_scale.py                        # 1,000,000 × 64, k = 10
     python benchmarks/bench_scale.py --n 200000
@@ -54,13 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=16)
     parser.add_argument("--queries", type=int, default=10_000, help="recall sample")
     parser.add_argument(
-        "--searches", nargs="+", default=["ivf", "ivf-join"], choices=["ivf", "ivf-join", "exact"]
+        "--searches",
+        nargs="+",
+        default=["ivf", "ivf-join"],
+        choices=["ivf", "ivf-join", "exact", "certified"],
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
     args = parser.parse_args(argv)
 
+    import lcc
     from lcc._dispatch import Placement
-    from lcc.backends.knn import cpu_ivf
+    from lcc.backends.knn import cpu_certified, cpu_ivf
     from lcc.backends.knn.cpu_exact import exact_knn, self_knn
     from lcc.kernels.neighbors import drop_self, graph_from_neighbors
 
@@ -72,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     sq, exact = exact_knn(z, z[queries], k + 1, chunk_size=2048, progress=False)
     _, exact = drop_self(cpu, sq, exact, k, query_ids=queries, n_base=n)
     print(f"latents: {n:,} × {args.dim} float32 ({z.nbytes / 2**20:.0f} MiB), one process")
-    print(f"{'search':<30}{'k-NN s':>9}{'graph s':>9}{'total s':>9}{'recall@' + str(k):>11}")
+    print(
+        f"{'search':<30}{'k-NN s':>9}{'graph s':>9}{'total s':>9}{'recall@' + str(k):>11}"
+        f"{'Leiden s':>10}{'modularity':>12}{'clusters':>10}"
+    )
     rows = {}
     for name in args.searches:
         start = time.perf_counter()
@@ -82,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "exact":
             sq, idx = self_knn(z, k + 1, progress=False)
             label = "exact (self-join)"
+        elif name == "certified":
+            sq, idx, how = cpu_certified.certified_knn(z, k, progress=False)
+            label = "certified (int8 + float64)"
         else:
             sq, idx = cpu_ivf._ivf_join(z, k + 1, progress=False)
             nlist = cpu_ivf._n_lists(n, 1.0)
@@ -92,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         t_total = time.perf_counter() - start
         hits = [len(set(a) & set(b)) for a, b in zip(idx[queries], exact, strict=True)]
         recall = float(np.sum(hits)) / (len(queries) * k)
+        start = time.perf_counter()
+        clusters = lcc.leiden(graph, seed=0)
+        t_leiden = time.perf_counter() - start
         rows[name] = {
             "label": label,
             "knn_s": t_knn,
@@ -99,10 +118,19 @@ def main(argv: list[str] | None = None) -> int:
             "total_s": t_total,
             "recall_at_k": recall,
             "edges": int(graph.nnz),
+            "leiden_s": t_leiden,
+            "modularity": lcc.modularity(graph, clusters),
+            "n_clusters": int(clusters.max()) + 1,
         }
+        if name == "certified":
+            rows[name]["search"] = how
         print(
-            f"{label:<30}{t_knn:9.1f}{t_total - t_knn:9.1f}{t_total:9.1f}{recall:11.4f}", flush=True
+            f"{label:<30}{t_knn:9.1f}{t_total - t_knn:9.1f}{t_total:9.1f}{recall:11.4f}"
+            f"{t_leiden:10.1f}{rows[name]['modularity']:12.4f}{rows[name]['n_clusters']:10d}",
+            flush=True,
         )
+        if name == "certified":
+            print(f"    {how}")
     write_json(args.out, {"args": vars(args) | {"out": str(args.out)}, "searches": rows})
     print(f"written: {args.out}")
     return 0

@@ -133,7 +133,7 @@ def test_knn_runs_it_on_every_input_dtype(monkeypatch, dtype):
     rng = np.random.default_rng(3)
     z = (rng.standard_normal((1200, 20)) * (40 if dtype.startswith("int") else 1)).astype(dtype)
     result = lcc.knn(z, 6)
-    assert result.search == "certified int8"
+    assert result.search.startswith("certified int8")
     x = z.astype(np.float32) if dtype in ("float16", "int16", "int64") else z
     _, ref_ids = brute_force(x, 6)
     np.testing.assert_array_equal(result.indices, ref_ids)
@@ -144,7 +144,7 @@ def test_knn_uses_it_from_min_rows_on_and_keeps_sample_order():
     rng = np.random.default_rng(4)
     z = rng.standard_normal((cpu_certified.MIN_ROWS + 10, 16)).astype(np.float32)
     result = lcc.knn(z, 4)
-    assert result.search == "certified int8"
+    assert result.search.startswith("certified int8")
     perm = rng.permutation(len(z))
     shuffled = lcc.knn(z[perm], 4)
     np.testing.assert_array_equal(perm[shuffled.indices], result.indices[perm])

@@ -122,8 +122,9 @@ class Quantized(NamedTuple):
 
 def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progress: bool = False):
     """Exact all-k-NN of ``z`` (self included, column 0): float64 squared L2, int64 ids, and
-    how the search ran (``"certified int8"``, with the rows searched by brute force, or
-    the float32 fallback). ``z`` is float32 or float64 and is not modified."""
+    how the search ran (``"certified int8 (candidates per row: …)"``, with the rows
+    searched by brute force, or the float32 fallback). ``z`` is float32 or float64 and
+    is not modified."""
     from lcc.backends.knn import _certified_kernels as kern
 
     n = z.shape[0]
@@ -139,18 +140,14 @@ def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progres
         from lcc.backends.knn.cpu_exact import self_knn
 
         d2, idx = self_knn(np.ascontiguousarray(z, dtype=np.float32), k + 1, progress=progress)
-        return (
-            d2,
-            idx,
-            (
-                f"float32 (the certified pass gave up: {full.size} of {n} rows had more than "
-                f"{capacity} candidates)"
-            ),
-        )
+        gave_up = f"{full.size} of {n} rows had more than {capacity} candidates"
+        return d2, idx, f"float32 (the certified pass gave up: {gave_up})"
     if full.size:
         kern.brute_rows(z, full, d2, idx)
-    how = "certified int8" + (f", {full.size} rows by float64 brute force" if full.size else "")
-    return d2, idx, how
+    kept = np.delete(state.count, full)  # the candidates each row's re-rank ran on
+    counts = f"mean {kept.mean():.1f}, max {kept.max()}" if kept.size else "none"
+    how = f"certified int8 (candidates per row: {counts}"
+    return d2, idx, how + (f"; {full.size} rows by float64 brute force)" if full.size else ")")
 
 
 def _quantize(z: np.ndarray) -> Quantized:
