@@ -33,6 +33,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bench_dask_knn import blob_block
@@ -51,7 +52,26 @@ def latents(n: int, dim: int, chunks: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def main(argv: list[str] | None = None) -> int:
+def search(name: str, z: np.ndarray, k: int, nprobe: int) -> tuple[Any, Any, str, str]:
+    """One search: squared distances and ids (the row itself included), a label, and how
+    it ran (the certified search's candidates per row; empty for the others)."""
+    from lcc.backends.knn import cpu_certified, cpu_ivf
+    from lcc.backends.knn.cpu_exact import self_knn
+
+    if name == "ivf":
+        sq, idx = cpu_ivf.search(z, k + 1, chunk_size=8192, progress=False, nprobe=nprobe)
+        return sq, idx, f"ivf (nprobe {nprobe})", ""
+    if name == "exact":
+        return (*self_knn(z, k + 1, progress=False), "exact (self-join)", "")
+    if name == "certified":
+        sq, idx, how = cpu_certified.certified_knn(z, k)
+        return sq, idx, "certified (int8 + float64)", how
+    sq, idx = cpu_ivf._ivf_join(z, k + 1, progress=False)
+    nlist = cpu_ivf._n_lists(len(z), 1.0)
+    return sq, idx, f"ivf-join (nprobe {cpu_ivf._n_probes(nlist)} of {nlist})", ""
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=64)
@@ -66,21 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         choices=["ivf", "ivf-join", "exact", "certified"],
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
     import lcc
     from lcc._dispatch import Placement
-    from lcc.backends.knn import cpu_certified, cpu_ivf
-    from lcc.backends.knn.cpu_exact import exact_knn, self_knn
+    from lcc.backends.knn.cpu_certified import certified_knn
+    from lcc.backends.knn.cpu_exact import exact_knn
     from lcc.kernels.neighbors import drop_self, graph_from_neighbors
 
-    cpu = Placement("cpu", "cpu")
-
+    args, cpu = parse(argv), Placement("cpu", "cpu")
     n, k = args.n, args.k
     z = latents(n, args.dim, args.chunks)
     queries = np.sort(np.random.default_rng(2).choice(n, args.queries, replace=False))
     sq, exact = exact_knn(z, z[queries], k + 1, chunk_size=2048, progress=False)
     _, exact = drop_self(cpu, sq, exact, k, query_ids=queries, n_base=n)
+    if "certified" in args.searches:
+        certified_knn(z[:5000], k)  # numba's compilation, or its load from the disk cache
     print(f"latents: {n:,} × {args.dim} float32 ({z.nbytes / 2**20:.0f} MiB), one process")
     print(
         f"{'search':<30}{'k-NN s':>9}{'graph s':>9}{'total s':>9}{'recall@' + str(k):>11}"
@@ -89,47 +112,32 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for name in args.searches:
         start = time.perf_counter()
-        if name == "ivf":
-            sq, idx = cpu_ivf.search(z, k + 1, chunk_size=8192, progress=False, nprobe=args.nprobe)
-            label = f"ivf (nprobe {args.nprobe})"
-        elif name == "exact":
-            sq, idx = self_knn(z, k + 1, progress=False)
-            label = "exact (self-join)"
-        elif name == "certified":
-            sq, idx, how = cpu_certified.certified_knn(z, k, progress=False)
-            label = "certified (int8 + float64)"
-        else:
-            sq, idx = cpu_ivf._ivf_join(z, k + 1, progress=False)
-            nlist = cpu_ivf._n_lists(n, 1.0)
-            label = f"ivf-join (nprobe {cpu_ivf._n_probes(nlist)} of {nlist})"
+        sq, idx, label, how = search(name, z, k, args.nprobe)
         dist, idx = drop_self(cpu, sq, idx, k, n_base=n)
         t_knn = time.perf_counter() - start
         graph = graph_from_neighbors(cpu, dist, idx, "median")
-        t_total = time.perf_counter() - start
+        t_graph = time.perf_counter() - start - t_knn
         hits = [len(set(a) & set(b)) for a, b in zip(idx[queries], exact, strict=True)]
-        recall = float(np.sum(hits)) / (len(queries) * k)
         start = time.perf_counter()
         clusters = lcc.leiden(graph, seed=0)
-        t_leiden = time.perf_counter() - start
-        rows[name] = {
+        row = rows[name] = {
             "label": label,
             "knn_s": t_knn,
-            "graph_s": t_total - t_knn,
-            "total_s": t_total,
-            "recall_at_k": recall,
+            "graph_s": t_graph,
+            "total_s": t_knn + t_graph,
+            "recall_at_k": float(np.sum(hits)) / (len(queries) * k),
             "edges": int(graph.nnz),
-            "leiden_s": t_leiden,
+            "leiden_s": time.perf_counter() - start,
             "modularity": lcc.modularity(graph, clusters),
             "n_clusters": int(clusters.max()) + 1,
+            "search": how,
         }
-        if name == "certified":
-            rows[name]["search"] = how
         print(
-            f"{label:<30}{t_knn:9.1f}{t_total - t_knn:9.1f}{t_total:9.1f}{recall:11.4f}"
-            f"{t_leiden:10.1f}{rows[name]['modularity']:12.4f}{rows[name]['n_clusters']:10d}",
+            f"{label:<30}{t_knn:9.1f}{t_graph:9.1f}{row['total_s']:9.1f}{row['recall_at_k']:11.4f}"
+            f"{row['leiden_s']:10.1f}{row['modularity']:12.4f}{row['n_clusters']:10d}",
             flush=True,
         )
-        if name == "certified":
+        if how:
             print(f"    {how}")
     write_json(args.out, {"args": vars(args) | {"out": str(args.out)}, "searches": rows})
     print(f"written: {args.out}")

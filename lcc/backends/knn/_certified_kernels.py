@@ -203,25 +203,28 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, dt, ids, count, best, tau, f
             hits |= words[word]
         if hits == 0:
             continue
-        for group in range(0, words.shape[0], 8):  # 64 marks per test
+        for group in range(0, words.shape[0], 8):  # 64 marks per test, then 8 per test
             w8 = words[group : group + 8]
             if (w8[0] | w8[1] | w8[2] | w8[3] | w8[4] | w8[5] | w8[6] | w8[7]) == 0:
                 continue
-            for j in range(group * 8, min(group * 8 + 64, w)):
-                if not marked[j]:
+            for word in range(group, group + 8):
+                if words[word] == 0:
                     continue
-                gj = c0 + j
-                value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
-                if value <= row_thr and gj != gi:
-                    _offer(gi, gj, value, nrm, rho, dt, ids, count, best, tau, full)
-                    row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
-                    if full[gi]:
-                        row_thr = np.float32(-np.inf)
-                if value <= col_thr[j]:
-                    _offer(gj, gi, value, nrm, rho, dt, ids, count, best, tau, full)
-                    col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
-                    if full[gj]:
-                        col_thr[j] = np.float32(-np.inf)
+                for j in range(word * 8, min(word * 8 + 8, w)):
+                    if not marked[j]:
+                        continue
+                    gj = c0 + j
+                    value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
+                    if value <= row_thr and gj != gi:
+                        _offer(gi, gj, value, nrm, rho, dt, ids, count, best, tau, full)
+                        row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
+                        if full[gi]:
+                            row_thr = np.float32(-np.inf)
+                    if value <= col_thr[j]:
+                        _offer(gj, gi, value, nrm, rho, dt, ids, count, best, tau, full)
+                        col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
+                        if full[gj]:
+                            col_thr[j] = np.float32(-np.inf)
 
 
 @numba.njit(nogil=True, cache=True)
