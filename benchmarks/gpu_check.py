@@ -170,6 +170,7 @@ def part_a(report: Report, args: argparse.Namespace) -> None:
                             lambda: make_latents(cp, args.n, args.dim))  # fmt: skip
     graph = stages.run("lcc.knn_graph (exact)", lambda: lcc.knn_graph(z, args.k),
                        implementation_of(table, "knn (exact)"))  # fmt: skip
+    certified_knn_stages(stages, report, z, args.k)
     try:
         clusters = stages.run("lcc.leiden", lambda: lcc.leiden(graph),
                               implementation_of(table, "leiden"))  # fmt: skip
@@ -204,6 +205,27 @@ def part_a(report: Report, args: argparse.Namespace) -> None:
     )
     if not ari >= MIN_ARI:
         report.fail("part A", f"ARI {ari:.4f} < {MIN_ARI} of {source} against the blobs")
+
+
+def certified_knn_stages(stages: Stages, report: Report, z: Any, k: int) -> None:
+    """The certified-exact search in torch (int8 products, float64 re-rank) against the
+    cupy tier's float32 tiles, on the first 200,000 latents: times and agreement."""
+    import torch
+
+    from lcc.backends.knn import gpu_tiles, torch_certified
+
+    part = z[:200_000]
+    search = gpu_tiles.search
+    tiles = stages.run("k-NN float32 tiles (200,000 rows)",
+                       lambda: search(part, k + 1, chunk_size=8192, progress=False))  # fmt: skip
+    view = torch.from_dlpack(part)
+    out = stages.run("k-NN certified int8 (200,000 rows)",
+                     lambda: torch_certified.certified_knn(view, k))  # fmt: skip
+    if out is None:
+        return report("  certified k-NN: fell back (too many rows not certified)")
+    ids = out[1].cpu().numpy()
+    same = float((ids[:, 1:] == tiles[1].get()[:, 1:]).all(axis=1).mean())
+    report(f"  certified k-NN: {out[2]}; rows equal to the float32 tiles' answer: {same:.4f}")
 
 
 def device_name(cp: Any) -> str:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.distance import cdist
 
 import lcc
 from lcc._dispatch import here
-from lcc.backends.knn import cpu_certified
+from lcc.backends.knn import cpu_certified, torch_certified
 from lcc.kernels.neighbors import drop_self
 
-pytestmark = pytest.mark.skipif(
+needs_vnni = pytest.mark.skipif(
     not cpu_certified.available(), reason="no fast int8 products (VNNI / AMX) on this CPU"
 )
 
@@ -72,6 +73,7 @@ def adversarial(case: str, rng: np.random.Generator) -> np.ndarray:
 CASES = ["normal", "ties", "duplicates", "large_norms", "tiny_gaps", "outlier", "clusters"]
 
 
+@needs_vnni
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("k", [1, 5, 17])
 def test_equals_float64_brute_force(small_tiles, case, k):
@@ -83,6 +85,7 @@ def test_equals_float64_brute_force(small_tiles, case, k):
     np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=0)
 
 
+@needs_vnni
 def test_tight_clusters_fall_back_to_float32_and_say_so(small_tiles):
     """Clusters far apart for their spread: int8 rounding, relative to the whole cloud,
     cannot separate a cluster's members, the buffers fill, and the float32 engine runs."""
@@ -95,6 +98,7 @@ def test_tight_clusters_fall_back_to_float32_and_say_so(small_tiles):
     np.testing.assert_allclose(d2, brute_force(z, 5)[0], rtol=1e-3)
 
 
+@needs_vnni
 def test_overflowing_rows_go_to_brute_force(small_tiles, monkeypatch):
     """Ties fill a small buffer: those rows are searched by float64 brute force, and the
     result says how many."""
@@ -105,6 +109,7 @@ def test_overflowing_rows_go_to_brute_force(small_tiles, monkeypatch):
     np.testing.assert_array_equal(ids, brute_force(z, 5)[1])
 
 
+@needs_vnni
 def test_falls_back_to_float32_and_says_so(small_tiles, monkeypatch):
     monkeypatch.setattr(cpu_certified, "MAX_FALLBACK_FRACTION", 0.0)
     z = adversarial("ties", np.random.default_rng(1))
@@ -114,6 +119,7 @@ def test_falls_back_to_float32_and_says_so(small_tiles, monkeypatch):
     np.testing.assert_allclose(d2, ref_d2, atol=1e-4)  # float32's answer: same distances
 
 
+@needs_vnni
 def test_a_bound_without_the_residual_term_is_not_exact(small_tiles, monkeypatch):
     """The counterpart: drop ρ (eq. 1) from the bound and the candidate pass misses true
     neighbours on plain normal data, so the test above can fail."""
@@ -127,6 +133,7 @@ def test_a_bound_without_the_residual_term_is_not_exact(small_tiles, monkeypatch
     assert wrong.sum() > 0
 
 
+@needs_vnni
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int16", "int64"])
 def test_knn_runs_it_on_every_input_dtype(monkeypatch, dtype):
     monkeypatch.setattr(cpu_certified, "MIN_ROWS", 100)
@@ -140,6 +147,7 @@ def test_knn_runs_it_on_every_input_dtype(monkeypatch, dtype):
     assert result.distances.dtype == np.float32
 
 
+@needs_vnni
 def test_knn_uses_it_from_min_rows_on_and_keeps_sample_order():
     rng = np.random.default_rng(4)
     z = rng.standard_normal((cpu_certified.MIN_ROWS + 10, 16)).astype(np.float32)
@@ -149,3 +157,31 @@ def test_knn_uses_it_from_min_rows_on_and_keeps_sample_order():
     shuffled = lcc.knn(z[perm], 4)
     np.testing.assert_array_equal(perm[shuffled.indices], result.indices[perm])
     assert lcc.knn(z[:500], 4).search == "exact"  # small: the float32 engine
+
+
+# ------------------------------------------- the torch version (the GPU cupy tier's shape)
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("k", [1, 5, 17])
+def test_torch_version_equals_float64_brute_force(case, k):
+    z = adversarial(case, np.random.default_rng(CASES.index(case)))
+    d2, ids, how = torch_certified.certified_knn(torch.from_numpy(np.ascontiguousarray(z)), k)
+    assert how.startswith("certified int8")
+    assert (ids[:, 0] == torch.arange(len(z))).all()
+    ref_d2, ref_ids = brute_force(z, k)
+    np.testing.assert_array_equal(ids[:, 1:].numpy(), ref_ids, err_msg=how)
+    np.testing.assert_allclose(d2[:, 1:].numpy(), ref_d2, rtol=1e-12, atol=0)
+
+
+def test_torch_version_without_the_residual_term_is_not_exact(monkeypatch):
+    quantize = torch_certified._quantize
+
+    def no_rho(z):
+        quant = quantize(z)
+        quant["rho"] = torch.zeros_like(quant["rho"])
+        quant["rho_light"] = torch.zeros_like(quant["rho_light"])
+        return quant
+
+    monkeypatch.setattr(torch_certified, "_quantize", no_rho)
+    z = adversarial("normal", np.random.default_rng(0))
+    _, ids, _ = torch_certified.certified_knn(torch.from_numpy(z), 5)
+    assert (ids[:, 1:].numpy() != brute_force(z, 5)[1]).any(axis=1).sum() > 0
