@@ -182,10 +182,16 @@ def _scan_tiles(quant: Quantized, k: int, state: Any, progress: bool) -> None:
     locks = [threading.Lock() for _ in blocks]
     arrays = (quant.sq, quant.scale, quant.nrm, quant.rho, *state)
 
+    buffers = threading.local()  # one product tile per thread, reused (no page faults)
+
     def run(pair: tuple[int, int]) -> None:
         i, j = pair
         rows, cols = blocks[i], blocks[j]
-        g = torch._int_mm(quant.q[rows], quant.q[cols].T).numpy()
+        if not hasattr(buffers, "tile"):
+            buffers.tile = torch.empty(TILE * TILE, dtype=torch.int32)
+        out = buffers.tile[: (rows.stop - rows.start) * (cols.stop - cols.start)]
+        out = out.view(rows.stop - rows.start, cols.stop - cols.start)
+        g = torch._int_mm(quant.q[rows], quant.q[cols].T, out=out).numpy()
         with locks[i], locks[j] if i != j else nullcontext():
             kern.scan_tile(g, rows.start, cols.start, i == j, *arrays)
 
