@@ -72,7 +72,7 @@ def _step(est: Any, xb, target, optimizer, encoder, decoder) -> tuple[torch.Tens
     """One batch (lines 11–14): ``L_DC`` (eq. 13) for encoder and centres, ``L_AE`` for the
     decoder (or ``L_DC`` for all with ``decoder_loss="dc"``); returns the loss terms."""
     opts = est._pair_options() | {"sharpen_target": bool(est.sharpen_affinity_target)}
-    z, xr = est.model_(xb)
+    z, xr = est._forward(xb)  # float32 in either precision
     q = soft_assignment(z, est._centers, float(est.dof))
     l_c = dec_loss(q, target)  # eq. 9
     l_a = affinity_loss(q, z, **opts)  # eq. 11

@@ -17,6 +17,10 @@ encoder 32-32-64 (strides 2-1-3, batch norm) → 256, cycles of 20 epochs,
 α0 = 0.01, p = 350 landmarks, r = 3, ensemble of 6. The paper does not give
 the input noise, batch size or SGD momentum; Gaussian noise of standard
 deviation 0.2 (inputs in [0, 1]), batch 256 and momentum 0.9 are used.
+
+``precision="bf16-mixed"`` runs the network's training forwards under bfloat16
+autocast, the loss and the weights in float32 (:mod:`lcc.deep._precision`); the
+snapshots' embeddings and the spectral consensus stay float32.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from lcc.deep._base import DeepClusterer
 from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import encode_in_batches
 from lcc.deep._optim import adam
+from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.landmarks import METRICS
 
@@ -168,6 +173,10 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
     image_shape:
         ``(C, H, W)`` for the convolutional encoder; ``None`` uses a fully
         connected ``d-500-500-2000-latent`` autoencoder instead.
+    precision:
+        ``"32-true"`` (float32 throughout, the default) or ``"bf16-mixed"`` (the
+        training forwards under bfloat16 autocast; the loss, weights, optimizer
+        state and embeddings float32).
     callbacks:
         Objects with ``on_epoch_end(epoch, estimator) -> bool``, called after every epoch.
 
@@ -202,6 +211,7 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
         "n_landmarks": Int(),
         "r": Int(),
         "metric": Choice((*METRICS, "random")),
+        "precision": Choice(PRECISIONS),
     }
 
     def __init__(
@@ -221,6 +231,7 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
         n_landmarks: int = 350,
         r: int = 3,
         metric: str = "euclidean",
+        precision: str = "32-true",
         random_state: int | None = None,
         device: str | None = None,
         callbacks: Sequence[Any] | None = None,
@@ -240,6 +251,7 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
         self.n_landmarks = n_landmarks
         self.r = r
         self.metric = metric
+        self.precision = precision
         self.random_state = random_state
         self.device = device
         self.callbacks = callbacks
@@ -256,6 +268,7 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
         (:mod:`lcc.deep._checkpointing`).
         """
         x, y = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
+        warn_if_slow(x.device, self.precision)
         model = self.build_model(x.shape[1]).to(x.device)
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
         epochs = self.n_snapshots * self.cycle_epochs
@@ -300,7 +313,9 @@ class SnapshotSpectralClustering(DeepClusterer, ClusterMixin, BaseEstimator):
                 group["lr"] = lr
             xb = x[idx.to(x.device)]
             noisy = xb + self.noise_std * torch.randn_like(xb)
-            loss = nn.functional.mse_loss(model(noisy)[1], xb)
+            with autocast(xb.device, self.precision):
+                recon = model(noisy)[1]
+            loss = nn.functional.mse_loss(recon.float(), xb)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -25,6 +25,11 @@ Annealed: ``T = 1 / (1 + epoch)^0.55`` (eq. 3). Fixed: ``temperature``
 not give the batch size either; 128 is used. The unsupervised loss is
 identically 0 as the paper defines it (see :mod:`lcc.losses.snnl`), so
 SNNL-2/4/6/8 train a plain autoencoder, as the paper's tables show.
+
+``precision="bf16-mixed"`` runs the training forwards under bfloat16 autocast,
+the BCE, the SNN loss and the weights in float32 (:mod:`lcc.deep._precision`);
+the sigmoids of the code and the output run in float32 (bfloat16 resolves only
+2⁻⁸ below 1), and the codes k-Means clusters stay float32.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from lcc.deep._checkpointing import restore_point, save_point
 from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._input import check_input, check_labels
 from lcc.deep._optim import adam
+from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
 from lcc.deep.autoencoder import FeedForwardAutoencoder
 from lcc.losses.snnl import SNNLoss, annealed_temperature
 
@@ -77,7 +83,10 @@ class SNNLAutoencoder(EncoderClusterer):
     ``X`` must lie in [0, 1] for the BCE reconstruction (divide pixels by 255).
     ``layers="all"`` applies the loss to every hidden representation (encoder
     and decoder, code included; eq. 5), ``"code"`` to the code only.
-    ``callbacks``: objects with ``on_epoch_end(epoch, estimator) -> bool``.
+    ``precision``: ``"32-true"`` (float32 throughout, the default) or
+    ``"bf16-mixed"`` (the training forwards under bfloat16 autocast; losses,
+    weights and codes float32). ``callbacks``: objects with
+    ``on_epoch_end(epoch, estimator) -> bool``.
     """
 
     _parameter_constraints: ClassVar[dict[str, Any]] = {
@@ -92,6 +101,7 @@ class SNNLAutoencoder(EncoderClusterer):
         "distance": Choice(("cosine", "euclidean")),
         "layers": Choice(("all", "code")),
         "n_init": Int(),
+        "precision": Choice(PRECISIONS),
     }
 
     def __init__(
@@ -109,6 +119,7 @@ class SNNLAutoencoder(EncoderClusterer):
         distance: str = "cosine",
         layers: str = "all",
         n_init: int = 10,
+        precision: str = "32-true",
         random_state: int | None = None,
         device: str | None = None,
         callbacks: Sequence[Any] | None = None,
@@ -126,6 +137,7 @@ class SNNLAutoencoder(EncoderClusterer):
         self.distance = distance
         self.layers = layers
         self.n_init = n_init
+        self.precision = precision
         self.random_state = random_state
         self.device = device
         self.callbacks = callbacks
@@ -150,6 +162,7 @@ class SNNLAutoencoder(EncoderClusterer):
         """
         x, labels = self._start_fit(X, y, resume=resume, on_checkpoint=on_checkpoint)
         _check_unit_interval(x, "X")
+        warn_if_slow(x.device, self.precision)
         config = CONFIGURATIONS[self.configuration]
         labels = None if labels is None else np.unique(labels, return_inverse=True)[1]
         if config.supervised and labels is None:
@@ -159,8 +172,8 @@ class SNNLAutoencoder(EncoderClusterer):
             x.shape[1],
             self.latent_dim,
             self.hidden,
-            code_activation=nn.Sigmoid(),
-            output_activation=nn.Sigmoid(),
+            code_activation=_Sigmoid32(),
+            output_activation=_Sigmoid32(),
             init="he",
         ).to(x.device)
         optimizer = adam(self.model_.parameters(), self.lr)
@@ -189,11 +202,12 @@ class SNNLAutoencoder(EncoderClusterer):
         sums = np.zeros(3)
         for idx in self._batches(len(x), even=True):
             xb = x[idx.to(x.device)]
-            hidden, out = self.model_.forward_layers(xb)
-            reps = hidden if self.layers == "all" else [self.model_.encode(xb)]
+            with autocast(xb.device, self.precision):  # the losses outside, on float32
+                hidden, out = self.model_.forward_layers(xb)
+                reps = hidden if self.layers == "all" else [self.model_.encode(xb)]
             yb = None if y_train is None else y_train[idx].to(x.device)
-            rec = nn.functional.binary_cross_entropy(out, xb)
-            sn = snnl(reps, yb)
+            rec = nn.functional.binary_cross_entropy(out.float(), xb)
+            sn = snnl([r.float() for r in reps], yb)
             loss = rec + self.alpha * sn
             optimizer.zero_grad()
             loss.backward()
@@ -219,6 +233,15 @@ class SNNLAutoencoder(EncoderClusterer):
 
         labels, _ = self._kmeans(x, n_init)
         return clustering_report(self.transform_tensor(x).cpu().numpy(), labels, y)
+
+
+class _Sigmoid32(nn.Sigmoid):
+    """``nn.Sigmoid`` computed in float32 whatever its input's dtype (on float32 input,
+    exactly ``nn.Sigmoid``): under bfloat16 autocast the code and the output keep float32's
+    resolution near 1 for the BCE and the SNN loss, where bfloat16 has only 2⁻⁸."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x.float())
 
 
 def _check_unit_interval(x: torch.Tensor, name: str) -> torch.Tensor:

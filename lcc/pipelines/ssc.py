@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from lcc.config import Section
+from lcc.deep._precision import PRECISIONS
 from lcc.io import write_csv, write_json
 from lcc.landmarks import METRICS
 from lcc.metrics import sample_std
@@ -74,6 +75,9 @@ class Config(SeededRunConfig):
     n_landmarks: PosInt = 350
     r: PosInt = 3
     metric: Metric = "euclidean"
+    # bf16-mixed: bfloat16 autocast in the snapshot network's training forwards (GPUs from
+    # Ampere, AMX CPUs); the DAE baselines train in float32
+    precision: Literal[PRECISIONS] = "32-true"  # type: ignore[valid-type]
     dae: DAEOptions = DAEOptions()
 
     @model_validator(mode="after")
@@ -172,6 +176,7 @@ class _Seed:
             n_landmarks=config["n_landmarks"],
             r=config["r"],
             metric=config["metric"],
+            precision=config["precision"],
             random_state=self.seed,
         )
         out = _models(config, estimator, x, y, k, self, torch.from_numpy(x))
