@@ -107,7 +107,7 @@ def _compact(row, nrm, rho, dt, ids, count, tau, full):
     full[row] = kept == dt.shape[1]
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _offer(row, j, value, nrm, rho, dt, ids, count, best, tau, full):
     """Offer pair ``(row, j)`` with computed ``D̃ = value``: its upper bound may lower
     ``tau``; it is kept unless its lower bound is above ``tau``. The two tests run on
