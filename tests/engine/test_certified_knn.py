@@ -86,6 +86,21 @@ def test_equals_float64_brute_force(small_tiles, case, k):
 
 
 @needs_vnni
+@pytest.mark.parametrize("case", ["normal", "ties", "duplicates", "clusters"])
+def test_in_k_means_order_it_answers_in_sample_order(small_tiles, monkeypatch, case):
+    """From REORDER_ROWS latents the rows are searched in k-Means order; the answer is
+    still per sample, ties to the smaller sample id."""
+    monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
+    z = adversarial(case, np.random.default_rng(CASES.index(case)))
+    assert not (cpu_certified._locality_order(z) == np.arange(len(z))).all()
+    d2, ids, how = certified(z, 5)
+    assert how.startswith("certified int8")
+    ref_d2, ref_ids = brute_force(z, 5)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=0)
+
+
+@needs_vnni
 def test_tight_clusters_fall_back_to_float32_and_say_so(small_tiles):
     """Clusters far apart for their spread: int8 rounding, relative to the whole cloud,
     cannot separate a cluster's members, the buffers fill, and the float32 engine runs."""

@@ -228,28 +228,32 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, dt, ids, count, best, tau, f
 
 
 @numba.njit(nogil=True, cache=True)
-def finish_rows(z, lo, hi, nrm, rho, dt, ids, count, best, tau, full, out_d, out_i):
-    """Rows ``lo … hi − 1``: the candidates the final ``tau`` keeps, their exact float64
-    squared distances to the row, and the ``k`` smallest (ties to the smaller id) into
-    ``out_d`` / ``out_i`` columns ``1 … k`` (column 0 is the row itself)."""
+def finish_rows(z, lo, hi, order, nrm, rho, dt, ids, count, best, tau, full, out_d, out_i):
+    """Rows ``lo … hi − 1`` of the searched order (row ``r`` is sample ``order[r]``): the
+    candidates the final ``tau`` keeps, their exact float64 squared distances to the row,
+    and the ``k`` smallest (ties to the smaller sample id) into row ``order[r]`` of
+    ``out_d`` / ``out_i``, columns ``1 … k`` (column 0 is the sample itself)."""
     for row in range(lo, hi):
         if full[row]:
             continue
         _compact(row, nrm, rho, dt, ids, count, tau, full)
-        _start(row, out_d, out_i)
+        out = order[row]
+        _start(out, out_d, out_i)
         for e in range(count[row]):
             j = ids[row, e]
-            _keep(_distance(z, row, j), j, out_d[row], out_i[row])
+            _keep(_distance(z, row, j), order[j], out_d[out], out_i[out])
 
 
 @numba.njit(nogil=True, cache=True)
-def brute_rows(z, rows, out_d, out_i):
-    """Float64 brute force for the given rows (their buffers overflowed)."""
+def brute_rows(z, rows, order, out_d, out_i):
+    """Float64 brute force for the given rows of the searched order (their buffers
+    overflowed), into the rows of their samples."""
     for row in rows:
-        _start(row, out_d, out_i)
+        out = order[row]
+        _start(out, out_d, out_i)
         for j in range(z.shape[0]):
             if j != row:
-                _keep(_distance(z, row, j), j, out_d[row], out_i[row])
+                _keep(_distance(z, row, j), order[j], out_d[out], out_i[out])
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
