@@ -130,7 +130,7 @@ def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progres
     from lcc.backends.knn import _certified_kernels as kern
 
     n = z.shape[0]
-    capacity = min(capacity or max(64, 12 * k), n)
+    capacity = min(capacity or max(64, 16 * k), n)
     state = kern.new_state(n, k, capacity)
     order = _locality_order(z)
     zp = z if order is None else np.ascontiguousarray(z[order])
@@ -148,7 +148,7 @@ def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progres
         gave_up = f"{full.size} of {n} rows had more than {capacity} candidates"
         return d2, idx, f"float32 (the certified pass gave up: {gave_up})"
     if full.size:
-        kern.brute_rows(zp, full, order, d2, idx)
+        _in_threads(full.size, lambda lo, hi: kern.brute_rows(zp, full[lo:hi], order, d2, idx))
     kept = np.delete(state.count, full)  # the candidates each row's re-rank ran on
     counts = f"mean {kept.mean():.1f}, max {kept.max()}" if kept.size else "none"
     how = f"certified int8 (candidates per row: {counts}"
