@@ -22,10 +22,11 @@ RHO_MARGIN = 2.0**-40  # of ρ over the float64 rounding of the centring and the
 
 
 class State(NamedTuple):
-    """The candidate buffers of every row."""
+    """The candidate buffers of every row: a candidate's ``D̃`` (float32 bits) and id side
+    by side, so that appending one touches one cache line (a million rows' buffers
+    live in memory, not in cache)."""
 
-    dt: np.ndarray  # (n, capacity) float32: each candidate's computed D̃
-    ids: np.ndarray  # (n, capacity) int32: its base row
+    slots: np.ndarray  # (n, capacity, 2) int32: each candidate's D̃ (float32 bits) and id
     count: np.ndarray  # (n,) int32
     best: np.ndarray  # (n, k) float64: the k smallest upper bounds offered, ascending
     tau: np.ndarray  # (n,) float64: the certificate, ≤ best[:, k − 1]
@@ -34,8 +35,7 @@ class State(NamedTuple):
 
 def new_state(n: int, k: int, capacity: int) -> State:
     return State(
-        np.empty((n, capacity), np.float32),
-        np.empty((n, capacity), np.int32),
+        np.empty((n, capacity, 2), np.int32),
         np.zeros(n, np.int32),
         np.full((n, k), np.inf),
         np.full(n, np.inf),
@@ -93,22 +93,23 @@ def _bounds(dt, nrm_sum, rho_sum):
 
 
 @numba.njit(nogil=True, cache=True)
-def _compact(row, nrm, rho, dt, ids, count, tau, full):
+def _compact(row, nrm, rho, slots, count, tau, full):
     """Drop the entries of ``row``'s buffer whose lower bound is above ``tau``; a buffer
     still full is marked ``full`` (the row goes to brute force)."""
+    values = slots.view(np.float32)
     kept = 0
     for e in range(count[row]):
-        j = ids[row, e]
-        if _bounds(dt[row, e], nrm[row] + nrm[j], rho[row] + rho[j])[0] <= tau[row]:
-            dt[row, kept] = dt[row, e]
-            ids[row, kept] = j
+        j = slots[row, e, 1]
+        if _bounds(values[row, e, 0], nrm[row] + nrm[j], rho[row] + rho[j])[0] <= tau[row]:
+            slots[row, kept, 0] = slots[row, e, 0]
+            slots[row, kept, 1] = j
             kept += 1
     count[row] = kept
-    full[row] = kept == dt.shape[1]
+    full[row] = kept == slots.shape[1]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _offer(row, j, value, nrm, rho, dt, ids, count, best, tau, full):
+def _offer(row, j, value, nrm, rho, slots, count, best, tau, full):
     """Offer pair ``(row, j)`` with computed ``D̃ = value``: its upper bound may lower
     ``tau``; it is kept unless its lower bound is above ``tau``. The two tests run on
     squares first (a ``2⁻⁴⁰`` margin), so most offers take no square root."""
@@ -127,11 +128,11 @@ def _offer(row, j, value, nrm, rho, dt, ids, count, best, tau, full):
             _insert_sorted(b, high)
             tau[row] = min(tau[row], b[-1])
     c = count[row]
-    dt[row, c] = value
-    ids[row, c] = j
+    slots.view(np.float32)[row, c, 0] = value
+    slots[row, c, 1] = j
     count[row] = c + 1
-    if c + 1 == dt.shape[1]:
-        _compact(row, nrm, rho, dt, ids, count, tau, full)
+    if c + 1 == slots.shape[1]:
+        _compact(row, nrm, rho, slots, count, tau, full)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -168,7 +169,7 @@ def _insert_sorted(best, value):
 
 
 @numba.njit(nogil=True, cache=True)
-def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, dt, ids, count, best, tau, full):
+def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, full):
     """Test every entry of the int32 product tile ``g`` (rows ``r0 …``, columns ``c0 …``)
     against its row's and its column's threshold and offer the pairs that pass.
 
@@ -216,19 +217,19 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, dt, ids, count, best, tau, f
                     gj = c0 + j
                     value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
                     if value <= row_thr and gj != gi:
-                        _offer(gi, gj, value, nrm, rho, dt, ids, count, best, tau, full)
+                        _offer(gi, gj, value, nrm, rho, slots, count, best, tau, full)
                         row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
                         if full[gi]:
                             row_thr = np.float32(-np.inf)
                     if value <= col_thr[j]:
-                        _offer(gj, gi, value, nrm, rho, dt, ids, count, best, tau, full)
+                        _offer(gj, gi, value, nrm, rho, slots, count, best, tau, full)
                         col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
                         if full[gj]:
                             col_thr[j] = np.float32(-np.inf)
 
 
 @numba.njit(nogil=True, cache=True)
-def finish_rows(z, lo, hi, order, nrm, rho, dt, ids, count, best, tau, full, out_d, out_i):
+def finish_rows(z, lo, hi, order, nrm, rho, slots, count, best, tau, full, out_d, out_i):
     """Rows ``lo … hi − 1`` of the searched order (row ``r`` is sample ``order[r]``): the
     candidates the final ``tau`` keeps, their exact float64 squared distances to the row,
     and the ``k`` smallest (ties to the smaller sample id) into row ``order[r]`` of
@@ -236,11 +237,11 @@ def finish_rows(z, lo, hi, order, nrm, rho, dt, ids, count, best, tau, full, out
     for row in range(lo, hi):
         if full[row]:
             continue
-        _compact(row, nrm, rho, dt, ids, count, tau, full)
+        _compact(row, nrm, rho, slots, count, tau, full)
         out = order[row]
         _start(out, out_d, out_i)
         for e in range(count[row]):
-            j = ids[row, e]
+            j = slots[row, e, 1]
             _keep(_distance(z, row, j), order[j], out_d[out], out_i[out])
 
 
