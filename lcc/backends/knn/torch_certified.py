@@ -30,8 +30,9 @@ import math
 
 import torch
 
-SIGMA = 2.0**-20  # eq. 2 of cpu_certified
-MARGIN = 2.0**-40
+from lcc.backends.knn._certified_kernels import RHO_MARGIN as MARGIN
+from lcc.backends.knn._certified_kernels import SIGMA  # eq. 2, one constant for both
+
 MAX_FALLBACK_FRACTION = 0.02
 MAX_BLOCK_BYTES = 1 << 30  # the D̃ of one block of rows, float32
 
