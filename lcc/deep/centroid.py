@@ -17,22 +17,17 @@
   (c_k + m_k)``, which equals the sequential per-sample rule.
 
 ``labels_`` is the model's own assignment after training: the most probable
-cluster under Q for DEC / IDEC, the nearest centroid for DCN; ``init_labels_``
-those of the initial k-Means. An epoch's labels in ``history_`` come from a pass
-after it when ``y`` is given or P is of the whole set (that pass serves the next
-P); otherwise from the assignments the epoch's steps gave (no extra pass).
+cluster under Q for DEC / IDEC, the nearest centroid for DCN (with
+``final_kmeans``, DCN's default after pretraining, of centres a k-Means on the
+final codes gave); ``init_labels_`` those of the initial k-Means. An epoch's
+labels in ``history_`` come from a pass after it when ``y`` is given or P is of
+the whole set (that pass serves the next P); otherwise from the assignments the
+epoch's steps gave (no extra pass).
 
-From scratch (``pretrain_epochs=0``) the options left at ``"auto"`` follow the
-BRB authors' released recipe (their Table 13 runs; read from their code, see
-``benchmarks/notes/brb_authors_recipe.md``), because the papers' own defaults
-presuppose a pretrained autoencoder and collapse without one: the
-``feedforward_large`` MLP ``d-1024-512-256-K`` with BatchNorm, the initial
-k-Means on the *train-mode* embedding, per-batch P, no last batch shorter than
-``batch_size`` (their loaders' ``drop_last``), gradient clipping at 500 and,
-for DCN, λ = 0.025 on the authors' ``Σ‖z − μ‖² / (N·K)``. With pretraining
-every ``"auto"`` keeps the papers' choices (no BatchNorm, eval-mode embedding,
-whole-data-set P, every sample in every epoch, no clipping,
-``d-500-500-2000-K``, DCN λ = 0.05 on ``½‖z − μ‖²``).
+The options left at ``"auto"`` follow the BRB authors' released recipe from
+scratch (``pretrain_epochs=0``), where the papers' defaults collapse, and with
+pretraining the papers' choices, four of them replaced by ClustPy's or the
+authors' code's; :mod:`lcc.deep._recipe` lists each with its source.
 
 ``precision="bf16-mixed"`` runs the training forwards (pretraining and
 clustering) under bfloat16 autocast, losses and weights in float32
@@ -49,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lcc._validation import Auto, Bool, Choice, Int, Ints, Real
+from lcc._validation import Choice, Int, Ints, Real
 from lcc.deep._base import EncoderClusterer
 from lcc.deep._centroid_loop import cluster
 from lcc.deep._checkpointing import restore_point, save_point
@@ -57,8 +52,10 @@ from lcc.deep._codes import kmeans_on_codes
 from lcc.deep._heads import KMeansHead, StudentTHead, dcn_center_update
 from lcc.deep._optim import adam
 from lcc.deep._precision import PRECISIONS, autocast, warn_if_slow
+from lcc.deep._recipe import ACTIVATIONS, AUTO_OPTIONS, resolve
 from lcc.deep._resettable import ResettableClustererMixin
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
+from lcc.losses.dec import reconstruction_loss
 
 __all__ = ["DCN", "DEC", "IDEC", "dcn_center_update"]
 
@@ -68,12 +65,18 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
 
     ``_head``: the cluster layer (:mod:`lcc.deep._heads`); ``_reconstruction``:
     whether the decoder keeps training on ``L_rec`` (IDEC, DCN) or is dropped
-    (DEC); ``_default_cluster_weight``: the clustering term's weight.
+    (DEC); ``_default_cluster_weight``: the clustering term's weight; the
+    ``_pretrained_*`` three: what ``clustering_lr`` (as a factor of ``lr``),
+    ``reconstruction`` and ``final_kmeans`` resolve to after pretraining
+    (:mod:`lcc.deep._recipe`).
     """
 
     _head: ClassVar[type[nn.Module]]
     _reconstruction: ClassVar[bool]
     _default_cluster_weight: ClassVar[float]
+    _pretrained_lr_factor: ClassVar[float] = 1.0
+    _pretrained_reconstruction: ClassVar[str] = "mean"
+    _pretrained_final_kmeans: ClassVar[bool] = False
 
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         "pretrain_epochs": Int(0),
@@ -84,16 +87,11 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         "embedding_dim": Int(optional=True),
         "cluster_weight": Real(optional=True),
         "update_interval": Int(optional=True),
-        "target": Auto(Choice(("dataset", "batch"))),
         "tol": Real(),
         "augment": Choice((False, True, "brb_authors")),
         "image_shape": Ints(optional=True),
         "n_init": Int(),
-        "batch_norm": Auto(Bool()),
-        "init_embedding": Auto(Choice(("eval", "train"))),
-        "clip_grad_norm": Auto(Real(positive=True, optional=True)),
-        "drop_last": Auto(Bool()),
-        "center_update": Auto(Choice(("step", "epoch"))),
+        **AUTO_OPTIONS,
         "precision": Choice(PRECISIONS),
     }
 
@@ -120,6 +118,10 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         clip_grad_norm: float | str | None = "auto",
         drop_last: bool | str = "auto",
         center_update: str = "auto",
+        activation: str = "auto",
+        clustering_lr: float | str = "auto",
+        reconstruction: str = "auto",
+        final_kmeans: bool | str = "auto",
         precision: str = "32-true",
         callbacks: Sequence[Any] | None = None,
         random_state: int | None = None,
@@ -146,6 +148,8 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         self.clip_grad_norm = clip_grad_norm
         self.drop_last = drop_last
         self.center_update = center_update
+        self.activation, self.clustering_lr = activation, clustering_lr
+        self.reconstruction, self.final_kmeans = reconstruction, final_kmeans
         self.precision = precision
         self.callbacks = callbacks
         self.random_state = random_state
@@ -173,32 +177,13 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
             self._pretrain(x)
         self._init_clustering(x)
         self._cluster(x, y)
-        self.labels_ = self._assign(self.transform_tensor(x)).cpu().numpy()
-        self.cluster_centers_ = self.head_.centers.detach().cpu().numpy()
+        self._final_assignment(x)
         del self._x, self._resume, self._on_checkpoint
         return self
 
     def _recipe(self) -> dict[str, Any]:
-        """Every ``"auto"`` option resolved: the BRB authors' from-scratch choices when
-        ``pretrain_epochs=0``, the papers' otherwise (see the module docstring)."""
-        scratch = self.pretrain_epochs == 0
-        if self.center_update != "auto" and self._head is not KMeansHead:
-            raise ValueError(
-                f"center_update={self.center_update!r} applies to DCN's centroids; "
-                f"{type(self).__name__} learns its centres by gradient descent"
-            )
-        auto = {
-            "batch_norm": scratch,
-            "init_embedding": "train" if scratch else "eval",
-            "target": "batch" if scratch else "dataset",
-            "clip_grad_norm": 500.0 if scratch else None,
-            "drop_last": scratch,
-        }
-        recipe = {k: auto[k] if getattr(self, k) == "auto" else getattr(self, k) for k in auto}
-        recipe["hidden"] = tuple(self.hidden or ((1024, 512, 256) if scratch else (500, 500, 2000)))
-        weight = self.cluster_weight
-        recipe["cluster_weight"] = self._default_weight(scratch) if weight is None else weight
-        return recipe
+        """Every ``"auto"`` option resolved (:func:`lcc.deep._recipe.resolve`)."""
+        return resolve(self)
 
     def _default_weight(self, scratch: bool) -> float:
         return self._default_cluster_weight
@@ -210,7 +195,10 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         latent = self.embedding_dim or self.n_clusters
         if self.architecture == "mlp":
             hidden, batch_norm = self.recipe_["hidden"], self.recipe_["batch_norm"]
-            return FeedForwardAutoencoder(n_features, latent, hidden, batch_norm=batch_norm)
+            activation = ACTIVATIONS[self.recipe_["activation"]]
+            return FeedForwardAutoencoder(
+                n_features, latent, hidden, batch_norm=batch_norm, activation=activation
+            )
         shape = tuple(self.image_shape or ())
         if not shape or math.prod(shape) != n_features:
             raise ValueError(
@@ -238,9 +226,10 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
             save_point(self, "pretrain", epoch, objects, {})
 
     def _init_clustering(self, x: torch.Tensor) -> None:
-        """k-Means on the codes gives the head's centres; the optimizer takes the network
-        (only its encoder when the decoder is dropped) and the head's parameters.
-        (Resuming inside the clustering phase, the centres come from the checkpoint.)"""
+        """k-Means on the codes gives the head's centres; the optimizer (at
+        ``clustering_lr``) takes the network (only its encoder when the decoder is dropped)
+        and the head's parameters. (Resuming inside the clustering phase, the centres come
+        from the checkpoint.)"""
         codes = self._initial_codes(x)
         if getattr(self, "_resume", None) is not None:  # overwritten by the checkpoint
             centers = codes.new_zeros((self.n_clusters, codes.shape[1]))
@@ -252,7 +241,19 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         self.head_ = self._make_head(centers, torch.as_tensor(labels, device=x.device))
         network = self.model_ if self._reconstruction else self.model_.encoder
         params = [*network.parameters(), *self.head_.parameters()]
-        self.optimizer_ = adam(params, self.lr)
+        self.optimizer_ = adam(params, self.recipe_["clustering_lr"])
+
+    @torch.no_grad()
+    def _final_assignment(self, x: torch.Tensor) -> None:
+        """``labels_`` and ``cluster_centers_``: the head's assignment of the final codes and
+        its centres; with ``final_kmeans`` a k-Means (``n_init`` restarts) on those codes
+        first replaces the head's centres, so ``predict`` agrees with ``labels_``."""
+        codes = self.transform_tensor(x)
+        if self.recipe_["final_kmeans"]:
+            kmeans = kmeans_on_codes(codes, self.n_clusters, seed=self._seed, n_init=self.n_init)
+            self.head_.replace_centers(kmeans.centers, lambda: codes)
+        self.labels_ = self._assign(codes).cpu().numpy()
+        self.cluster_centers_ = self.head_.centers.detach().cpu().numpy()
 
     @torch.no_grad()
     def _initial_codes(self, x: torch.Tensor) -> torch.Tensor:
@@ -331,7 +332,7 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
         cluster = weight * self.head_.loss(z, assign, target_rows)
         if not self._reconstruction:
             return cluster
-        return nn.functional.mse_loss(recon, x) + cluster
+        return reconstruction_loss(recon, x, self.recipe_["reconstruction"]) + cluster
 
     def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
         from lcc.deep.augment import BRB_AUTHORS, random_affine_rows
@@ -341,11 +342,15 @@ class _CentroidDeepClustering(ResettableClustererMixin, EncoderClusterer):
 
 
 class DEC(_CentroidDeepClustering):
-    """Deep Embedded Clustering; see the module docstring. ``cluster_weight`` scales KL (1)."""
+    """Deep Embedded Clustering; see the module docstring. ``cluster_weight`` scales KL (1).
+
+    After pretraining ``clustering_lr`` is ``lr / 10``, ClustPy's (1e-4 after 1e-3).
+    """
 
     _head = StudentTHead
     _reconstruction = False
     _default_cluster_weight = 1.0
+    _pretrained_lr_factor = 0.1
 
 
 class IDEC(_CentroidDeepClustering):
@@ -364,12 +369,16 @@ class DCN(_CentroidDeepClustering):
     ``cluster_weight = 2 · 0.025 / K`` on this ``½ mean`` form. ``center_update``:
     ``"step"`` (``"auto"``) moves the centroids by the paper's eq. 7 after every step;
     ``"epoch"`` as the BRB authors' code, once per epoch at a constant rate
-    (:class:`lcc.deep._heads.KMeansHead`).
+    (:class:`lcc.deep._heads.KMeansHead`). After pretraining ``L_rec`` sums the squared
+    error over the features (the paper's ``‖x − x̂‖²``, as its authors' code and ClustPy)
+    and ``labels_`` come from a k-Means on the final codes (the authors' code, ClustPy).
     """
 
     _head = KMeansHead
     _reconstruction = True
     _default_cluster_weight = 0.05
+    _pretrained_reconstruction = "sum"
+    _pretrained_final_kmeans = True
 
     def _default_weight(self, scratch: bool) -> float:
         return 2 * 0.025 / self.n_clusters if scratch else self._default_cluster_weight

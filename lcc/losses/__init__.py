@@ -1,7 +1,13 @@
 """Training losses built on latent clusters (torch ``nn.Module``s and functions)."""
 
 from lcc.losses.cdc import affinity_loss, correlation_loss, pairwise_similarity
-from lcc.losses.dec import dcn_loss, dec_loss, soft_assignment, target_distribution
+from lcc.losses.dec import (
+    dcn_loss,
+    dec_loss,
+    reconstruction_loss,
+    soft_assignment,
+    target_distribution,
+)
 from lcc.losses.lcc_loss import LCCLoss
 from lcc.losses.snnl import SNNLoss, annealed_temperature
 
@@ -14,6 +20,7 @@ __all__ = [
     "dcn_loss",
     "dec_loss",
     "pairwise_similarity",
+    "reconstruction_loss",
     "soft_assignment",
     "target_distribution",
 ]

@@ -1,10 +1,16 @@
-"""DEC / IDEC / DCN clustering terms (BRB paper, appendix B.1, eq. 3–7)."""
+"""DEC / IDEC / DCN clustering terms (BRB paper, appendix B.1, eq. 3–7) and their ``L_rec``."""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["dcn_loss", "dec_loss", "soft_assignment", "target_distribution"]
+__all__ = [
+    "dcn_loss",
+    "dec_loss",
+    "reconstruction_loss",
+    "soft_assignment",
+    "target_distribution",
+]
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -35,3 +41,16 @@ def dec_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 def dcn_loss(z: torch.Tensor, centers: torch.Tensor, assignments: torch.Tensor) -> torch.Tensor:
     """DCN's k-Means term (eq. 6): ``½ ‖z_i − μ_{s_i}‖²`` averaged over the batch."""
     return 0.5 * (z - centers[assignments].detach()).pow(2).sum(1).mean()
+
+
+def reconstruction_loss(
+    recon: torch.Tensor, x: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
+    """Squared reconstruction error ``‖x − x̂‖²`` of a batch: ``"mean"`` averages it over
+    the batch and the features (the IDEC authors' Keras ``'mse'``), ``"sum"`` sums it over
+    each sample's features and averages over the batch (the DCN paper's
+    ``ℓ(x, y) = ‖x − y‖²``, its authors' code, ClustPy's ``mean_squared_error``)."""
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    mse = torch.nn.functional.mse_loss(recon, x)
+    return mse * x[0].numel() if reduction == "sum" else mse
