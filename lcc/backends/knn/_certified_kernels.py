@@ -14,11 +14,13 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 SIGMA = 2.0**-20  # eq. 2: |D̃ − D̂| ≤ SIGMA (‖x̂_i‖ + ‖x̂_j‖)²
 OUT = 2.0**-50  # outward rounding of the float64 bound arithmetic
 MARGIN = 2.0**-40  # of the square-root-free tests
 RHO_MARGIN = 2.0**-40  # of ρ over the float64 rounding of the centring and the residual
+SEED_PREFIX = 128  # _seed: the entries whose k smallest bound the row's k-th from above
 
 
 class State(NamedTuple):
@@ -137,23 +139,41 @@ def _offer(row, j, value, nrm, rho, slots, count, best, tau, full):
 
 @numba.njit(nogil=True, cache=True)
 def _seed(g, r0, k, sq, scale, nrm, rho, tau):
-    """A diagonal tile's rows: ``tau`` from their ``k`` nearest block-mates in ``D̃``
-    (a sorted array per row), bounded with the block's largest ``ρ`` and ``‖x̂‖``."""
+    """A diagonal tile's rows: ``tau`` from their ``k`` nearest block-mates in ``D̃``,
+    bounded with the block's largest ``ρ`` and ``‖x̂‖``. Per row the ``D̃`` are one
+    vectorised pass; the ``k`` smallest of the first :data:`SEED_PREFIX` of them
+    bound the ``k``-th smallest of the row from above, so only the entries at or
+    below that bound (marked in a second vectorised pass) go through the sorted
+    insertion."""
     m = g.shape[0]
     if m <= k:
         return
     rho_b, nrm_b = rho[r0 : r0 + m].max(), nrm[r0 : r0 + m].max()
+    block_sq, block_scale = sq[r0 : r0 + m], scale[r0 : r0 + m]  # slices: vectorised loops
     best = np.empty(k, dtype=np.float32)
     values = np.empty(m, dtype=np.float32)
+    marked = np.zeros(-(-m // 64) * 64, dtype=np.uint8)
+    words = marked.view(np.uint64)
+    prefix = max(min(SEED_PREFIX, m), k + 1)
     for i in range(m):
-        a, c = sq[r0 + i], np.float32(-2.0) * scale[r0 + i]
+        a, c = block_sq[i], np.float32(-2.0) * block_scale[i]
         for j in range(m):  # vectorised
-            values[j] = a + sq[r0 + j] + c * scale[r0 + j] * np.float32(g[i, j])
+            values[j] = a + block_sq[j] + c * block_scale[j] * np.float32(g[i, j])
         values[i] = np.inf
         best[:] = np.inf
-        for j in range(m):
+        for j in range(prefix):
             if values[j] < best[k - 1]:
                 _insert_sorted(best, values[j])
+        bound = best[k - 1]
+        for j in range(m):  # vectorised (from 0: a variable start is not)
+            marked[j] = values[j] <= bound
+        for word in range(words.shape[0]):
+            bits = words[word]
+            while bits:
+                j = _next_mark(word, bits)
+                bits &= bits - np.uint64(1)
+                if j >= prefix and values[j] < best[k - 1]:
+                    _insert_sorted(best, values[j])
         high = _bounds(best[k - 1], nrm[r0 + i] + nrm_b, rho[r0 + i] + rho_b)[1]
         tau[r0 + i] = min(tau[r0 + i], high)
 
@@ -176,7 +196,8 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
     ``sq = s²‖q‖²``, ``scale = s`` (float32), ``nrm = ‖x̂‖`` and ``rho = ρ`` per row.
     A diagonal tile (``diag``) seeds its rows' ``tau`` and feeds only its rows, the
     self pair excluded. Each row is one vectorised pass that marks its hits; the
-    marks are read eight at a time, and only marked entries are tested again.
+    marks are read a 64-bit word at a time, lowest set byte first (``_next_mark``),
+    and only marked entries are tested again.
     """
     m, w = g.shape
     if diag:
@@ -204,28 +225,30 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
             hits |= words[word]
         if hits == 0:
             continue
-        for group in range(0, words.shape[0], 8):  # 64 marks per test, then 8 per test
-            w8 = words[group : group + 8]
-            if (w8[0] | w8[1] | w8[2] | w8[3] | w8[4] | w8[5] | w8[6] | w8[7]) == 0:
-                continue
-            for word in range(group, group + 8):
-                if words[word] == 0:
-                    continue
-                for j in range(word * 8, min(word * 8 + 8, w)):
-                    if not marked[j]:
-                        continue
-                    gj = c0 + j
-                    value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
-                    if value <= row_thr and gj != gi:
-                        _offer(gi, gj, value, nrm, rho, slots, count, best, tau, full)
-                        row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
-                        if full[gi]:
-                            row_thr = np.float32(-np.inf)
-                    if value <= col_thr[j]:
-                        _offer(gj, gi, value, nrm, rho, slots, count, best, tau, full)
-                        col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
-                        if full[gj]:
-                            col_thr[j] = np.float32(-np.inf)
+        for word in range(words.shape[0]):
+            bits = words[word]
+            while bits:
+                j = _next_mark(word, bits)
+                bits &= bits - np.uint64(1)
+                gj = c0 + j
+                value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
+                if value <= row_thr and gj != gi:
+                    _offer(gi, gj, value, nrm, rho, slots, count, best, tau, full)
+                    row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
+                    if full[gi]:
+                        row_thr = np.float32(-np.inf)
+                if value <= col_thr[j]:
+                    _offer(gj, gi, value, nrm, rho, slots, count, best, tau, full)
+                    col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
+                    if full[gj]:
+                        col_thr[j] = np.float32(-np.inf)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _next_mark(word, bits):
+    """The entry of the lowest marked byte of the nonzero 64-bit word ``word`` of the
+    0 / 1 marks."""
+    return word * 8 + (trailing_zeros(bits) >> 3)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -72,6 +72,8 @@ MIN_ROWS = 4096
 MAX_K = 16
 # from this many latents the rows are searched in k-Means order (_locality_order)
 REORDER_ROWS = 100_000
+# the rows whose coordinate-wise median centres the latents (np.median: ~1 ms per 1,000)
+CENTRE_SAMPLE = 2048
 # the fraction of rows searched by float64 brute force before the float32 engine takes over
 MAX_FALLBACK_FRACTION = 0.02
 
@@ -185,8 +187,8 @@ def _quantize(z: np.ndarray) -> Quantized:
     from lcc.backends.knn import _certified_kernels as kern
 
     n, d = z.shape
-    sample = np.random.default_rng(0).choice(n, min(n, 8192), replace=False)
-    centre = np.median(z[np.sort(sample)].astype(np.float64), axis=0)
+    sample = np.sort(np.random.default_rng(0).choice(n, min(n, CENTRE_SAMPLE), replace=False))
+    centre = np.median(np.ascontiguousarray(z[sample].T, dtype=np.float64), axis=1)
     q = np.zeros((n, -(-d // 8) * 8), dtype=np.int8)  # padded: int8 products want d % 8 == 0
     sq, scale, nrm = (np.empty(n, np.float32) for _ in range(3))
     rho = np.empty(n)
