@@ -8,7 +8,10 @@ tests cover the GPU code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from lcc import sharded
 from lcc._dispatch import Placement, here, is_sharded, place
@@ -18,34 +21,51 @@ from lcc.kernels import graph as kernels
 __all__ = ["conductance", "leiden", "louvain", "modularity", "peer_pressure"]
 
 
-def _check_resolution(resolution: Any) -> float:
-    if isinstance(resolution, bool) or not isinstance(resolution, int | float):
-        raise TypeError(f"resolution must be a number, got {type(resolution).__name__}")
+def _check_resolutions(resolution: Any) -> tuple[tuple[float, ...], bool]:
+    """The resolutions asked for, and whether a sequence was given (a sweep)."""
+    sweep = isinstance(resolution, Sequence | np.ndarray) and not isinstance(resolution, str)
+    values = tuple(resolution) if sweep else (resolution,)
+    if sweep and not values:
+        raise ValueError("resolution is an empty sequence; give one or more positive numbers")
+    allowed = "numbers" if sweep else "a number or a sequence of numbers"
+    for value in values:
+        _check_resolution(value, "resolution values" if sweep else "resolution", allowed)
+    return tuple(float(v) for v in values), sweep
+
+
+def _check_resolution(
+    resolution: Any, name: str = "resolution", allowed: str = "a number"
+) -> float:
+    if isinstance(resolution, bool) or not isinstance(resolution, int | float | np.number):
+        raise TypeError(f"{name} must be {allowed}, got {type(resolution).__name__}")
     if not resolution > 0:
-        raise ValueError(f"resolution must be positive, got {resolution}")
+        raise ValueError(f"{name} must be positive, got {resolution}")
     return float(resolution)
 
 
 def _communities(
     algorithm: str, adjacency: Any, resolution: Any, seed: Any, n_runs: Any, backend: Any
 ) -> Any:
-    """Check, place, and run a backend's community detection ``n_runs`` times."""
-    resolution = _check_resolution(resolution)
+    """Check, place, and run a backend's community detection ``n_runs`` times per
+    resolution: one labelling, or a list of them for a sequence of resolutions."""
+    resolutions, sweep = _check_resolutions(resolution)
     seed = check_positive_int(seed, "seed", minimum=0)
     n_runs = check_positive_int(n_runs, "n_runs")
-    options = {"resolution": resolution, "seed": seed, "n_runs": n_runs}
+    options = {"resolutions": resolutions, "seed": seed, "n_runs": n_runs}
     on = place(adjacency, backend=backend)
     if on.sharded:
         _check_dask_adjacency(adjacency)
-        return sharded.communities.communities(algorithm, adjacency, **options)
-    a = kernels.checked_adjacency(on, on.to(adjacency))
-    return on.back(kernels.communities(on, algorithm, a, **options))
+        partitions = sharded.communities.communities(algorithm, adjacency, **options)
+    else:
+        a = kernels.checked_adjacency(on, on.to(adjacency))
+        partitions = [on.back(p) for p in kernels.communities(on, algorithm, a, **options)]
+    return partitions if sweep else partitions[0]
 
 
 def leiden(
     adjacency: Any,
     *,
-    resolution: float = 1.0,
+    resolution: float | Sequence[float] = 1.0,
     seed: int = 0,
     n_runs: int = 1,
     backend: str | None = None,
@@ -58,8 +78,10 @@ def leiden(
     ----------
     adjacency : (n, n) scipy / cupyx sparse matrix
         Symmetric non-negative weights, e.g. from :func:`lcc.knn_graph`.
-    resolution : float, default 1.0
-        Modularity resolution γ; larger gives more, smaller communities.
+    resolution : float or sequence of floats, default 1.0
+        Modularity resolution γ; larger gives more, smaller communities. A sequence
+        sweeps it: one labelling per value, in order, from one graph (built once,
+        on the device where it lives), each equal to a separate call's.
     seed : int, default 0
         Random seed (the result is reproducible for a given seed and backend).
     n_runs : int, default 1
@@ -69,7 +91,8 @@ def leiden(
 
     Returns
     -------
-    labels : (n,) int64 array, values ``0..C-1``, of the input's kind.
+    labels : (n,) int64 array, values ``0..C-1``, of the input's kind; a list of
+        them for a sequence of resolutions.
         For a Dask graph (from :func:`lcc.knn_graph` on Dask latents), a Dask
         array chunked like its rows: on CPU workers the graph is gathered to
         this process for igraph, on GPU workers ``cugraph.dask.leiden`` runs
@@ -88,7 +111,7 @@ def _check_dask_adjacency(adjacency: Any) -> None:
 def louvain(
     adjacency: Any,
     *,
-    resolution: float = 1.0,
+    resolution: float | Sequence[float] = 1.0,
     seed: int = 0,
     n_runs: int = 5,
     backend: str | None = None,
@@ -183,7 +206,8 @@ def peer_pressure(
 
     Returns
     -------
-    labels : (n,) int64 array, values ``0..C-1``, of the input's kind.
+    labels : (n,) int64 array, values ``0..C-1``, of the input's kind; a list of
+        them for a sequence of resolutions.
     """
     max_iter = check_positive_int(max_iter, "max_iter")
     patience = check_positive_int(patience, "patience")

@@ -22,8 +22,10 @@ class EngineBackend(Protocol):
     """The functions a backend module provides; arrays are the backend's own kind.
 
     k-NN results are squared L2 distances and int64 ids with the query itself
-    included; community labels are ``(n,)`` integers (any ids); k-Means gives
-    ``(labels, centers)``; SVD ``(U, S, Vt)`` with ``S`` in any order.
+    included; ``leiden`` / ``louvain`` run on the backend's ``community_graph`` of a
+    CSR adjacency, built once for every seed and resolution; community labels are
+    ``(n,)`` integers (any ids); k-Means gives ``(labels, centers)``; SVD ``(U, S, Vt)``
+    with ``S`` in any order.
     """
 
     def knn_search(
@@ -39,9 +41,11 @@ class EngineBackend(Protocol):
         self, base: Any, queries: Any, k: int, *, p: float, chunk_size: int
     ) -> tuple[Any, Any]: ...
 
-    def leiden(self, adjacency: Any, *, resolution: float, seed: int) -> Any: ...
+    def community_graph(self, adjacency: Any) -> Any: ...
 
-    def louvain(self, adjacency: Any, *, resolution: float, seed: int) -> Any: ...
+    def leiden(self, graph: Any, *, resolution: float, seed: int) -> Any: ...
+
+    def louvain(self, graph: Any, *, resolution: float, seed: int) -> Any: ...
 
     def kmeans(
         self, z: Any, n_clusters: int, *, seed: int, n_init: int, max_iter: int, tol: float

@@ -82,8 +82,9 @@ def knn_query_minkowski(
 
 
 # --------------------------------------------------------------------- communities
-def _igraph(adjacency: sp.csr_matrix):
-    """Undirected weighted igraph Graph from a symmetric CSR matrix (upper triangle)."""
+def community_graph(adjacency: sp.csr_matrix):
+    """Undirected weighted igraph Graph from a symmetric CSR matrix (upper triangle), built
+    once for every Leiden / Louvain run on it (several seeds, a resolution sweep)."""
     import igraph as ig
 
     upper = sp.triu(adjacency, k=1, format="coo")
@@ -110,9 +111,9 @@ def _igraph_seed(seed: int) -> Iterator[None]:
         ig.set_random_number_generator(random)
 
 
-def leiden(adjacency: sp.csr_matrix, *, resolution: float, seed: int) -> np.ndarray:
-    """Modularity Leiden (igraph), iterated until the partition is stable."""
-    graph = _igraph(adjacency)
+def leiden(graph: Any, *, resolution: float, seed: int) -> np.ndarray:
+    """Modularity Leiden (igraph) on a :func:`community_graph`, iterated until the partition
+    is stable."""
     with _igraph_seed(seed):
         part = graph.community_leiden(
             objective_function="modularity",
@@ -123,9 +124,8 @@ def leiden(adjacency: sp.csr_matrix, *, resolution: float, seed: int) -> np.ndar
     return np.asarray(part.membership, dtype=np.int64)
 
 
-def louvain(adjacency: sp.csr_matrix, *, resolution: float, seed: int) -> np.ndarray:
-    """Multilevel Louvain (igraph), the finest-to-coarsest final level."""
-    graph = _igraph(adjacency)
+def louvain(graph: Any, *, resolution: float, seed: int) -> np.ndarray:
+    """Multilevel Louvain (igraph) on a :func:`community_graph`, the final level."""
     with _igraph_seed(seed):
         part = graph.community_multilevel(weights="weight", resolution=resolution)
     return np.asarray(part.membership, dtype=np.int64)

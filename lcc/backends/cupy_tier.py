@@ -13,9 +13,9 @@ labels copied back. :mod:`lcc.backends.gpu` picks per primitive, through
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["PRIMITIVES", "has", "implementations"]
+__all__ = ["PRIMITIVES", "HostGraph", "has", "host_graph", "implementations", "on_host"]
 
 # primitive: (RAPIDS libraries it needs, what runs with them, what runs without them)
 PRIMITIVES: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -66,12 +66,27 @@ def implementations() -> dict[str, str]:
     return table
 
 
-def on_host(algorithm: str, adjacency: Any, *, resolution: float, seed: int) -> Any:
-    """The CPU backend's ``algorithm`` (``"leiden"`` / ``"louvain"``: igraph) on a cupyx CSR
-    adjacency copied to the host once; the labels come back on the device."""
+class HostGraph(NamedTuple):
+    """The cupy tier's graph for Leiden / Louvain: igraph's, of the edges copied to the
+    host once (:func:`host_graph`)."""
+
+    graph: Any
+
+
+def host_graph(adjacency: Any) -> HostGraph:
+    """The CPU backend's igraph graph of a cupyx CSR adjacency, copied to the host once for
+    every run on it."""
+    from lcc.backends import get
+
+    return HostGraph(get("cpu").community_graph(adjacency.get()))
+
+
+def on_host(algorithm: str, graph: HostGraph, *, resolution: float, seed: int) -> Any:
+    """The CPU backend's ``algorithm`` (``"leiden"`` / ``"louvain"``: igraph) on a
+    :func:`host_graph`; the labels come back on the device."""
     import cupy as cp
 
     from lcc.backends import get
 
     cluster = getattr(get("cpu"), algorithm)  # by name: the GPU backend never imports the CPU one
-    return cp.asarray(cluster(adjacency.get(), resolution=resolution, seed=seed))
+    return cp.asarray(cluster(graph.graph, resolution=resolution, seed=seed))

@@ -61,8 +61,9 @@ def _edges_block(block: Any, start: int) -> Any:
     return cudf.DataFrame({"src": src[keep], "dst": dst[keep], "wgt": coo.data[keep]})
 
 
-def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
-    """``cugraph.dask.leiden`` of a Dask array of CSR row blocks: ``(n,)`` cupy labels."""
+def leiden(adjacency: Any, *, resolutions: tuple[float, ...], seed: int) -> list[Any]:
+    """``cugraph.dask.leiden`` of a Dask array of CSR row blocks, per resolution: ``(n,)``
+    cupy labels each, from one distributed graph."""
     import cudf
     import cugraph
     import dask
@@ -90,6 +91,10 @@ def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
         comms.initialize(p2p=True)
     graph = cugraph.Graph(directed=False)
     graph.from_dask_cudf_edgelist(edges, source="src", destination="dst", edge_attr="wgt")
-    result, _ = dask_leiden(graph, max_iter=100, resolution=resolution, random_state=seed)
-    result = result.compute()
-    return labels_from_frame(result["vertex"].to_cupy(), result["partition"].to_cupy(), n)
+    partitions = []
+    for resolution in resolutions:
+        result, _ = dask_leiden(graph, max_iter=100, resolution=resolution, random_state=seed)
+        result = result.compute()
+        vertex, partition = result["vertex"].to_cupy(), result["partition"].to_cupy()
+        partitions.append(labels_from_frame(vertex, partition, n))
+    return partitions

@@ -14,9 +14,9 @@ and metrics, igraph on the host for graph clustering), not the CPU backend.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
-from lcc.backends.cupy_tier import has, on_host
+from lcc.backends.cupy_tier import HostGraph, has, host_graph, on_host
 from lcc.backends.rapids_glue import kmeans_scale, labels_from_frame
 
 
@@ -98,8 +98,13 @@ def knn_query_minkowski(
 
 
 # --------------------------------------------------------------------- communities
-def _cugraph(adjacency: Any):
-    """Undirected weighted cuGraph Graph sharing the CSR arrays (already symmetric)."""
+def community_graph(adjacency: Any) -> Any:
+    """The graph every Leiden / Louvain run on ``adjacency`` reuses (several seeds, a
+    resolution sweep): an undirected weighted cuGraph Graph sharing the CSR arrays
+    (already symmetric), or, in the cupy tier, igraph's graph of the edges copied to
+    the host once (:func:`lcc.backends.cupy_tier.host_graph`)."""
+    if not has("cugraph", "cudf"):
+        return host_graph(adjacency)
     import cudf
     import cugraph
     import cupy as cp
@@ -112,22 +117,28 @@ def _cugraph(adjacency: Any):
         renumber=False,
         symmetrize=False,
     )
-    return graph
+    return DeviceGraph(graph, adjacency.shape[0])
+
+
+class DeviceGraph(NamedTuple):
+    """A cuGraph Graph and its vertex count (vertices without edges get labels too)."""
+
+    graph: Any
+    n: int
 
 
 def _labels_from_parts(parts: Any, n: int) -> Any:
     return labels_from_frame(parts["vertex"].to_cupy(), parts["partition"].to_cupy(), n)
 
 
-def leiden(adjacency: Any, *, resolution: float, seed: int) -> Any:
-    if not has("cugraph", "cudf"):
-        return on_host("leiden", adjacency, resolution=resolution, seed=seed)
+def leiden(graph: Any, *, resolution: float, seed: int) -> Any:
+    if isinstance(graph, HostGraph):
+        return on_host("leiden", graph, resolution=resolution, seed=seed)
     import cugraph
 
-    parts, _ = cugraph.leiden(
-        _cugraph(adjacency), max_iter=100, resolution=resolution, random_state=seed
-    )
-    return _labels_from_parts(parts, adjacency.shape[0])
+    options = {"max_iter": 100, "resolution": resolution, "random_state": seed}
+    parts, _ = cugraph.leiden(graph.graph, **options)
+    return _labels_from_parts(parts, graph.n)
 
 
 def seeded(algorithm: str) -> bool:
@@ -136,15 +147,15 @@ def seeded(algorithm: str) -> bool:
     return algorithm != "louvain" or not has("cugraph", "cudf")
 
 
-def louvain(adjacency: Any, *, resolution: float, seed: int) -> Any:
+def louvain(graph: Any, *, resolution: float, seed: int) -> Any:
     """cuGraph's Louvain takes no seed; ``seed`` is accepted for a common signature
     (the cupy tier's igraph Louvain uses it)."""
-    if not has("cugraph", "cudf"):
-        return on_host("louvain", adjacency, resolution=resolution, seed=seed)
+    if isinstance(graph, HostGraph):
+        return on_host("louvain", graph, resolution=resolution, seed=seed)
     import cugraph
 
-    parts, _ = cugraph.louvain(_cugraph(adjacency), resolution=resolution)
-    return _labels_from_parts(parts, adjacency.shape[0])
+    parts, _ = cugraph.louvain(graph.graph, resolution=resolution)
+    return _labels_from_parts(parts, graph.n)
 
 
 # ------------------------------------------------------------------------ k-Means

@@ -57,21 +57,32 @@ def compact(on: Placement, labels: Any) -> Any:
 
 
 def communities(
-    on: Placement, algorithm: str, a: Any, *, resolution: float, seed: int, n_runs: int
-) -> Any:
-    """The backend's ``algorithm`` (``"leiden"`` / ``"louvain"``) run ``n_runs`` times with
-    seeds ``seed, seed + 1, …``; the partition of the highest modularity (compacted)."""
+    on: Placement,
+    algorithm: str,
+    a: Any,
+    *,
+    resolutions: tuple[float, ...],
+    seed: int,
+    n_runs: int,
+) -> list[Any]:
+    """Per resolution, the backend's ``algorithm`` (``"leiden"`` / ``"louvain"``) run
+    ``n_runs`` times with seeds ``seed, seed + 1, …``: the partition of the highest
+    modularity (compacted). The backend's graph of ``a`` is built once for them all."""
     detect = getattr(on.impl, algorithm)
     seeded = getattr(on.impl, "seeded", None)
     if seeded is not None and not seeded(algorithm):
         n_runs = 1  # a seedless implementation would repeat one run n_runs times
-    best, best_q = None, -float("inf")
-    for run in range(n_runs):
-        labels = compact(on, detect(a, resolution=resolution, seed=seed + run))
-        q = modularity(on, a, labels, resolution) if n_runs > 1 else 0.0
-        if q > best_q:
-            best, best_q = labels, q
-    return best
+    graph = on.impl.community_graph(a)
+    partitions = []
+    for resolution in resolutions:
+        best, best_q = None, -float("inf")
+        for run in range(n_runs):
+            labels = compact(on, detect(graph, resolution=resolution, seed=seed + run))
+            q = modularity(on, a, labels, resolution) if n_runs > 1 else 0.0
+            if q > best_q:
+                best, best_q = labels, q
+        partitions.append(best)
+    return partitions
 
 
 def modularity(on: Placement, a: Any, labels: Any, resolution: float) -> float:

@@ -296,3 +296,21 @@ def test_sharding_a_cupy_array_copies_nothing_to_the_host(emulated_gpu):
 def test_hnsw_is_refused_on_the_gpu_with_the_choices(emulated_gpu):
     with pytest.raises(ValueError, match="ivf"):
         lcc.knn(on("gpu", np.ones((50, 2), np.float32)), 3, exact=False, method="hnsw")
+
+
+def test_multi_gpu_leiden_sweep_builds_one_graph(gpu_workers, monkeypatch):
+    from emulation import fake_rapids
+
+    z, _ = _latents(n=300)
+    graph = lcc.knn_graph(lcc.distributed.as_dask(on("gpu", z)), 10)
+    built, before = [], fake_rapids.CALLS["leiden"]
+    from_edges = fake_rapids.Graph.from_dask_cudf_edgelist
+    monkeypatch.setattr(
+        fake_rapids.Graph,
+        "from_dask_cudf_edgelist",
+        lambda self, *a, **k: built.append(1) or from_edges(self, *a, **k),
+    )
+    sweep = lcc.leiden(graph, resolution=[0.5, 1.0, 4.0])
+    assert fake_rapids.CALLS["leiden"] == before + 3 and built == [1]  # one graph, 3 runs
+    counts = [int(host(labels.compute()).max()) + 1 for labels in sweep]
+    assert counts[0] <= counts[1] <= counts[2] and counts[0] < counts[2], counts

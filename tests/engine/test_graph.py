@@ -191,3 +191,45 @@ def test_labels_must_match_the_graph():
         lcc.modularity(karate(), np.zeros(10, dtype=int))
     with pytest.raises(ValueError, match="resolution"):
         lcc.leiden(karate(), resolution=0)
+
+
+@pytest.mark.parametrize("algorithm", [lcc.leiden, lcc.louvain])
+def test_a_resolution_sweep_equals_separate_calls_from_one_graph(backend, algorithm, monkeypatch):
+    import lcc.kernels.graph
+
+    adj = on(backend, random_graph(n=120, p=0.08, seed=4))
+    built = []
+    real = lcc.kernels.graph.communities
+
+    def counting(on_, algorithm_, a, **options):  # the backend's graph, built per call
+        impl = on_.impl
+        graph_of = impl.community_graph
+        monkeypatch.setattr(impl, "community_graph", lambda a_: built.append(1) or graph_of(a_))
+        try:
+            return real(on_, algorithm_, a, **options)
+        finally:
+            monkeypatch.setattr(impl, "community_graph", graph_of)
+
+    monkeypatch.setattr(lcc.kernels.graph, "communities", counting)
+    resolutions = (0.3, 1.0, 2.5)
+    sweep = algorithm(adj, resolution=list(resolutions), seed=2, n_runs=2)
+    assert isinstance(sweep, list) and len(sweep) == 3 and built == [1]
+    for resolution, labels in zip(resolutions, sweep, strict=True):
+        alone = algorithm(adj, resolution=resolution, seed=2, n_runs=2)
+        np.testing.assert_array_equal(host(labels), host(alone))
+    counts = [int(host(labels).max()) + 1 for labels in sweep]
+    assert counts[0] < counts[-1], counts  # the sweep did change the resolution
+    one = algorithm(adj, resolution=np.array([1.0]), seed=2, n_runs=2)
+    assert isinstance(one, list) and len(one) == 1
+
+
+def test_resolution_sweep_bad_values_name_the_argument():
+    adj = karate()
+    with pytest.raises(ValueError, match="resolution is an empty sequence"):
+        lcc.leiden(adj, resolution=[])
+    with pytest.raises(TypeError, match="resolution values must be numbers, got str"):
+        lcc.leiden(adj, resolution=[1.0, "2"])
+    with pytest.raises(ValueError, match="resolution values must be positive, got -1"):
+        lcc.louvain(adj, resolution=(1.0, -1))
+    with pytest.raises(TypeError, match="a number or a sequence of numbers, got str"):
+        lcc.leiden(adj, resolution="1.0")

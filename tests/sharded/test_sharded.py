@@ -173,3 +173,13 @@ def test_correct_on_dask_equals_single_process(client, latents, method):
     np.testing.assert_array_equal(sharded.correctible, local.correctible)
     np.testing.assert_allclose(sharded.targets, local.targets, atol=1e-6)
     assert sharded.stats == pytest.approx(local.stats)
+
+
+def test_leiden_resolution_sweep_on_a_sharded_graph(client, latents):
+    z, _ = latents
+    graph = lcc.knn_graph(as_dask(z), 10)
+    sweep = lcc.leiden(graph, resolution=[0.5, 2.0], seed=3)
+    assert len(sweep) == 2 and all(isinstance(labels, da.Array) for labels in sweep)
+    for resolution, labels in zip([0.5, 2.0], sweep, strict=True):
+        alone = lcc.leiden(graph, resolution=resolution, seed=3)
+        np.testing.assert_array_equal(labels.compute(), alone.compute())
