@@ -32,6 +32,7 @@ __all__ = [
     "Int",
     "Ints",
     "InvalidParameterError",
+    "OneOrMany",
     "Parameter",
     "Real",
     "Rule",
@@ -166,6 +167,25 @@ class Bool:
     def check(self, name: str, value: Any) -> None:
         if not isinstance(value, bool | np.bool_):
             raise InvalidParameterError(name, f" must be a bool, got {_shown(value)}")
+
+
+@dataclass(frozen=True)
+class OneOrMany:
+    """What ``rule`` allows, or a non-empty sequence of such values (a sweep)."""
+
+    rule: Rule
+
+    def check(self, name: str, value: Any) -> None:
+        if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+            self.rule.check(name, value)
+            return
+        if len(value) == 0:
+            raise InvalidParameterError(name, " is an empty sequence; give one value or more")
+        for item in value:
+            try:
+                self.rule.check(name, item)
+            except InvalidParameterError as err:
+                raise InvalidParameterError(name, f" values{err.problem}") from None
 
 
 @dataclass(frozen=True)

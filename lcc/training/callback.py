@@ -35,8 +35,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from lcc._validation import Bool, Choice, Int, Parameter, Real, check_k, check_values
-from lcc.correction import STEP_PARAMETERS, Method, correct, step_parameters
+from lcc.correction import STEP_PARAMETERS, Explosion, Method, correct, step_parameters
 from lcc.losses import LCCLoss
+from lcc.partition_guard import warn_once
 from lcc.targets import Mode
 from lcc.training.capture import LatentCapture, LatentRecord
 
@@ -80,8 +81,10 @@ class LCCCallback:
         Epochs without correction at the start.
     interval : int, default 1
         Epochs between re-clusterings.
-    resolution : float, default 1.0
-        Modularity resolution of Leiden / Louvain.
+    resolution : float or sequence of floats, default 1.0
+        Modularity resolution of Leiden / Louvain; a sequence sweeps it (:func:`lcc.correct`).
+    max_cluster_ratio, max_singleton_share, on_explosion : default 10.0, 0.5, "warn"
+        The explosion guard (:func:`lcc.correct`); a run warns at its first explosion.
     exact_knn : bool, default True
         Exact k-NN graph; ``False`` uses the approximate index (faiss IVF / cuVS
         CAGRA), the right choice from ~100,000 latents or d ≥ 256 on a CPU.
@@ -122,8 +125,8 @@ class LCCCallback:
     store_dir : str or Path, optional
         Where the on-disk stores go (default: a temporary directory).
 
-    ``k``, ``method``, ``mode``, ``resolution``, ``exact_knn`` and ``seed`` are the LCC
-    step's parameters (:data:`lcc.correction.STEP_PARAMETERS`: these defaults, its rules),
+    ``k``, ``method``, ``mode``, ``resolution``, ``exact_knn``, ``seed``, ``class_selection``
+    and the guard's three are the LCC step's parameters (:data:`lcc.correction.STEP_PARAMETERS`),
     kept in ``step`` and passed to :func:`lcc.correct`; every option is checked here
     (:func:`check_options`), before anything is built.
     """
@@ -140,8 +143,11 @@ class LCCCallback:
         mode: Mode = "exact",
         warmup: int = 1,
         interval: int = 1,
-        resolution: float = 1.0,
+        resolution: float | Sequence[float] = 1.0,
         exact_knn: bool = True,
+        max_cluster_ratio: float | None = 10.0,
+        max_singleton_share: float | None = 0.5,
+        on_explosion: Explosion = "warn",
         capture: Capture = "pass",
         batch_size: int | None = None,
         seed: int = 0,
@@ -170,6 +176,7 @@ class LCCCallback:
         self.criterion = LCCLoss()
         self.targets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.active = False
+        self._explosion_warned = False
         self.epoch = -1
         self.record: LatentRecord | None = None  # online: this epoch's training latents
         self._logits: Any = None
@@ -248,7 +255,9 @@ class LCCCallback:
                 z = buffer.to_backend(self.backend)
                 if self._client is not None:
                     z = as_dask(move(z, "cpu") if cpu_workers else z)
-            step = correct(z, y, **self.step, predictions=y_model)
+            with warn_once(self._explosion_warned):  # the run's first explosion warns
+                step = correct(z, y, **self.step, predictions=y_model)
+            self._explosion_warned |= step.stats["exploded"]
             device = torch.device("cpu") if on_disk else buffer.data.device
             self.targets[name] = (
                 to_torch(step.targets).to(device),
@@ -361,13 +370,10 @@ _KEYWORDS = tuple(
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Check keyword options of :class:`LCCCallback` (all or some), as its constructor does.
-
-    The LCC step's by :data:`lcc.correction.STEP_PARAMETERS`, the callback's own by
-    :data:`OPTIONS` (:class:`lcc._validation.InvalidParameterError`, one line naming
-    the first bad one); a name LCCCallback does not take is a TypeError. Returns the step's
-    parameters, the table's defaults for those not given: ``correct(z, y, **step)``.
-    """
+    """Check keyword options of :class:`LCCCallback` (all or some), as its constructor does:
+    the step's by :data:`lcc.correction.STEP_PARAMETERS`, the callback's by :data:`OPTIONS`
+    (an InvalidParameterError names the first bad one; an unknown name is a TypeError).
+    Returns the step's parameters, defaults filled in: ``correct(z, y, **step)``."""
     unknown = sorted(set(options) - set(_KEYWORDS))
     if unknown:
         raise TypeError(f"LCCCallback takes no keyword arguments {unknown}; it takes {_KEYWORDS}")

@@ -36,6 +36,14 @@ BAD = [
         "mode='fast' is not supported; choose one of ('exact', 'approximate', 'orthogonal')",
     ),
     ({"resolution": 0}, "resolution must be a positive finite number, got 0"),
+    ({"resolution": []}, "resolution is an empty sequence; give one value or more"),
+    ({"resolution": [1.0, 0]}, "resolution values must be a positive finite number, got 0"),
+    ({"max_cluster_ratio": 0}, "max_cluster_ratio must be a positive finite number, got 0"),
+    ({"max_singleton_share": 1.5}, "max_singleton_share must be in [0, 1), got 1.5"),
+    (
+        {"on_explosion": "stop"},
+        "on_explosion='stop' is not supported; choose one of ('warn', 'skip')",
+    ),
     ({"exact_knn": None}, "exact_knn must be a bool, got None"),
     ({"seed": -1}, "seed must be at least 0, got -1"),
 ]
