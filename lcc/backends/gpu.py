@@ -102,22 +102,31 @@ def community_graph(adjacency: Any) -> Any:
     """The graph every Leiden / Louvain run on ``adjacency`` reuses (several seeds, a
     resolution sweep): an undirected weighted cuGraph Graph sharing the CSR arrays
     (already symmetric), or, in the cupy tier, igraph's graph of the edges copied to
-    the host once (:func:`lcc.backends.cupy_tier.host_graph`)."""
+    the host once (:func:`lcc.backends.cupy_tier.host_graph`). Ids are 32-bit where they
+    fit, 64-bit past 2³¹ − 1 (:func:`fits_int32`)."""
     if not has("cugraph", "cudf"):
         return host_graph(adjacency)
     import cudf
     import cugraph
     import cupy as cp
 
+    ids = cp.int32 if fits_int32(adjacency.nnz, adjacency.shape[0]) else cp.int64
     graph = cugraph.Graph(directed=False)
-    graph.from_cudf_adjlist(
-        cudf.Series(adjacency.indptr.astype(cp.int32)),
-        cudf.Series(adjacency.indices.astype(cp.int32)),
-        cudf.Series(adjacency.data.astype(cp.float32)),
+    graph.from_cudf_adjlist(  # offsets and indices of one width (pylibcugraph's SGGraph)
+        cudf.Series(adjacency.indptr.astype(ids, copy=False)),
+        cudf.Series(adjacency.indices.astype(ids, copy=False)),
+        cudf.Series(adjacency.data.astype(cp.float32, copy=False)),
         renumber=False,
         symmetrize=False,
     )
     return DeviceGraph(graph, adjacency.shape[0])
+
+
+def fits_int32(*counts: int) -> bool:
+    """Whether every count (stored entries, vertices) fits cuGraph's 32-bit ids; else the
+    graph is built with 64-bit offsets and ids (a graph past 2³¹ − 1 stored entries, e.g.
+    100M latents at k = 30, cugraph #484), which cuGraph's Leiden and Louvain accept."""
+    return max(counts) <= 2**31 - 1
 
 
 class DeviceGraph(NamedTuple):

@@ -14,6 +14,7 @@ __all__ = [
     "kernel_weights",
     "member",
     "nearest_landmarks",
+    "row_pointers",
     "scott_bandwidth",
     "unit_rows",
 ]
@@ -121,10 +122,17 @@ def member(
 
 
 def csr(on: Placement, weights: Any, idx: Any, n_columns: int) -> Any:
-    """CSR matrix with the ``(n, c)`` entries ``weights`` at columns ``idx`` (c per row)."""
+    """CSR matrix with the ``(n, c)`` entries ``weights`` at columns ``idx`` (c per row);
+    scipy / cupyx narrow the 64-bit index arrays to 32 bits where the values fit."""
     xp, sparse = on.xp, on.sparse
     n, per_row = idx.shape
-    indptr = xp.arange(0, n * per_row + 1, per_row, dtype=xp.int32)
+    indptr = row_pointers(xp, n, per_row)
     return sparse.csr_matrix(
-        (weights.ravel(), idx.ravel().astype(xp.int32), indptr), shape=(n, n_columns)
+        (weights.ravel(), idx.ravel().astype(xp.int64), indptr), shape=(n, n_columns)
     )
+
+
+def row_pointers(xp: Any, n: int, per_row: int) -> Any:
+    """The ``indptr`` of ``n`` rows of ``per_row`` entries each, in int64: past 2³¹ − 1
+    stored entries an int32 ``arange`` wraps round to negative offsets."""
+    return xp.arange(0, n * per_row + 1, per_row, dtype=xp.int64)
