@@ -19,7 +19,7 @@ from lcc.class_selection import Policy, select_classes
 from lcc.graph import leiden, louvain, modularity, peer_pressure
 from lcc.matching import Matching, match_clusters
 from lcc.metrics import cc_mc_accuracy
-from lcc.neighbors import knn_graph
+from lcc.neighbors import METRICS, Metric, knn_graph
 from lcc.partition_guard import ClusterExplosionWarning, closest_to_classes, explosion
 from lcc.targets import CorrectionTargets, Mode, correction_targets
 
@@ -75,6 +75,7 @@ STEP_PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
         "mode": Parameter(Mode, "exact", Choice(get_args(Mode))),
         "resolution": Parameter(float | list[float], 1.0, OneOrMany(Real(positive=True))),
         "exact_knn": Parameter(bool, True, Bool()),
+        "metric": Parameter(Metric, "euclidean", Choice(METRICS)),
         "seed": Parameter(int, 0, Int(0)),
         "class_selection": Parameter(str | None, None, Policy()),
         "max_cluster_ratio": Parameter(float | None, 10.0, Real(positive=True, optional=True)),
@@ -110,6 +111,7 @@ def correct(
     mode: Mode = "exact",
     resolution: float | Sequence[float] = 1.0,
     exact_knn: bool = True,
+    metric: Metric = "euclidean",
     seed: int = 0,
     class_selection: str | None = None,
     max_cluster_ratio: float | None = 10.0,
@@ -140,6 +142,11 @@ def correct(
         else is read from the labels); ``stats`` say which and every count.
     exact_knn : bool, default True
         Exact k-NN search for the graph (else the backend's approximate index).
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        The latents' geometry: the graph's neighbours and weights
+        (:func:`lcc.knn_graph`) and the targets (:func:`correction_targets`: for
+        cosine, each sample keeps its length and takes the normalised mean
+        direction of its target's CC neighbours).
     seed : int, default 0
     class_selection : str, optional
         Correct only the samples of the classes the model confuses most, by the LCC
@@ -169,9 +176,10 @@ def correct(
         detection, one matching (shared with the targets).
     """
     step = step_parameters(
-        k=k, method=method, mode=mode, resolution=resolution, exact_knn=exact_knn, seed=seed,
-        class_selection=class_selection, max_cluster_ratio=max_cluster_ratio,
-        max_singleton_share=max_singleton_share, on_explosion=on_explosion,
+        k=k, method=method, mode=mode, resolution=resolution, exact_knn=exact_knn,
+        metric=metric, seed=seed, class_selection=class_selection,
+        max_cluster_ratio=max_cluster_ratio, max_singleton_share=max_singleton_share,
+        on_explosion=on_explosion,
     )  # fmt: skip
     if class_selection is not None and predictions is None:
         raise ValueError(
@@ -190,9 +198,10 @@ def correct(
 
 
 def _correct(
-    z, y, predictions, *, k, method, mode, resolution, exact_knn, seed, class_selection, **guard
-) -> Correction:
-    adjacency = knn_graph(z, k, exact=exact_knn)
+    z, y, predictions, *, k, method, mode, resolution, exact_knn, metric, seed, class_selection,
+    **guard,
+) -> Correction:  # fmt: skip
+    adjacency = knn_graph(z, k, exact=exact_knn, metric=metric)
     if is_sharded(adjacency) and method != "leiden":
         adjacency = sharded.gather(adjacency)  # igraph Louvain / k-NN pressure: one process
     xp = here(y).xp
@@ -200,7 +209,10 @@ def _correct(
     clusters, stats = _communities(adjacency, method, seed, n_classes, resolution)
     matching = match_clusters(y, clusters)
     targets, correctible = map(
-        _local, correction_targets(z, y, clusters, k=k, mode=mode, seed=seed, matching=matching)
+        _local,
+        correction_targets(
+            z, y, clusters, k=k, mode=mode, seed=seed, matching=matching, metric=metric
+        ),
     )
     if class_selection is not None:
         correctible, selected = _selected(correctible, y, predictions, class_selection)

@@ -9,13 +9,17 @@ run it on numpy against scikit-learn's inertia).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from lcc import sharded
 from lcc._dispatch import place
-from lcc._validation import check_latents, check_positive_int
+from lcc._validation import check_choice, check_latents, check_positive_int
+from lcc.kernels.landmarks import unit_rows
+from lcc.kernels.spherical import spherical_kmeans
 
 __all__ = ["KMeansResult", "kmeans", "minibatch_kmeans"]
+
+Metric = Literal["euclidean", "cosine"]
 
 
 class KMeansResult(NamedTuple):
@@ -42,6 +46,7 @@ def kmeans(
     max_iter: int = 300,
     tol: float = 1e-4,
     backend: str | None = None,
+    metric: Metric = "euclidean",
 ) -> KMeansResult:
     """Lloyd k-Means with k-means++ initialisation (best of ``n_init`` runs by inertia).
 
@@ -58,6 +63,10 @@ def kmeans(
     max_iter, tol
         Lloyd iterations and relative centre-shift tolerance.
     backend : {"auto", "cpu", "gpu"}, optional
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        ``"cosine"``: spherical k-Means (:mod:`lcc.kernels.spherical`) on the rows
+        scaled to unit length, centres of unit length (``tol`` is then the largest
+        ``1 − cos`` a centre may still turn by); Dask input is gathered here.
 
     Returns
     -------
@@ -68,10 +77,26 @@ def kmeans(
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")
     options = {"seed": seed, "n_init": n_init, "max_iter": max_iter, "tol": float(tol)}
+    check_choice(metric, "metric", ("euclidean", "cosine"))
     on = place(z, backend=backend)
+    if metric == "cosine":
+        return _spherical(z, on, n_clusters, options)
     if on.sharded:
         return KMeansResult(*sharded.decomposition.kmeans(z, n_clusters, **options))
     return KMeansResult(*on.back(*on.impl.kmeans(on.to(z), n_clusters, **options)))
+
+
+def _spherical(z: Any, on: Any, n_clusters: int, options: dict[str, Any]) -> KMeansResult:
+    """Spherical k-Means where ``z`` is (a Dask ``z`` gathered; labels chunked like it)."""
+    local = sharded.gather(z) if on.sharded else z
+    here_ = place(local) if on.sharded else on
+    u = unit_rows(here_, here_.to(local), "z")
+    labels, centres = here_.back(*spherical_kmeans(here_, u, n_clusters, **options))
+    if on.sharded:
+        import dask.array as da
+
+        labels = da.from_array(labels, chunks=(z.chunks[0],))
+    return KMeansResult(labels, centres)
 
 
 def minibatch_kmeans(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 from lcc import sharded
-from lcc._dispatch import place
+from lcc._dispatch import here, place
 from lcc._validation import (
     check_choice,
     check_k,
@@ -20,10 +20,16 @@ from lcc._validation import (
     check_positive_int,
 )
 from lcc.kernels import neighbors as kernels
+from lcc.kernels.landmarks import unit_rows
 
-__all__ = ["Neighbors", "knn", "knn_graph"]
+__all__ = ["METRICS", "Metric", "Neighbors", "knn", "knn_graph", "unit_latents"]
 
 ApproxMethod = Literal["hnsw", "ivf", "cagra"]
+Metric = Literal["euclidean", "cosine"]
+METRICS: tuple[str, ...] = ("euclidean", "cosine")
+"""``metric=``: ``"euclidean"`` (‖a − b‖) or ``"cosine"`` (the cosine distance
+``1 − cos(a, b)``, which is ``‖â − b̂‖² / 2`` on the rows scaled to unit length: every
+search runs on those, so each backend's exact and approximate indexes serve it)."""
 DEFAULT_CHUNK_SIZE = 8192
 
 
@@ -58,6 +64,7 @@ def knn(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool = False,
     backend: str | None = None,
+    metric: Metric = "euclidean",
 ) -> Neighbors:
     """The ``k`` nearest neighbours of every row of ``z``, the row itself excluded.
 
@@ -101,20 +108,46 @@ def knn(
         Show a progress bar over the query chunks.
     backend : {"auto", "cpu", "gpu"}, optional
         See :mod:`lcc._backend`; default follows the input array type.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        :data:`METRICS`. ``"cosine"`` searches the rows scaled to unit length
+        (an all-zero row is an error) and reports ``1 − cos``.
 
     Returns
     -------
     Neighbors
-        ``distances`` (float32 Euclidean, not squared, ascending per row) and
+        ``distances`` (float32 in the metric: Euclidean, not squared, or the cosine
+        distance; ascending per row) and
         ``indices`` (int64), both ``(n_samples, k)`` and of the input's kind;
         ``search`` says how the search ran. Duplicate points are kept as
         neighbours at distance 0; only the query row itself is removed.
     """
     z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
+    z = _in_metric_space(on, z, metric)
     if on.sharded:
-        return Neighbors(*sharded.neighbors.knn(z, k, **options))
-    dist, idx, how = kernels.search(on, on.to(z), k, **options, progress=progress)
-    return Neighbors(*on.back(dist, idx), search=how)
+        dist, idx = sharded.neighbors.knn(z, k, **options)
+        return Neighbors(_metric_distances(dist, metric), idx)
+    dist, idx, how = kernels.search(on, z, k, **options, progress=progress)
+    return Neighbors(*on.back(_metric_distances(dist, metric), idx), search=how)
+
+
+def unit_latents(on: Any, z: Any) -> Any:
+    """The rows of ``z`` (placed by ``on``; local or Dask) scaled to unit length: the
+    space where Euclidean nearest neighbours are the cosine ones."""
+    if on.sharded:
+        return z.map_blocks(lambda block: unit_rows(here(block), block, "z"), dtype=z.dtype)
+    return unit_rows(on, z, "z")
+
+
+def _in_metric_space(on: Any, z: Any, metric: Any) -> Any:
+    """``z`` where the backend searches it: as placed (Euclidean) or unit rows (cosine)."""
+    check_choice(metric, "metric", METRICS)
+    z = z if on.sharded else on.to(z)
+    return unit_latents(on, z) if metric == "cosine" else z
+
+
+def _metric_distances(dist: Any, metric: str) -> Any:
+    """The searched Euclidean distances in the metric: ``1 − cos = ‖â − b̂‖² / 2``."""
+    return dist * dist / 2 if metric == "cosine" else dist
 
 
 def _placed(z, k, exact, method, nprobe, chunk_size, backend):
@@ -154,6 +187,7 @@ def knn_graph(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool = False,
     backend: str | None = None,
+    metric: Metric = "euclidean",
 ) -> Any:
     """Symmetric weighted k-NN graph of ``z`` as a sparse CSR adjacency matrix.
 
@@ -169,9 +203,12 @@ def knn_graph(
     k-th neighbour edge weighs e⁻¹ ≈ 0.37) and keeps all of them representable.
     Pass ``bandwidth=None`` for the paper's raw σ = 1 or a float for a fixed σ.
 
+    With ``metric="cosine"`` the neighbours and ``d`` are cosine ones (``d = 1 − cos``,
+    σ the median k-th cosine distance).
+
     Parameters
     ----------
-    z, k, exact, method, nprobe, chunk_size, progress, backend
+    z, k, exact, method, nprobe, chunk_size, progress, backend, metric
         As in :func:`knn`.
     bandwidth : "median", float or None, default "median"
         The kernel width σ (see above).
@@ -192,9 +229,14 @@ def knn_graph(
         if not bandwidth > 0:
             raise ValueError(f"bandwidth must be positive, got {bandwidth}")
     z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
+    z = _in_metric_space(on, z, metric)
     if on.sharded:  # rerun when a worker dies meanwhile
-        return sharded.survive_worker_loss(
-            lambda: sharded.neighbors.knn_graph(z, k, bandwidth, **options)
-        )
-    dist, idx, _ = kernels.search(on, on.to(z), k, **options, progress=progress)
+        return sharded.survive_worker_loss(lambda: _sharded_graph(z, k, bandwidth, metric, options))
+    dist, idx, _ = kernels.search(on, z, k, **options, progress=progress)
+    dist = _metric_distances(dist, metric)
     return on.back(kernels.graph_from_neighbors(on, dist, idx, bandwidth))
+
+
+def _sharded_graph(z: Any, k: int, bandwidth: Any, metric: str, options: dict) -> Any:
+    dist, idx = sharded.neighbors.knn(z, k, **options)
+    return sharded.neighbors.graph_from_neighbors(_metric_distances(dist, metric), idx, bandwidth)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
+import numpy as np
+
 from lcc import sharded
-from lcc._dispatch import place
+from lcc._dispatch import here, place
 from lcc._validation import (
     check_choice,
     check_labels,
@@ -21,6 +23,7 @@ from lcc._validation import (
 )
 from lcc.kernels import targets as kernels
 from lcc.matching import Matching, match_clusters
+from lcc.neighbors import METRICS, Metric, unit_latents
 
 __all__ = ["CorrectionTargets", "correction_targets"]
 
@@ -54,6 +57,7 @@ def correction_targets(
     chunk_size: int = 4096,
     matching: Matching | None = None,
     backend: str | None = None,
+    metric: Metric = "euclidean",
 ) -> CorrectionTargets:
     """Targets of the misclustered samples for the LCC loss.
 
@@ -96,6 +100,11 @@ def correction_targets(
         ``match_clusters(y_true, y_clst)`` when the caller has it already
         (:func:`lcc.correct` does), so that it is not computed twice.
     backend : {"auto", "cpu", "gpu"}, optional
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        The geometry of the targets (:data:`lcc.neighbors.METRICS`). ``"cosine"``
+        runs every mode on the rows scaled to unit length (nearest CC samples by
+        cosine, their mean direction) and gives each correctible sample its own
+        length in that direction (:func:`lcc.kernels.targets.in_direction`).
 
     Returns
     -------
@@ -115,14 +124,36 @@ def correction_targets(
     if not 0 < tangent_variance < 1:
         raise ValueError(f"tangent_variance must be in (0, 1), got {tangent_variance}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    check_choice(metric, "metric", METRICS)
     options = {"k": k, "k_prime": k_prime, "tangent_variance": tangent_variance}
     options |= {"seed": seed, "chunk_size": chunk_size}
+    cosine = metric == "cosine"
     if on.sharded:
-        return CorrectionTargets(
-            *sharded.correction.correction_targets(z, y_true, y_clst, matching, mode, **options)
+        space = unit_latents(on, z) if cosine else z
+        found = sharded.correction.correction_targets(
+            space, y_true, y_clst, matching, mode, **options
         )
+        if cosine:
+            found = (_sharded_in_direction(found[0], z, found[1]), found[1])
+        return CorrectionTargets(*found)
     z, y_true, y_clst = on.to(z, y_true, y_clst)
     if matching is None:
         matching = match_clusters(y_true, y_clst)
-    out = kernels.correction_targets(on, z, y_true, y_clst, matching, mode=mode, **options)
-    return CorrectionTargets(*on.back(*out))
+    space = unit_latents(on, z) if cosine else z
+    targets, ok = kernels.correction_targets(
+        on, space, y_true, y_clst, matching, mode=mode, **options
+    )
+    if cosine:
+        targets = kernels.in_direction(on.xp, targets, z, ok)
+    return CorrectionTargets(*on.back(targets, ok))
+
+
+def _sharded_in_direction(targets: Any, z: Any, correctible: Any) -> Any:
+    """:func:`lcc.kernels.targets.in_direction` block by block, ``z`` and ``correctible``
+    chunked like ``targets``."""
+    return targets.map_blocks(
+        lambda t, zb, ok: kernels.in_direction(here(zb).xp, t, zb, ok[:, 0]),
+        z.astype(np.float32).rechunk(targets.chunks),
+        correctible[:, None].rechunk((targets.chunks[0], 1)),
+        dtype=np.float32,
+    )

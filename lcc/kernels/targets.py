@@ -12,6 +12,7 @@ __all__ = [
     "approximate",
     "correction_targets",
     "exact",
+    "in_direction",
     "label_bases",
     "orthogonal",
     "representatives",
@@ -31,6 +32,19 @@ def correction_targets(
     if mode == "orthogonal":
         targets = orthogonal(on, z, targets, ok, k_prime, tangent_variance, chunk_size)
     return targets, ok
+
+
+def in_direction(xp: Any, unit_targets: Any, z: Any, correctible: Any) -> Any:
+    """Cosine targets back in latent space: each correctible sample keeps its length
+    ``‖z_i‖`` and takes the direction of its target found among the unit rows (for the
+    exact mode, the normalised mean direction of its ``k`` nearest CC samples); every
+    other row is ``z_i`` itself (a zero correction)."""
+    z64 = z.astype(xp.float64)
+    t64 = unit_targets.astype(xp.float64)
+    length = xp.sqrt(xp.sum(t64 * t64, axis=1, keepdims=True))
+    moved = correctible[:, None] & (length > 0)
+    scaled = t64 / xp.where(length > 0, length, 1.0) * xp.sqrt(xp.sum(z64 * z64, axis=1))[:, None]
+    return xp.where(moved, scaled, z64).astype(z.dtype)
 
 
 def exact(on: Placement, z, y_true, misclustered, k, chunk_size):

@@ -135,11 +135,6 @@ def _symmetric_block(w: Any, *transposed_pieces: Any) -> Any:
     return out
 
 
-def knn_graph(z: Any, k: int, bandwidth: Any, **options: Any) -> Any:
-    """:func:`lcc.knn_graph` of a Dask ``z``: :func:`knn`, then :func:`graph_from_neighbors`."""
-    return graph_from_neighbors(*knn(z, k, **options), bandwidth)
-
-
 def _directed_block(dist: Any, idx: Any, sigma: float, n: int) -> Any:
     return kernels.directed_rows(here(dist), dist, idx, sigma, n)
 

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from lcc._validation import Bool, Choice, Int, Parameter, Real, check_k, check_values
-from lcc.correction import STEP_PARAMETERS, Explosion, Method, correct, step_parameters
+from lcc.correction import STEP_PARAMETERS, Explosion, Method, Metric, correct, step_parameters
 from lcc.losses import LCCLoss
 from lcc.partition_guard import warn_once
 from lcc.targets import Mode
@@ -83,8 +83,9 @@ class LCCCallback:
         Epochs between re-clusterings.
     resolution : float or sequence of floats, default 1.0
         Modularity resolution of Leiden / Louvain; a sequence sweeps it (:func:`lcc.correct`).
-    max_cluster_ratio, max_singleton_share, on_explosion : default 10.0, 0.5, "warn"
-        The explosion guard (:func:`lcc.correct`); a run warns at its first explosion.
+    metric, max_cluster_ratio, max_singleton_share, on_explosion
+        The latents' geometry and the explosion guard (:func:`lcc.correct`); a run warns
+        at its first explosion.
     exact_knn : bool, default True
         Exact k-NN graph; ``False`` uses the approximate index (faiss IVF / cuVS
         CAGRA), the right choice from ~100,000 latents or d ≥ 256 on a CPU.
@@ -125,9 +126,8 @@ class LCCCallback:
     store_dir : str or Path, optional
         Where the on-disk stores go (default: a temporary directory).
 
-    ``k``, ``method``, ``mode``, ``resolution``, ``exact_knn``, ``seed``, ``class_selection``
-    and the guard's three are the LCC step's parameters (:data:`lcc.correction.STEP_PARAMETERS`),
-    kept in ``step`` and passed to :func:`lcc.correct`; every option is checked here
+    The LCC step's parameters (:data:`lcc.correction.STEP_PARAMETERS`, ``k`` … ``on_explosion``)
+    are kept in ``step`` and passed to :func:`lcc.correct`; every option is checked here
     (:func:`check_options`), before anything is built.
     """
 
@@ -145,6 +145,7 @@ class LCCCallback:
         interval: int = 1,
         resolution: float | Sequence[float] = 1.0,
         exact_knn: bool = True,
+        metric: Metric = "euclidean",
         max_cluster_ratio: float | None = 10.0,
         max_singleton_share: float | None = 0.5,
         on_explosion: Explosion = "warn",

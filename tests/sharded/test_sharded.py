@@ -183,3 +183,21 @@ def test_leiden_resolution_sweep_on_a_sharded_graph(client, latents):
     for resolution, labels in zip([0.5, 2.0], sweep, strict=True):
         alone = lcc.leiden(graph, resolution=resolution, seed=3)
         np.testing.assert_array_equal(labels.compute(), alone.compute())
+
+
+def test_cosine_knn_graph_and_targets_equal_single_process(client, latents):
+    z, y = latents
+    zd = da.from_array(z, chunks=UNEVEN)
+    dist, idx = lcc.knn(zd, 8, metric="cosine")
+    single = lcc.knn(z, 8, metric="cosine")
+    np.testing.assert_array_equal(idx.compute(), single.indices)
+    np.testing.assert_allclose(dist.compute(), single.distances, atol=1e-6)
+    graph = lcc.knn_graph(zd, 8, metric="cosine").compute().tocsr()
+    assert abs(graph - lcc.knn_graph(z, 8, metric="cosine")).max() < 1e-5
+    clusters = lcc.leiden(lcc.knn_graph(z, 8, metric="cosine"), seed=0)
+    found = lcc.correction_targets(zd, y, clusters, metric="cosine")
+    local = lcc.correction_targets(z, y, clusters, metric="cosine")
+    np.testing.assert_array_equal(found.correctible.compute(), local.correctible)
+    np.testing.assert_allclose(found.targets.compute(), local.targets, rtol=1e-5, atol=1e-5)
+    labels, _ = lcc.kmeans(zd, 4, metric="cosine")
+    assert labels.chunks[0] == zd.chunks[0]

@@ -45,6 +45,10 @@ BAD = [
         "on_explosion='stop' is not supported; choose one of ('warn', 'skip')",
     ),
     ({"exact_knn": None}, "exact_knn must be a bool, got None"),
+    (
+        {"metric": "manhattan"},
+        "metric='manhattan' is not supported; choose one of ('euclidean', 'cosine')",
+    ),
     ({"seed": -1}, "seed must be at least 0, got -1"),
 ]
 Z = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
