@@ -27,6 +27,7 @@ _LAZY = {
     "LCCCallback": "lcc.training",
     "data": None,
     "distributed": None,
+    "evaluate": "lcc.pipelines.evaluate",
 }
 
 
@@ -77,4 +78,6 @@ __all__ = [  # noqa: RUF022  (grouped by what a user reaches for, not sorted)
     # data sets and Dask clusters
     "data",
     "distributed",
+    # algorithms × data sets × seeds into one table (`lcc evaluate`)
+    "evaluate",
 ]

@@ -41,6 +41,7 @@ PIPELINES = {
     "deep_clustering": "lcc.pipelines.deep_clustering",
     "representation": "lcc.pipelines.representation",
     "ssc": "lcc.pipelines.ssc",
+    "evaluate": "lcc.pipelines.evaluate",
 }
 
 
@@ -56,25 +57,11 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="lcc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a pipeline config")
-    run.add_argument("config", nargs="?", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml")
-    run.add_argument("overrides", nargs="*", help="dotted overrides, e.g. finetune.epochs=2")
-    run.add_argument(
-        "--scheduler",
-        metavar="WHERE",
-        help="Dask cluster for the correction step: local | local-cuda | auto | ADDRESS",
+    _add_run_arguments(sub.add_parser("run", help="run a pipeline config"))
+    evaluate = sub.add_parser(
+        "evaluate", help="algorithms × data sets × seeds into one table (pipeline: evaluate)"
     )
-    run.add_argument(
-        "--print-config", action="store_true", help="print the resolved config and exit"
-    )
-    run.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="go on from RUN_DIR's last checkpoint (its config.yaml; a CONFIG given must match)",
-    )
-    run.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error (default: one line)"
-    )
+    _add_run_arguments(evaluate)
     sub.add_parser("doctor", help="check the installation: versions, GPUs, backends, smoke tests")
     listing = sub.add_parser("list", help="the pipelines and the shipped configs")
     listing.add_argument("--configs", metavar="DIR", help="a folder of configs to list instead")
@@ -115,6 +102,30 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"run_dir={run_dir}")
     return 0
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``lcc run``'s arguments, which ``lcc evaluate`` shares."""
+    parser.add_argument(
+        "config", nargs="?", help="YAML config, e.g. pipelines/configs/lcc_demo.yaml"
+    )
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. finetune.epochs=2")
+    parser.add_argument(
+        "--scheduler",
+        metavar="WHERE",
+        help="Dask cluster for the correction step: local | local-cuda | auto | ADDRESS",
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the resolved config and exit"
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="go on from RUN_DIR's last checkpoint (its config.yaml; a CONFIG given must match)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (default: one line)"
+    )
 
 
 def _environment(err: BaseException) -> str:
@@ -257,7 +268,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
         return _resume_config(args)
     if args.config is None:
         raise ConfigError(["a CONFIG file is needed (or --resume RUN_DIR)"])
-    module = _pipeline(args.config)
+    module = _pipeline(args.config, "evaluate" if args.command == "evaluate" else None)
     overrides = list(args.overrides)
     if args.scheduler is not None:
         if module.__name__ != PIPELINES["lcc_finetune"]:
@@ -267,13 +278,16 @@ def _resolve(args: argparse.Namespace) -> tuple[Any, Any]:
     return module, load_config(args.config, overrides, module.Config)
 
 
-def _pipeline(path: str | Path) -> Any:
-    """The pipeline module a config file names (``pipeline:``, default ``lcc_finetune``)."""
+def _pipeline(path: str | Path, required: str | None = None) -> Any:
+    """The pipeline module a config file names (``pipeline:``, default ``lcc_finetune``, or
+    ``required``, which ``lcc evaluate`` sets)."""
     from lcc.config import ConfigError, read_yaml
 
-    pipeline = read_yaml(path).get("pipeline", "lcc_finetune")
+    pipeline = read_yaml(path).get("pipeline", required or "lcc_finetune")
     if not isinstance(pipeline, str) or pipeline not in PIPELINES:
         raise ConfigError([f"pipeline: expected one of {sorted(PIPELINES)}, got {pipeline!r}"])
+    if required is not None and pipeline != required:
+        raise ConfigError([f"pipeline: lcc {required} runs {required} configs, got {pipeline!r}"])
     return load(PIPELINES[pipeline])
 
 

@@ -169,8 +169,8 @@ def test_a_bad_command_line_is_one_line_and_exit_code_2(args, message, capsys):
         ("a: [unclosed\n", "not valid YAML"),
         (
             "pipeline: nope\n",
-            "pipeline: expected one of ['deep_clustering', 'lcc_finetune', 'representation', "
-            "'ssc'], got 'nope'",
+            "pipeline: expected one of ['deep_clustering', 'evaluate', 'lcc_finetune', "
+            "'representation', 'ssc'], got 'nope'",
         ),
     ],
     ids=["not-a-mapping", "not-yaml", "unknown-pipeline"],

@@ -22,7 +22,8 @@ def test_config_loads(path, tmp_path, monkeypatch):
     pipeline = loaded.get("pipeline", "lcc_finetune")
     module = importlib.import_module(PIPELINES[pipeline])
     # a torchvision data set's folder must exist: this machine has none, so point at an empty one
-    local = [] if loaded["data"]["name"] in EMBEDDED else [f"data.root={tmp_path}"]
+    names = loaded["datasets"] if pipeline == "evaluate" else [loaded["data"]["name"]]
+    local = [] if set(names) <= set(EMBEDDED) else [f"data.root={tmp_path}"]
     # published weights are looked for in the torch hub cache: put a file where they would be
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     model = loaded.get("model", {}) if pipeline == "lcc_finetune" else {}
