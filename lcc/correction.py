@@ -142,11 +142,13 @@ def correct(
         else is read from the labels); ``stats`` say which and every count.
     exact_knn : bool, default True
         Exact k-NN search for the graph (else the backend's approximate index).
-    metric : {"euclidean", "cosine"}, default "euclidean"
+    metric : {"euclidean", "cosine", "inner_product"}, default "euclidean"
         The latents' geometry: the graph's neighbours and weights
         (:func:`lcc.knn_graph`) and the targets (:func:`correction_targets`: for
         cosine, each sample keeps its length and takes the normalised mean
-        direction of its target's CC neighbours).
+        direction of its target's CC neighbours; for the inner product, the mean of
+        the CC samples of largest inner product). ``"inner_product"`` needs
+        ``exact_knn=True``.
     seed : int, default 0
     class_selection : str, optional
         Correct only the samples of the classes the model confuses most, by the LCC

@@ -67,6 +67,10 @@ def kmeans(
         ``"cosine"``: spherical k-Means (:mod:`lcc.kernels.spherical`) on the rows
         scaled to unit length, centres of unit length (``tol`` is then the largest
         ``1 − cos`` a centre may still turn by); Dask input is gathered here.
+        There is no ``"inner_product"`` k-Means: assigning each sample to the centre
+        of largest ``⟨x, μ⟩`` favours the longest centre whatever the direction, and
+        the mean no longer minimises anything (Dhillon & Modha normalise for this);
+        it is an error that points to ``"cosine"``.
 
     Returns
     -------
@@ -77,6 +81,12 @@ def kmeans(
     n_init = check_positive_int(n_init, "n_init")
     max_iter = check_positive_int(max_iter, "max_iter")
     options = {"seed": seed, "n_init": n_init, "max_iter": max_iter, "tol": float(tol)}
+    if metric == "inner_product":
+        raise ValueError(
+            "kmeans has no metric='inner_product' (the centre of largest inner product is "
+            "the longest one, not the nearest); use metric='cosine' (spherical k-Means) "
+            "or 'euclidean'"
+        )
     check_choice(metric, "metric", ("euclidean", "cosine"))
     on = place(z, backend=backend)
     if metric == "cosine":

@@ -25,11 +25,14 @@ from lcc.kernels.landmarks import unit_rows
 __all__ = ["METRICS", "Metric", "Neighbors", "knn", "knn_graph", "unit_latents"]
 
 ApproxMethod = Literal["hnsw", "ivf", "cagra"]
-Metric = Literal["euclidean", "cosine"]
-METRICS: tuple[str, ...] = ("euclidean", "cosine")
-"""``metric=``: ``"euclidean"`` (‖a − b‖) or ``"cosine"`` (the cosine distance
+Metric = Literal["euclidean", "cosine", "inner_product"]
+METRICS: tuple[str, ...] = ("euclidean", "cosine", "inner_product")
+"""``metric=``: ``"euclidean"`` (‖a − b‖), ``"cosine"`` (the cosine distance
 ``1 − cos(a, b)``, which is ``‖â − b̂‖² / 2`` on the rows scaled to unit length: every
-search runs on those, so each backend's exact and approximate indexes serve it)."""
+search runs on those, so each backend's exact and approximate indexes serve it) or
+``"inner_product"`` (neighbours of largest ``⟨a, b⟩`` at the distance ``1 − ⟨a, b⟩``,
+hnswlib's ``"ip"`` space, which is the cosine distance on unit rows; exact search only,
+through the exact reduction to Euclidean search of :func:`lcc.kernels.neighbors.nearest`)."""
 DEFAULT_CHUNK_SIZE = 8192
 
 
@@ -108,20 +111,24 @@ def knn(
         Show a progress bar over the query chunks.
     backend : {"auto", "cpu", "gpu"}, optional
         See :mod:`lcc._backend`; default follows the input array type.
-    metric : {"euclidean", "cosine"}, default "euclidean"
+    metric : {"euclidean", "cosine", "inner_product"}, default "euclidean"
         :data:`METRICS`. ``"cosine"`` searches the rows scaled to unit length
-        (an all-zero row is an error) and reports ``1 − cos``.
+        (an all-zero row is an error) and reports ``1 − cos``; ``"inner_product"``
+        finds the rows of largest inner product (``exact=True`` only: every exact
+        engine serves it through :func:`lcc.kernels.neighbors.nearest`, the
+        certified search excepted) and reports ``1 − ⟨z_i, z_j⟩``, which can be
+        negative.
 
     Returns
     -------
     Neighbors
-        ``distances`` (float32 in the metric: Euclidean, not squared, or the cosine
-        distance; ascending per row) and
+        ``distances`` (float32 in the metric: Euclidean, not squared, the cosine
+        distance or ``1 −`` the inner product; ascending per row) and
         ``indices`` (int64), both ``(n_samples, k)`` and of the input's kind;
         ``search`` says how the search ran. Duplicate points are kept as
         neighbours at distance 0; only the query row itself is removed.
     """
-    z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
+    z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend, metric)
     z = _in_metric_space(on, z, metric)
     if on.sharded:
         dist, idx = sharded.neighbors.knn(z, k, **options)
@@ -138,29 +145,45 @@ def unit_latents(on: Any, z: Any) -> Any:
     return unit_rows(on, z, "z")
 
 
-def _in_metric_space(on: Any, z: Any, metric: Any) -> Any:
-    """``z`` where the backend searches it: as placed (Euclidean) or unit rows (cosine)."""
-    check_choice(metric, "metric", METRICS)
+def _in_metric_space(on: Any, z: Any, metric: str) -> Any:
+    """``z`` where the backend searches it: as placed (Euclidean, inner product) or unit
+    rows (cosine)."""
     z = z if on.sharded else on.to(z)
     return unit_latents(on, z) if metric == "cosine" else z
 
 
 def _metric_distances(dist: Any, metric: str) -> Any:
-    """The searched Euclidean distances in the metric: ``1 − cos = ‖â − b̂‖² / 2``."""
+    """The searched distances in the metric: the cosine search ran Euclidean on unit rows,
+    ``1 − cos = ‖â − b̂‖² / 2``; the others are the metric's already."""
     return dist * dist / 2 if metric == "cosine" else dist
 
 
-def _placed(z, k, exact, method, nprobe, chunk_size, backend):
+def _graph_distances(dist: Any, metric: str) -> Any:
+    """The ``d`` of eq. (2): the metric's distance, shifted for the inner product to
+    ``s_max − ⟨z_i, z_j⟩ ≥ 0`` (``s_max`` the largest inner product of any edge), since
+    ``1 − ⟨z_i, z_j⟩`` can be negative and ``exp(−d²/σ²)`` must decrease with ``d``."""
+    dist = _metric_distances(dist, metric)
+    return dist - dist.min() if metric == "inner_product" else dist
+
+
+def _placed(z, k, exact, method, nprobe, chunk_size, backend, metric):
     """The checked ``z`` and ``k``, the search options and the placement of the search."""
     z = check_latents(z)
     k = check_k(k, z.shape[0])
     chunk_size = check_positive_int(chunk_size, "chunk_size")
+    check_choice(metric, "metric", METRICS)
+    if metric == "inner_product" and not exact:
+        raise ValueError(
+            "metric='inner_product' searches exactly (the approximate indexes are "
+            "Euclidean); pass exact=True, or metric='cosine' on normalised latents"
+        )
     on = place(z, backend=backend)
     if not (exact or on.sharded):
         method = method or on.default_knn_method
         check_choice(method, "method", on.knn_methods)
     _check_search(exact, method, nprobe, "ivf" if on.sharded else method)
-    return z, k, {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}, on
+    options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
+    return z, k, options | {"inner_product": metric == "inner_product"}, on
 
 
 def _check_search(exact: bool, method: Any, nprobe: Any, resolved: Any) -> None:
@@ -204,7 +227,9 @@ def knn_graph(
     Pass ``bandwidth=None`` for the paper's raw σ = 1 or a float for a fixed σ.
 
     With ``metric="cosine"`` the neighbours and ``d`` are cosine ones (``d = 1 − cos``,
-    σ the median k-th cosine distance).
+    σ the median k-th cosine distance); with ``"inner_product"`` the neighbours are those
+    of largest inner product and ``d = s_max − ⟨z_i, z_j⟩``, ``s_max`` the largest inner
+    product among the edges (``1 − ⟨z_i, z_j⟩`` shifted to start at 0).
 
     Parameters
     ----------
@@ -228,15 +253,15 @@ def knn_graph(
             )
         if not bandwidth > 0:
             raise ValueError(f"bandwidth must be positive, got {bandwidth}")
-    z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend)
+    z, k, options, on = _placed(z, k, exact, method, nprobe, chunk_size, backend, metric)
     z = _in_metric_space(on, z, metric)
     if on.sharded:  # rerun when a worker dies meanwhile
         return sharded.survive_worker_loss(lambda: _sharded_graph(z, k, bandwidth, metric, options))
     dist, idx, _ = kernels.search(on, z, k, **options, progress=progress)
-    dist = _metric_distances(dist, metric)
+    dist = _graph_distances(dist, metric)
     return on.back(kernels.graph_from_neighbors(on, dist, idx, bandwidth))
 
 
 def _sharded_graph(z: Any, k: int, bandwidth: Any, metric: str, options: dict) -> Any:
     dist, idx = sharded.neighbors.knn(z, k, **options)
-    return sharded.neighbors.graph_from_neighbors(_metric_distances(dist, metric), idx, bandwidth)
+    return sharded.neighbors.graph_from_neighbors(_graph_distances(dist, metric), idx, bandwidth)

@@ -100,11 +100,14 @@ def correction_targets(
         ``match_clusters(y_true, y_clst)`` when the caller has it already
         (:func:`lcc.correct` does), so that it is not computed twice.
     backend : {"auto", "cpu", "gpu"}, optional
-    metric : {"euclidean", "cosine"}, default "euclidean"
+    metric : {"euclidean", "cosine", "inner_product"}, default "euclidean"
         The geometry of the targets (:data:`lcc.neighbors.METRICS`). ``"cosine"``
         runs every mode on the rows scaled to unit length (nearest CC samples by
         cosine, their mean direction) and gives each correctible sample its own
         length in that direction (:func:`lcc.kernels.targets.in_direction`).
+        ``"inner_product"``: every "nearest" of the modes is "of largest inner
+        product" (eq. 7's centroid of the ``k`` CC samples of largest ``⟨z_i, z_j⟩``,
+        eq. 14's representative, the orthogonal mode's neighbourhood).
 
     Returns
     -------
@@ -126,7 +129,7 @@ def correction_targets(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     check_choice(metric, "metric", METRICS)
     options = {"k": k, "k_prime": k_prime, "tangent_variance": tangent_variance}
-    options |= {"seed": seed, "chunk_size": chunk_size}
+    options |= {"seed": seed, "chunk_size": chunk_size, "inner_product": metric == "inner_product"}
     cosine = metric == "cosine"
     if on.sharded:
         space = unit_latents(on, z) if cosine else z

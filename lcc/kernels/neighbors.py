@@ -14,18 +14,70 @@ __all__ = [
     "drop_self",
     "edge_weights",
     "graph_from_neighbors",
+    "inner_product_distances",
+    "nearest",
     "search",
     "warn_underflow",
 ]
 
 
-def search(on: Placement, z: Any, k: int, **options: Any) -> tuple[Any, Any, str]:
+def search(
+    on: Placement, z: Any, k: int, *, inner_product: bool = False, **options: Any
+) -> tuple[Any, Any, str]:
     """``(distances, indices, how)``: the ``k`` nearest rows of every row of ``z`` but
     itself, Euclidean float32 and int64, and how the search ran (``options``: the
-    backend's ``knn_search`` options)."""
+    backend's ``knn_search`` options). ``inner_product``: the ``k`` rows of largest
+    ``⟨z_i, z_j⟩`` instead (exact search only), at the distance ``1 − ⟨z_i, z_j⟩``
+    (:func:`nearest`, :func:`inner_product_distances`)."""
+    if inner_product:
+        sq, idx = nearest(on, z, z, k + 1, chunk_size=options["chunk_size"], inner_product=True)
+        _, idx = drop_self(on, sq, idx, k, n_base=z.shape[0])
+        return (*inner_product_distances(on, z, z, idx), "exact (inner product)")
     d2, idx, *how = on.impl.knn_search(z, k + 1, **options)
     default = "exact" if options.get("exact", True) else f"approximate ({options.get('method')})"
     return (*drop_self(on, d2, idx, k, n_base=z.shape[0]), how[0] if how else default)
+
+
+def nearest(
+    on: Placement, base: Any, queries: Any, k: int, *, chunk_size: int, inner_product: bool = False
+) -> tuple[Any, Any]:
+    """The exact ``k`` nearest rows of ``base`` for every row of ``queries``: ``(sq, ids)``,
+    the backend's ``knn_query``.
+
+    ``inner_product``: the ``k`` rows of largest ``⟨q, x⟩``, through the exact reduction
+    of maximum inner-product search to Euclidean search (Bachrach et al., 2014): with
+    ``M = max ‖x‖``, the base rows gain the coordinate ``√(M² − ‖x‖²)`` and the queries
+    ``0``, so that ``‖q' − x'‖² = ‖q‖² + M² − 2⟨q, x⟩`` orders each query's base rows by
+    decreasing inner product. Every exact engine (the CPU tiles, cuVS brute force, the
+    cupy tiles, each Dask worker's) then serves it unchanged. ``sq`` is then that
+    augmented distance; :func:`inner_product_distances` gives the metric's own.
+    """
+    if inner_product:
+        xp = on.xp
+        b64 = base.astype(xp.float64)
+        norms2 = xp.sum(b64 * b64, axis=1)
+        extra = xp.sqrt(xp.maximum(xp.max(norms2) - norms2, 0))[:, None]
+        base = xp.concatenate([b64, extra], axis=1).astype(xp.float32)
+        zeros = xp.zeros((queries.shape[0], 1), dtype=xp.float32)
+        queries = xp.concatenate([queries.astype(xp.float32), zeros], axis=1)
+    return on.impl.knn_query(base, queries, k, chunk_size=chunk_size)
+
+
+def inner_product_distances(on: Placement, queries: Any, base: Any, idx: Any) -> tuple[Any, Any]:
+    """``1 − ⟨q, x⟩`` of each query and its neighbours ``base[idx]``, computed in float64
+    (not recovered from the reduction's rounded distances) and each row sorted by it,
+    ties to the smaller index: ``(distances float32, ids int64)``."""
+    xp = on.xp
+    ip = xp.empty(idx.shape, dtype=xp.float64)
+    for start in range(0, idx.shape[0], 8192):  # a float64 (rows, k, d) gather at a time
+        rows = slice(start, start + 8192)
+        q, x = queries[rows].astype(xp.float64), base[idx[rows]].astype(xp.float64)
+        ip[rows] = xp.einsum("nd,nkd->nk", q, x)
+    by_id = xp.argsort(idx, axis=1, kind="stable")
+    idx, dist = xp.take_along_axis(idx, by_id, axis=1), xp.take_along_axis(1.0 - ip, by_id, axis=1)
+    order = xp.argsort(dist, axis=1, kind="stable")
+    idx = xp.take_along_axis(idx, order, axis=1)
+    return xp.take_along_axis(dist, order, axis=1).astype(xp.float32), idx.astype(xp.int64)
 
 
 def drop_self(

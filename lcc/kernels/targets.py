@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lcc._dispatch import Placement
-from lcc.kernels.neighbors import drop_self
+from lcc.kernels.neighbors import drop_self, nearest
 
 __all__ = [
     "approximate",
@@ -22,15 +22,17 @@ __all__ = [
 
 def correction_targets(
     on: Placement, z, y_true, y_clst, matching, *, mode, k, k_prime, tangent_variance, seed,
-    chunk_size,
+    chunk_size, inner_product=False,
 ) -> tuple[Any, Any]:  # fmt: skip
-    """``(targets, correctible)`` of every sample (see :func:`lcc.correction_targets`)."""
+    """``(targets, correctible)`` of every sample (see :func:`lcc.correction_targets`);
+    ``inner_product``: every "nearest" is "of largest inner product"."""
     cluster_to_label, misclustered = on.to(*matching)
+    ip = inner_product
     if mode == "approximate":
-        return approximate(on, z, y_true, y_clst, cluster_to_label, misclustered, seed)
-    targets, ok = exact(on, z, y_true, misclustered, k, chunk_size)
+        return approximate(on, z, y_true, y_clst, cluster_to_label, misclustered, seed, ip)
+    targets, ok = exact(on, z, y_true, misclustered, k, chunk_size, ip)
     if mode == "orthogonal":
-        targets = orthogonal(on, z, targets, ok, k_prime, tangent_variance, chunk_size)
+        targets = orthogonal(on, z, targets, ok, k_prime, tangent_variance, chunk_size, ip)
     return targets, ok
 
 
@@ -47,15 +49,17 @@ def in_direction(xp: Any, unit_targets: Any, z: Any, correctible: Any) -> Any:
     return xp.where(moved, scaled, z64).astype(z.dtype)
 
 
-def exact(on: Placement, z, y_true, misclustered, k, chunk_size):
+def exact(on: Placement, z, y_true, misclustered, k, chunk_size, inner_product=False):
     """Eq. (7): centroid of the k nearest CC samples of the sample's own label."""
     xp = on.xp
     targets = z.copy()
     correctible = xp.zeros(z.shape[0], dtype=bool)
     for label, base in label_bases(on, y_true, misclustered, k).items():
         queries = xp.flatnonzero((y_true == label) & misclustered)
-        _, nearest = on.impl.knn_query(z[base], z[queries], k, chunk_size=chunk_size)
-        targets[queries] = z[base[nearest]].mean(axis=1)
+        found = nearest(
+            on, z[base], z[queries], k, chunk_size=chunk_size, inner_product=inner_product
+        )
+        targets[queries] = z[base[found[1]]].mean(axis=1)
         correctible[queries] = True
     return targets, correctible
 
@@ -72,21 +76,28 @@ def label_bases(on: Placement, y_true, misclustered, k) -> dict[int, Any]:
     return bases
 
 
-def approximate(on: Placement, z, y_true, y_clst, cluster_to_label, misclustered, seed):
+def approximate(
+    on: Placement, z, y_true, y_clst, cluster_to_label, misclustered, seed, inner_product=False
+):
     """Eq. (13)–(14): nearest random CC representative among clusters matched to y."""
     reps = representatives(on, y_true, y_clst, cluster_to_label, misclustered, seed)
-    return targets_from_representatives(on, z, y_true, misclustered, z[reps], y_true[reps])
+    zr, rep_labels = z[reps], y_true[reps]
+    return targets_from_representatives(on, z, y_true, misclustered, zr, rep_labels, inner_product)
 
 
-def targets_from_representatives(on: Placement, z, y_true, misclustered, zr, rep_labels):
-    """Eq. (14) for the MC rows of ``z``: the nearest representative ``zr`` of its label."""
+def targets_from_representatives(
+    on: Placement, z, y_true, misclustered, zr, rep_labels, inner_product=False
+):
+    """Eq. (14) for the MC rows of ``z``: the nearest representative ``zr`` of its label
+    (``inner_product``: the one of largest inner product)."""
     xp = on.xp
     targets = z.copy()
     correctible = xp.zeros(z.shape[0], dtype=bool)
     queries = xp.flatnonzero(misclustered)
     if queries.shape[0] == 0 or zr.shape[0] == 0:
         return targets, correctible
-    best, has = _nearest_representative(z[queries], y_true[queries], zr, rep_labels, xp)
+    zq, yq = z[queries], y_true[queries]
+    best, has = _nearest_representative(zq, yq, zr, rep_labels, xp, inner_product)
     targets[queries[has]] = zr[best[has]]
     correctible[queries[has]] = True
     return targets, correctible
@@ -104,28 +115,36 @@ def representatives(on: Placement, y_true, y_clst, cluster_to_label, misclustere
     return cc[order[last_of_cluster]]
 
 
-def _nearest_representative(zq, yq, zr, rep_labels, xp):
+def _nearest_representative(zq, yq, zr, rep_labels, xp, inner_product=False):
     """Eq. (14): per query, the nearest representative of its own label (``has``: one exists).
 
     ``rep_labels`` = ``cluster_to_label`` of each representative's cluster,
     which is its true label since representatives are CC.
     """
-    d2 = (zr * zr).sum(axis=1)[None, :] - 2 * zq @ zr.T  # + ‖zq‖², constant per row
+    d2 = -2 * zq @ zr.T  # − ⟨q, r⟩ orders by inner product
+    if not inner_product:
+        d2 = d2 + (zr * zr).sum(axis=1)[None, :]  # + ‖zq‖², constant per row
     d2 = xp.where(rep_labels[None, :] == yq[:, None], d2, xp.inf)
     best = xp.argmin(d2, axis=1)
     has = xp.isfinite(d2[xp.arange(zq.shape[0]), best])
     return best, has
 
 
-def orthogonal(on: Placement, z, targets, correctible, k_prime, tangent_variance, chunk_size):
-    """Section V.C: drop the part of v = z − z̄ that lies in the local tangent space."""
+def orthogonal(
+    on: Placement, z, targets, correctible, k_prime, tangent_variance, chunk_size,
+    inner_product=False,
+):  # fmt: skip
+    """Section V.C: drop the part of v = z − z̄ that lies in the local tangent space
+    (the neighbourhood of the local PCA in the metric: ``inner_product`` or Euclidean)."""
     xp = on.xp
     rows = xp.flatnonzero(correctible)
     k_prime = min(k_prime, z.shape[0] - 1)
     out = targets.copy()
     for start in range(0, rows.shape[0], chunk_size):
         ids = rows[start : start + chunk_size]
-        sq, nb = on.impl.knn_query(z, z[ids], k_prime + 1, chunk_size=chunk_size)
+        sq, nb = nearest(
+            on, z, z[ids], k_prime + 1, chunk_size=chunk_size, inner_product=inner_product
+        )
         _, nb = drop_self(on, sq, nb, k_prime, query_ids=ids, n_base=z.shape[0])
         local = z[nb] - z[nb].mean(axis=1, keepdims=True)  # (m, k', d)
         s2, vt = _local_pca(local, xp)  # rows of vt: directions

@@ -46,7 +46,7 @@ class LabelRows:
             rows.add(block, start)
 
 
-def _exact_block(zb, yb, mb, start: int, token: str, k: int, chunk_size: int):
+def _exact_block(zb, yb, mb, start: int, token: str, k: int, chunk_size: int, ip: bool):
     """Eq. (7) for the MC rows of one block: centroid of the k nearest CC rows of the label."""
     groups = lookup(token).groups
     targets = np.array(zb, dtype=np.float32, copy=True)
@@ -56,15 +56,15 @@ def _exact_block(zb, yb, mb, start: int, token: str, k: int, chunk_size: int):
             continue
         queries = np.flatnonzero((yb == label) & mb)
         base = groups[label]
-        _, nearest = base.search(zb[queries], k, chunk_size)
+        _, nearest = base.search(zb[queries], k, chunk_size, inner_product=ip)
         targets[queries] = base.data[nearest].mean(axis=1)
         correctible[queries] = True
     return targets, correctible
 
 
-def _approximate_block(zb, yb, mb, start: int, zr, rep_labels):
+def _approximate_block(zb, yb, mb, start: int, zr, rep_labels, ip: bool):
     """Eq. (14) for the MC rows of one block."""
-    return kernels.targets_from_representatives(here(zb), zb, yb, mb, zr, rep_labels)
+    return kernels.targets_from_representatives(here(zb), zb, yb, mb, zr, rep_labels, ip)
 
 
 def _targets_here(z: Any, y_true: Any, y_clst: Any, matching: Any, mode: str, options: dict):
@@ -100,14 +100,14 @@ def correction_targets(
         reps = kernels.representatives(on, y_true, y_clst, cluster_to_label, misclustered, seed)
         ids = reps.get() if is_gpu_array(reps) else reps
         zr = fetch(z[ids]) if ids.shape[0] else on.xp.empty((0, d), dtype=np.float32)
-        args = (zr, y_true[reps])
+        args = (zr, y_true[reps], options["inner_product"])
         fn, workers = _approximate_block, workers_of(client)
         return tuple(map_rows(client, workers, fn, [z, labels_d, mis_d], outputs, *args))
     groups = kernels.label_bases(on, y_true, misclustered, options["k"])
     token, workers = broadcast(client, z, LabelRows, groups, d)
     try:
         arrays = [z, labels_d, mis_d]
-        args = (token, options["k"], options["chunk_size"])
+        args = (token, options["k"], options["chunk_size"], options["inner_product"])
         return tuple(map_rows(client, workers, _exact_block, arrays, outputs, *args))
     finally:
         release(client, token)

@@ -43,15 +43,27 @@ class DenseRows:
         lo, hi = np.searchsorted(self.rows, [start, stop])
         self.data[lo:hi] = block[self.rows[lo:hi] - start]
 
-    def search(self, queries: np.ndarray, k: int, chunk_size: int) -> tuple[Any, Any]:
-        return here(self.data).impl.knn_query(self.data, queries, k, chunk_size=chunk_size)
+    def search(
+        self, queries: np.ndarray, k: int, chunk_size: int, inner_product: bool = False
+    ) -> tuple[Any, Any]:
+        """The exact ``k`` nearest of these rows for each query (:func:`kernels.nearest`)."""
+        on = here(self.data)
+        return kernels.nearest(
+            on, self.data, queries, k, chunk_size=chunk_size, inner_product=inner_product
+        )
 
 
-def _knn_block(block: np.ndarray, start: int, token: str, k: int, chunk_size: int, n: int):
+def _knn_block(
+    block: np.ndarray, start: int, token: str, k: int, chunk_size: int, n: int, ip: bool
+):
     queries = np.ascontiguousarray(block, dtype=np.float32)
-    sq, idx = lookup(token).search(queries, k + 1, chunk_size)
+    rows = lookup(token)
+    # the IVF shard index (approximate) is Euclidean only; the dense rows search either
+    sq, idx = rows.search(queries, k + 1, chunk_size, **({"inner_product": True} if ip else {}))
     ids = np.arange(start, start + queries.shape[0], dtype=np.int64)
-    return kernels.drop_self(here(idx), sq, idx, k, query_ids=ids, n_base=n)
+    on = here(idx)
+    dist, idx = kernels.drop_self(on, sq, idx, k, query_ids=ids, n_base=n)
+    return kernels.inner_product_distances(on, queries, rows.data, idx) if ip else (dist, idx)
 
 
 def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarray, int]:
@@ -64,13 +76,23 @@ def _trained_ivf(z: Any, nprobe: int | None, seed: int = 1234) -> tuple[np.ndarr
 
 
 def knn(
-    z: Any, k: int, *, exact: bool, method: str | None, nprobe: int | None, chunk_size: int
-) -> tuple[Any, Any]:
-    """``(distances, indices)`` Dask arrays, chunked like ``z``; see the module docstring."""
+    z: Any, k: int, *, exact: bool, method: str | None, nprobe: int | None, chunk_size: int,
+    inner_product: bool = False,
+) -> tuple[Any, Any]:  # fmt: skip
+    """``(distances, indices)`` Dask arrays, chunked like ``z``; see the module docstring.
+    ``inner_product``: the rows of largest inner product (exact search only), through
+    :func:`lcc.kernels.neighbors.nearest` on each worker."""
     client = client_or_none()
     z = by_rows(z).astype(np.float32)
+    ip = inner_product
     if client is None:
-        return local(z, lambda a: _search_here(a, k, exact, method, nprobe, chunk_size))
+        return local(z, lambda a: _search_here(a, k, exact, method, nprobe, chunk_size, ip))
+    if on_gpu(z) and ip:
+        raise ValueError(
+            "metric='inner_product' is not available for Dask input on GPU workers (cuML's "
+            "multi-GPU NearestNeighbors is Euclidean); compute() the latents for one GPU, "
+            "or use metric='cosine' on normalised latents"
+        )
     if on_gpu(z):
         return _knn_gpu(client, z, k)
     if not exact and method not in (None, "ivf"):
@@ -86,18 +108,22 @@ def knn(
         token, workers = broadcast(client, z, cpu_ivf.ShardedIndex, *_trained_ivf(z, nprobe))
     try:
         outputs = [((k,), np.float32), ((k,), np.int64)]
-        dist, idx = map_rows(client, workers, _knn_block, [z], outputs, token, k, chunk_size, n)
+        args = (token, k, chunk_size, n, ip)
+        dist, idx = map_rows(client, workers, _knn_block, [z], outputs, *args)
     finally:
         release(client, token)
     return dist, idx
 
 
-def _search_here(a: Any, k: int, exact: bool, method: Any, nprobe: Any, chunk_size: int):
+def _search_here(
+    a: Any, k: int, exact: bool, method: Any, nprobe: Any, chunk_size: int, ip: bool
+) -> tuple[Any, Any]:
     """The single-process search of the computed latents ``a``, where they are."""
     on = place(a)  # where this process computes (a backend= / $LCC_BACKEND choice holds)
     method = None if exact else method or on.default_knn_method
     options = {"exact": exact, "method": method, "nprobe": nprobe, "chunk_size": chunk_size}
-    return on.back(*kernels.search(on, on.to(a), k, **options, progress=False)[:2])
+    found = kernels.search(on, on.to(a), k, **options, inner_product=ip, progress=False)
+    return on.back(*found[:2])
 
 
 def _knn_gpu(client: Any, z: Any, k: int) -> tuple[Any, Any]:

@@ -201,3 +201,22 @@ def test_cosine_knn_graph_and_targets_equal_single_process(client, latents):
     np.testing.assert_allclose(found.targets.compute(), local.targets, rtol=1e-5, atol=1e-5)
     labels, _ = lcc.kmeans(zd, 4, metric="cosine")
     assert labels.chunks[0] == zd.chunks[0]
+
+
+@pytest.mark.parametrize("mode", ["exact", "approximate", "orthogonal"])
+def test_inner_product_knn_graph_and_targets_equal_single_process(client, latents, mode):
+    z, y = latents
+    z = z * np.linspace(0.5, 3.0, z.shape[0], dtype=np.float32)[:, None]  # lengths differ
+    zd = da.from_array(z, chunks=UNEVEN)
+    dist, idx = lcc.knn(zd, 8, metric="inner_product")
+    single = lcc.knn(z, 8, metric="inner_product")
+    np.testing.assert_array_equal(idx.compute(), single.indices)
+    np.testing.assert_allclose(dist.compute(), single.distances, rtol=1e-6, atol=1e-5)
+    graph = lcc.knn_graph(zd, 8, metric="inner_product").compute().tocsr()
+    single_graph = lcc.knn_graph(z, 8, metric="inner_product")
+    assert abs(graph - single_graph).max() < 1e-5
+    clusters = lcc.leiden(single_graph, seed=0)
+    found = lcc.correction_targets(zd, y, clusters, mode=mode, metric="inner_product")
+    local = lcc.correction_targets(z, y, clusters, mode=mode, metric="inner_product")
+    np.testing.assert_array_equal(found.correctible.compute(), local.correctible)
+    np.testing.assert_allclose(found.targets.compute(), local.targets, rtol=1e-5, atol=1e-4)

@@ -47,7 +47,8 @@ BAD = [
     ({"exact_knn": None}, "exact_knn must be a bool, got None"),
     (
         {"metric": "manhattan"},
-        "metric='manhattan' is not supported; choose one of ('euclidean', 'cosine')",
+        "metric='manhattan' is not supported; choose one of "
+        "('euclidean', 'cosine', 'inner_product')",
     ),
     ({"seed": -1}, "seed must be at least 0, got -1"),
 ]
