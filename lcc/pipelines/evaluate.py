@@ -9,9 +9,13 @@ mean ± sample standard deviation over the seeds (in %), and against the ``refer
 algorithm the difference paired by seed with its Student-t 95 % interval, go to
 ``table.csv``, ``table.md`` and ``table.tex``.
 
-An algorithm is one of lcc's estimators (``DEC``, ``IDEC``, ``DCN``) with its options, or
-``kmeans`` (:func:`lcc.kmeans` on the inputs, ``n_init=10``), the baseline every deep
-clustering method is measured against; ``n_clusters`` is each data set's class count.
+An algorithm is one of lcc's estimators (``DEC``, ``IDEC``, ``DCN``) with its options and,
+optionally, BRB's options (``brb:``, :class:`lcc.deep.BRBCallback`, seeded with the cell's
+seed), or ``kmeans`` (:func:`lcc.kmeans` on the inputs, ``n_init=10``), the baseline every
+deep clustering method is measured against; ``n_clusters`` is each data set's class count.
+``reference`` is one algorithm for all, or a mapping from algorithm to its own reference
+(``{DEC+BRB: DEC, IDEC+BRB: IDEC}``: BRB's paired gain per method, as the BRB paper reports
+it). ``pipelines/configs/evaluate_brb_digits.yaml`` is ``benchmarks/bench_brb.py``'s table.
 """
 
 from __future__ import annotations
@@ -38,10 +42,17 @@ METRICS = {"acc": clustering_accuracy, "nmi": nmi, "ari": ari}
 
 
 class Algorithm(Section):
-    """One column of the grid: an estimator and its keyword options."""
+    """One column of the grid: an estimator, its keyword options and BRB's, if any."""
 
     estimator: Literal["DEC", "IDEC", "DCN", "kmeans"]
     options: dict[str, Any] = {}
+    brb: dict[str, Any] | None = None  # BRBCallback's options; its seed is the cell's
+
+    @model_validator(mode="after")
+    def _brb_on_a_deep_estimator(self) -> Algorithm:
+        if self.brb is not None and self.estimator == "kmeans":
+            raise ValueError("brb: resets a deep clusterer's centres; kmeans has none")
+        return self
 
 
 class Config(RunConfig):
@@ -50,19 +61,26 @@ class Config(RunConfig):
     pipeline: Literal["evaluate"] = "evaluate"
     name: str = "evaluate"
     datasets: Annotated[list[DataName], Field(min_length=1)] = ["digits"]
-    standardize: bool = False  # z-transform each data set over all pixels
+    standardize: bool | Literal["before_resize"] = False  # z-transform over all pixels
+    resize: Annotated[int, Field(ge=2)] | None = None  # images resized to resize × resize
     algorithms: Annotated[dict[str, Algorithm], Field(min_length=1)]
     seeds: Annotated[list[int], Field(min_length=2)] = [0, 1, 2, 3, 4]
-    reference: str | None = None  # an algorithms key: paired differences against it
+    # an algorithms key (paired differences against it), or one per algorithm
+    reference: str | dict[str, str] | None = None
     device: str = "cpu"
 
     @model_validator(mode="after")
     def _known_reference(self) -> Config:
-        if self.reference is not None and self.reference not in self.algorithms:
-            raise ValueError(
-                f"reference={self.reference!r} is not one of the algorithms "
-                f"{sorted(self.algorithms)}"
-            )
+        known = sorted(self.algorithms)
+        if isinstance(self.reference, dict):
+            for algorithm, reference in self.reference.items():
+                if algorithm not in self.algorithms or reference not in self.algorithms:
+                    raise ValueError(
+                        f"reference {{{algorithm!r}: {reference!r}}} names an algorithm that "
+                        f"is not one of {known}"
+                    )
+        elif self.reference is not None and self.reference not in self.algorithms:
+            raise ValueError(f"reference={self.reference!r} is not one of the algorithms {known}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds {self.seeds} repeat a seed; each cell is run once")
         return self
@@ -96,7 +114,8 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
         data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, algorithm, seed in tqdm(todo, desc="cells", unit="fit"):
             if name not in data:
-                x, y, _ = load_flat(name, standardize=config["standardize"])
+                options = {"standardize": config["standardize"], "resize": config["resize"]}
+                x, y, _ = load_flat(name, **options)
                 data[name] = (x, y)
             row = _cell(config, name, algorithm, seed, *data[name])
             append_jsonl(run_dir / CELLS, row)
@@ -144,6 +163,8 @@ def _cell(config: dict, name: str, algorithm: str, seed: int, x, y) -> dict[str,
 
         estimator = getattr(deep, spec["estimator"])
         options = {"device": config["device"]} | spec["options"]
+        if spec["brb"] is not None:
+            options["callbacks"] = [deep.BRBCallback(**({"seed": seed} | spec["brb"]))]
         labels = estimator(n_clusters, random_state=seed, **options).fit(x).labels_
     seconds = time.perf_counter() - start
     scores = {key: float(metric(y, labels)) for key, metric in METRICS.items()}
@@ -161,14 +182,21 @@ def summarise(config: dict[str, Any], done: dict) -> list[dict[str, Any]]:
             for key in METRICS:
                 values = [100 * c[key] for c in cells]
                 row |= {f"{key}_mean": statistics.mean(values), f"{key}_std": sample_std(values)}
-            reference = config["reference"]
+            reference = _reference(config["reference"], algorithm)
             if reference is not None and reference != algorithm:
                 base = [100 * done[(name, reference, s)]["acc"] for s in config["seeds"]]
                 d = paired_difference([100 * c["acc"] for c in cells], base)
                 row |= {"d_acc": d.mean, "d_acc_low": d.low, "d_acc_high": d.high}
+                if isinstance(config["reference"], dict):  # say which, in the table
+                    row["vs"] = reference
             row["seconds"] = statistics.mean(c["seconds"] for c in cells)
             rows.append(row)
     return rows
+
+
+def _reference(reference: str | dict[str, str] | None, algorithm: str) -> str | None:
+    """The algorithm ``algorithm`` is compared with (None: none)."""
+    return reference.get(algorithm) if isinstance(reference, dict) else reference
 
 
 def _cells_of(row: dict[str, Any]) -> list[str]:
@@ -178,6 +206,7 @@ def _cells_of(row: dict[str, Any]) -> list[str]:
     delta = "—"
     if "d_acc" in row:
         delta = f"{row['d_acc']:+.1f} [{row['d_acc_low']:+.1f}, {row['d_acc_high']:+.1f}]"
+        delta += f" vs {row['vs']}" if "vs" in row else ""
     return [*out, delta, f"{row['seconds']:.1f}"]
 
 

@@ -92,3 +92,54 @@ def test_lcc_evaluate_command_and_bad_configs(tmp_path, capsys):
         lcc.evaluate(_config(tmp_path, reference="SSC"))
     with pytest.raises((ConfigError, ValueError), match="seeds"):
         lcc.evaluate(_config(tmp_path, seeds=[1]))
+
+
+def test_brb_cells_and_a_reference_per_algorithm(tmp_path):
+    from lcc.data import load_flat
+    from lcc.deep import DEC, BRBCallback
+    from lcc.metrics import clustering_accuracy
+
+    brb = {"alpha": 0.8, "interval": 1, "subsample": 500, "n_init": 1}
+    options = TINY | {"clustering_epochs": 3}
+    algorithms = {
+        "kmeans": {"estimator": "kmeans", "options": {"n_init": 1}},
+        "DEC": {"estimator": "DEC", "options": options},
+        "DEC+BRB": {"estimator": "DEC", "options": options, "brb": brb},
+    }
+    reference = {"DEC+BRB": "DEC", "DEC": "kmeans"}
+    run_dir = lcc.evaluate(_config(tmp_path, algorithms=algorithms, reference=reference))
+    cells = {(c["algorithm"], c["seed"]): c for c in _cells(run_dir)}
+    x, y, _ = load_flat("digits")
+    direct = DEC(10, random_state=1, callbacks=[BRBCallback(seed=1, **brb)], **options).fit(x)
+    assert cells[("DEC+BRB", 1)]["acc"] == pytest.approx(clustering_accuracy(y, direct.labels_))
+    assert cells[("DEC+BRB", 1)]["acc"] != cells[("DEC", 1)]["acc"]  # the resets did something
+    with open(run_dir / "table.csv") as f:
+        rows = {r["algorithm"]: r for r in csv.DictReader(f)}
+    for algorithm, against in reference.items():
+        d = paired_difference(*[[100 * cells[(a, s)]["acc"] for s in (0, 1)]
+                                for a in (algorithm, against)])  # fmt: skip
+        assert float(rows[algorithm]["d_acc"]) == pytest.approx(d.mean)
+        assert rows[algorithm]["vs"] == against
+    assert rows["kmeans"]["d_acc"] == ""
+    assert "vs DEC |" in (run_dir / "table.md").read_text()
+
+
+def test_bad_brb_and_reference_mappings_are_named(tmp_path):
+    algorithms = {"kmeans": {"estimator": "kmeans", "brb": {"alpha": 0.8}}}
+    with pytest.raises((ConfigError, ValueError), match="brb: resets a deep clusterer's"):
+        lcc.evaluate(_config(tmp_path, algorithms=algorithms, reference=None))
+    with pytest.raises((ConfigError, ValueError), match=r"reference \{'DEC': 'SSC'\} names"):
+        lcc.evaluate(_config(tmp_path, reference={"DEC": "SSC"}))
+
+
+def test_the_brb_config_is_bench_brbs_protocol():
+    config = lcc.config.load_config(
+        "pipelines/configs/evaluate_brb_digits.yaml", [], pipeline.Config
+    ).model_dump()
+    assert (config["standardize"], config["resize"]) == (True, 28)
+    for name, spec in config["algorithms"].items():
+        assert spec["options"]["pretrain_epochs"] == 0 and spec["options"]["augment"] is True
+        assert (spec["brb"] is not None) == name.endswith("+BRB")
+        if spec["brb"]:  # bench_brb.py's TracedBRB options
+            assert spec["brb"] == {"alpha": 0.8, "interval": 20, "subsample": 10_000, "n_init": 10}
+            assert config["reference"][name] == name.removesuffix("+BRB")
