@@ -125,6 +125,10 @@ class LatentBuffer:
         self.filled = torch.zeros(n_samples, dtype=torch.bool, device=device)
         self.out_of_range = torch.zeros((), dtype=torch.bool, device=device)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.data.shape)  # type: ignore[return-value]
+
     def write(self, indices: Any, latents: torch.Tensor) -> None:
         """Store ``latents`` (batch, ...) flattened, at rows ``indices`` (batch,)."""
         import torch

@@ -44,12 +44,13 @@ def blob_net():
     )
 
 
-def correction(rank: int | None, indices: torch.Tensor) -> dict:
-    """One correction step and the LCC term of the batch ``indices``."""
+def correction(rank: int | None, indices: torch.Tensor, **options) -> dict:
+    """One correction step and the LCC term of the batch ``indices`` (``options``: more
+    of :class:`lcc.training.LCCCallback`'s)."""
     from lcc.training import LCCCallback
 
     data, model = blob_data(), blob_net()
-    callback = LCCCallback(model, ["2"], data, weight=1.0, warmup=0, k=5, batch_size=64)
+    callback = LCCCallback(model, ["2"], data, weight=1.0, warmup=0, k=5, batch_size=64, **options)
     with one_thread():
         stats = callback.on_epoch_start(0)
     model(data.tensors[0][indices])
@@ -65,9 +66,15 @@ def correction(rank: int | None, indices: torch.Tensor) -> dict:
     }
 
 
-def worker(rank: int, world: int, folder: str) -> None:
+def worker(rank: int, world: int, folder: str, options: dict | None = None) -> None:
+    """``options``: the callback's, and ``message_bytes`` (``lcc.training.ddp.MESSAGE_BYTES``)."""
     import torch.distributed as dist
     from torch.utils.data import DistributedSampler
+
+    from lcc.training import ddp
+
+    options = dict(options or {})
+    ddp.MESSAGE_BYTES = options.pop("message_bytes", ddp.MESSAGE_BYTES)
 
     dist.init_process_group(
         "gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world
@@ -76,7 +83,7 @@ def worker(rank: int, world: int, folder: str) -> None:
         sampler = DistributedSampler(blob_data(), num_replicas=world, rank=rank, shuffle=True)
         sampler.set_epoch(3)
         indices = torch.as_tensor(list(sampler))[:64]
-        torch.save(correction(rank, indices), Path(folder) / f"rank{rank}.pt")
+        torch.save(correction(rank, indices, **options), Path(folder) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 

@@ -290,14 +290,14 @@ class LCCCallback:
             progress=self.progress,
         )
 
-    def new_record(self) -> LatentRecord:
-        """An empty :class:`LatentRecord` of the training set on the model's device."""
-        return LatentRecord(
-            len(self.train_set),
-            _device_of(self.model),
-            max_in_memory_bytes=self.max_in_memory_bytes,
-            store_dir=self.store_dir,
-        )
+    def new_record(self, *, whole: bool = False) -> LatentRecord:
+        """An empty :class:`LatentRecord` of the training set on the model's device (its
+        stores under DDP: :func:`lcc.training.ddp.share_dir`)."""
+        from lcc.training.ddp import share_dir
+
+        store_dir = share_dir(self.store_dir, whole)
+        n, device, limit = len(self.train_set), _device_of(self.model), self.max_in_memory_bytes
+        return LatentRecord(n, device, max_in_memory_bytes=limit, store_dir=store_dir)
 
     def loss(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``w · Σ_layers L_clst`` for the batch with dataset ``indices``; call after forward.

@@ -235,16 +235,34 @@ class LatentRecord:
             )
         self.seen[index] = True
 
-    def rows(self) -> dict[str, Any]:
-        """The written rows on the host, for sending to another process: ``indices`` and
-        their ``latents`` (per layer), ``labels`` and ``predictions`` (in-memory buffers)."""
-        index = torch.nonzero(self.seen).flatten()
+    def written(self) -> torch.Tensor:
+        """The dataset indices written so far, ascending (on the host)."""
+        return torch.nonzero(self.seen).flatten().cpu()
+
+    def rows(self, index: torch.Tensor | None = None) -> dict[str, Any]:
+        """Rows ``index`` (default: every written one) on the host, for sending to another
+        process: ``indices``, their ``latents`` (per layer, read from memory or from the
+        on-disk store), ``labels`` and ``predictions``."""
+        from lcc.staging import LatentStore
+
+        index = self.written() if index is None else index.cpu()
+
+        def read(buffer: Any) -> torch.Tensor:
+            if isinstance(buffer, LatentStore):
+                return torch.from_numpy(buffer.array.oindex[index.numpy()])
+            return buffer.data[index.to(buffer.data.device)].cpu()
+
+        on = index.to(self.device)
         return {
-            "indices": index.cpu(),
-            "latents": {name: b.data[index].cpu() for name, b in self.buffers.items()},
-            "labels": self.labels[index].cpu(),
-            "predictions": self.predictions[index].cpu(),
+            "indices": index,
+            "latents": {name: read(buffer) for name, buffer in self.buffers.items()},
+            "labels": self.labels[on].cpu(),
+            "predictions": self.predictions[on].cpu(),
         }
+
+    def row_bytes(self) -> int:
+        """Bytes of one row's latents over every layer (0 before the first write)."""
+        return 4 * sum(buffer.shape[1] for buffer in self.buffers.values())
 
     def missing(self) -> list[int]:
         """Dataset indices not written yet."""

@@ -21,6 +21,27 @@ def test_two_ranks_give_exactly_the_single_process_targets(tmp_path):
         assert float(got["loss"]) > 0 or not alone["correctible"][got["indices"]].any()
 
 
+def test_two_ranks_past_max_in_memory_bytes_give_the_single_process_targets(tmp_path):
+    """Each rank captures its share to an on-disk store of its own and sends rank 0 its rows
+    in messages of 1 KiB (32 rows of the 8 latents: 7 rounds), which writes the whole
+    store and clusters it from there as one process does."""
+    stores = tmp_path / "stores"
+    options = {"max_in_memory_bytes": 1, "store_dir": str(stores), "message_bytes": 1024}
+    mp.spawn(worker, args=(2, str(tmp_path), options), nprocs=2, join=True)
+    assert {p.name for p in stores.iterdir()} >= {"rank0", "rank1", "2.zarr", "2.zarr.complete"}
+    for rank in (0, 1):
+        assert (stores / f"rank{rank}" / "2.zarr").is_dir()  # the share went to disk
+        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        alone = correction(
+            None, got["indices"], max_in_memory_bytes=1, store_dir=str(tmp_path / "alone")
+        )
+        assert torch.equal(got["targets"], alone["targets"])
+        assert torch.equal(got["correctible"], alone["correctible"])
+        assert got["correctible"].any()
+        assert got["mc_fraction"] == alone["mc_fraction"]
+        torch.testing.assert_close(got["loss"], alone["loss"])
+
+
 def test_lightning_ddp_gives_exactly_the_single_process_targets(tmp_path):
     from ddp_worker import lightning_targets
 
