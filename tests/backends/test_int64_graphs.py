@@ -72,3 +72,22 @@ def test_landmark_row_pointers_do_not_wrap_past_int32():
     indptr = row_pointers(np, 2**22, 2**10)  # 2³² stored entries
     assert indptr.dtype == np.int64 and int(indptr[-1]) == 2**32
     assert np.all(np.diff(indptr) == 2**10)
+
+
+def test_dask_edge_blocks_number_rows_and_columns_past_int32(emulated_gpu):
+    """The Dask backend's edge list (cugraph.dask): a row block that starts past 2³¹ − 1,
+    linked to columns past it, keeps its 64-bit ids (a sparse block of 3 rows: no memory)."""
+    import scipy.sparse as sp
+    from helpers import host, on
+
+    from lcc.backends.dask_gpu import _edges_block
+
+    start, n = 2**31 + 5, 2**31 + 40
+    cols = np.array([start + 1, 7, start + 30, start + 2], dtype=np.int64)
+    block = sp.csr_matrix(
+        (np.ones(4, np.float32), cols, np.array([0, 2, 3, 4])), shape=(3, n)
+    )  # row 0 → start + 1 and 7; row 1 → start + 30; row 2 → start + 2 (= itself)
+    edges = _edges_block(on("gpu", block), start)
+    src, dst = host(edges["src"].to_cupy()), host(edges["dst"].to_cupy())
+    assert src.dtype == dst.dtype == np.int64
+    assert sorted(zip(src.tolist(), dst.tolist())) == [(start, start + 1), (start + 1, start + 30)]

@@ -5,7 +5,10 @@ Matrices hold a scipy matrix; their ``data`` / ``indices`` / ``indptr`` /
 give device arrays (cupyx returns a 2-D ``cupy.ndarray`` from ``sum(axis=…)``,
 not ``numpy.matrix``), and building one from host arrays is refused (cupyx
 takes cupy arrays; a scipy matrix is copied to the device, cupyx
-``_compressed.py``). Index arrays are int32, as cupyx stores them.
+``_compressed.py``). Index arrays are int32 where every index, the entry count and the
+shape fit, int64 otherwise, as cupyx 14.2 chooses them (``cupyx/scipy/sparse/
+_compressed.py``: "Choose int32 when all values fit, int64 otherwise"; before cupy 14
+they were always int32, cupy #9825).
 
 ``linalg.svds`` follows cupyx 14.0 (``cupyx/scipy/sparse/linalg/_eigen.py``):
 no seed and no start vector (the Lanczos start is ``cupy.random`` without a
@@ -139,10 +142,14 @@ def _from_arrays(arg: tuple) -> Any:
 
 
 def _int32_indices(m: Any) -> Any:
-    for name in ("indices", "indptr", "row", "col"):
-        part = getattr(m, name, None)
-        if part is not None and part.dtype != np.int32:
-            setattr(m, name, part.astype(np.int32))
+    """``m`` with int32 index arrays where everything fits, else int64 ones."""
+    names = [n for n in ("indices", "indptr", "row", "col") if getattr(m, n, None) is not None]
+    limit = np.iinfo(np.int32).max
+    fits = max(*m.shape, m.nnz) <= limit and all(
+        getattr(m, n).size == 0 or int(getattr(m, n).max()) <= limit for n in names
+    )
+    for name in names:
+        setattr(m, name, getattr(m, name).astype(np.int32 if fits else np.int64, copy=False))
     return m
 
 
