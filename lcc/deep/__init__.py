@@ -1,5 +1,6 @@
 """Deep clustering estimators: DEC, IDEC, DCN (+ BRB's BRBCallback), SNNL, CDC and SSC."""
 
+from lcc.deep._base import each_epoch
 from lcc.deep.autoencoder import ConvAutoencoder, FeedForwardAutoencoder
 from lcc.deep.brb import BRBCallback, soft_reset
 from lcc.deep.cdc import CDC
@@ -18,5 +19,6 @@ __all__ = [
     "SNNLAutoencoder",
     "SnapshotSpectralClustering",
     "dcn_center_update",
+    "each_epoch",
     "soft_reset",
 ]

@@ -8,7 +8,9 @@ What DEC / IDEC / DCN, CDC, the SNNL autoencoder and SSC share lives here once:
   ``n_clusters ≤ n_samples``;
 * seeding (``random_state``: torch's generator, and ``self._rng`` for the batch order);
 * shuffled mini-batches;
-* the epoch log: ``history_`` records, ``verbose`` printing, and the
+* the epoch log: ``history_`` records, ``verbose`` printing, :func:`each_epoch` (every
+  record also handed to a function while a block runs: a pipeline's live TensorBoard
+  events, without touching the estimator's parameters), and the
   ``callbacks`` (``on_epoch_end(epoch, estimator) -> bool``, True to say the
   callback reset something, as :class:`lcc.deep.BRBCallback` does; an optional
   ``on_fit_start(estimator, n_samples)`` checks the callback against the
@@ -23,7 +25,9 @@ estimator's ``fit`` calls a training function of its method, which trains an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,7 +40,26 @@ from lcc.deep._codes import encode_in_batches
 from lcc.deep._input import check_input, check_labels
 from lcc.deep._params import Callbacks, Device
 
-__all__ = ["DeepClusterer", "EncoderClusterer"]
+__all__ = ["DeepClusterer", "EncoderClusterer", "each_epoch"]
+
+_EPOCH_HOOK: ContextVar[Callable[[dict[str, Any]], None] | None] = ContextVar(
+    "lcc_epoch_hook", default=None
+)
+
+
+@contextlib.contextmanager
+def each_epoch(hook: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """While the block runs, every epoch record an estimator logs (a ``history_`` row) is
+    also handed to ``hook``, as the epoch ends.
+
+    >>> with each_epoch(lambda row: print(row["epoch"], row["loss"])):
+    ...     DEC(10).fit(x)
+    """
+    token = _EPOCH_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _EPOCH_HOOK.reset(token)
 
 
 class DeepClusterer:
@@ -108,6 +131,8 @@ class DeepClusterer:
     def _log(self, record: dict[str, Any]) -> None:
         """Append ``record`` to ``history_`` (and print it when ``verbose``)."""
         self.history_.append(record)
+        if (hook := _EPOCH_HOOK.get()) is not None:
+            hook(record)
         if self.verbose:
             print({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
 

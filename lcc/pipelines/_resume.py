@@ -1,4 +1,5 @@
-"""A pipeline run's checkpoints, its metrics file and its completion marker.
+"""A pipeline run's checkpoints, its metrics file, its live TensorBoard events and its
+completion marker.
 
 Every epoch of every phase ends with :meth:`RunCheckpoints.save`: the training
 loop's state plus what the pipeline needs to pick up (the phase, the finished
@@ -33,6 +34,11 @@ class RunCheckpoints:
         self.lock = RunLock(self.run_dir)
         self.enabled = bool(config["checkpoint"]["enabled"])
         self.store = Checkpoints(self.run_dir / "checkpoints", keep=config["checkpoint"]["keep"])
+        self.events = None
+        if config.get("tensorboard", True):
+            from lcc.tensorboard_events import LiveEvents
+
+            self.events = LiveEvents(self.run_dir)
 
     def __enter__(self) -> RunCheckpoints:
         return self
@@ -40,6 +46,8 @@ class RunCheckpoints:
     def __exit__(self, *exc: object) -> None:
         """The run is over, however it ended: the directory is free for the next process
         (or this one: a traceback kept in a notebook must not hold it)."""
+        if self.events is not None:
+            self.events.close()
         self.lock.release()
 
     @property
@@ -47,12 +55,18 @@ class RunCheckpoints:
         return (self.run_dir / "complete.json").is_file()
 
     def mark_complete(self, summary: dict[str, Any]) -> None:
-        """The run's TensorBoard events (config key ``tensorboard``), then ``complete.json``."""
-        if self.config.get("tensorboard", True):
-            from lcc.tensorboard_events import write_events
+        """The run's figures as TensorBoard events (config key ``tensorboard``), then
+        ``complete.json``."""
+        if self.events is not None:
+            from lcc.tensorboard_events import write_figures
 
-            write_events(self.run_dir)
+            write_figures(self.run_dir)
         write_json(self.run_dir / "complete.json", summary)
+
+    def live(self, row: dict[str, Any]) -> None:
+        """An epoch's row as TensorBoard scalars, now (:mod:`lcc.tensorboard_events`)."""
+        if self.events is not None:
+            self.events.log(row)
 
     def start(self) -> tuple[Checkpoint | None, dict[str, Any]] | None:
         """Where the run stands: ``(last checkpoint or None, the finished units' results)``;

@@ -126,7 +126,7 @@ class RunConfig(Section):
     name: str
     output_dir: str = "runs"
     checkpoint: CheckpointSection = CheckpointSection()
-    tensorboard: bool = True  # the metrics and figures as TensorBoard events at the end
+    tensorboard: bool = True  # per-epoch metrics as live TensorBoard events, figures at the end
 
 
 class SeededRunConfig(RunConfig):

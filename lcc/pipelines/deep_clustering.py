@@ -118,6 +118,7 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
 
 def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
     from lcc.data import load_flat
+    from lcc.deep import each_epoch
     from lcc.plots import plot_curves
 
     if (started := runs.start()) is None:
@@ -139,12 +140,14 @@ def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
                         resume = last if last is not None and last.meta["run"] == key else None
                         model = _estimator(config, algo, pretrain, use_brb, seed, y, image_shape)
                         print(f"{label}, seed {seed}", flush=True)
-                        model.fit(
-                            x,
-                            y,
-                            resume=resume,
-                            on_checkpoint=lambda ck, key=key: runs.save(ck, run=key, done=done),
-                        )
+                        live = {"run": label, "seed": seed}
+                        with each_epoch(lambda r, live=live: runs.live(live | r)):
+                            model.fit(
+                                x,
+                                y,
+                                resume=resume,
+                                on_checkpoint=lambda ck, key=key: runs.save(ck, run=key, done=done),
+                            )
                         done[key] = [{"run": label, "seed": seed} | r for r in model.history_]
                         for row in done[key]:
                             append_jsonl(runs.metrics, row)

@@ -289,13 +289,18 @@ class _Arm:
                 callback=callback,
                 seed=self.config["seed"],
                 progress=bool(self.config["progress"]),
-                on_epoch_end=lambda r: append_jsonl(self.runs.metrics, {"run": run_name} | r),
+                on_epoch_end=lambda r: self._log({"run": run_name} | r),
                 on_checkpoint=save,
                 resume=resume,
             )
         finally:
             if callback is not None:
                 callback.close()
+
+    def _log(self, row: dict[str, Any]) -> None:
+        """An epoch's row: a line of ``metrics.jsonl`` and live TensorBoard scalars."""
+        append_jsonl(self.runs.metrics, row)
+        self.runs.live(row)
 
     def _callback(self, model, run_name: str):
         from lcc.training import LCCCallback

@@ -109,6 +109,7 @@ def run(config: dict[str, Any], run_dir: Path | None = None) -> Path:
 
 def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
     from lcc.data import load_flat
+    from lcc.deep import each_epoch
     from lcc.plots import plot_history
 
     method = config["method"]
@@ -128,7 +129,8 @@ def _run(config: dict[str, Any], runs: RunCheckpoints) -> Path:
             def save(ck, seed=seed) -> None:
                 runs.save(ck, seed=seed, done=done)
 
-            estimator, z, held_out = _fit(config, x, y, n_clusters, seed, resume, save)
+            with each_epoch(lambda r, seed=seed: runs.live({"seed": seed} | r)):
+                estimator, z, held_out = _fit(config, x, y, n_clusters, seed, resume, save)
             done[str(seed)] = _seed_results(estimator, z, y[held_out], n_clusters, seed)
             for row in done[str(seed)]["rows"]:
                 append_jsonl(runs.metrics, row)

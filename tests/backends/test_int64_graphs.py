@@ -90,4 +90,5 @@ def test_dask_edge_blocks_number_rows_and_columns_past_int32(emulated_gpu):
     edges = _edges_block(on("gpu", block), start)
     src, dst = host(edges["src"].to_cupy()), host(edges["dst"].to_cupy())
     assert src.dtype == dst.dtype == np.int64
-    assert sorted(zip(src.tolist(), dst.tolist())) == [(start, start + 1), (start + 1, start + 30)]
+    edges = sorted(zip(src.tolist(), dst.tolist(), strict=True))
+    assert edges == [(start, start + 1), (start + 1, start + 30)]
