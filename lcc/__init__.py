@@ -35,10 +35,14 @@ def __getattr__(name: str):
     if name in _LAZY:
         from lcc._registry import load
 
-        if _LAZY[name] is None:  # a submodule
-            return load(f"lcc.{name}")
-        return load(f"{_LAZY[name]}:{name}")
+        value = load(f"lcc.{name}" if _LAZY[name] is None else f"{_LAZY[name]}:{name}")
+        globals()[name] = value  # imported once (PEP 562)
+        return value
     raise AttributeError(f"module 'lcc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})  # the lazy names too (PEP 562): tab completion, autodoc
 
 
 __all__ = [  # noqa: RUF022  (grouped by what a user reaches for, not sorted)

@@ -168,6 +168,8 @@ def correct(
     predictions : (n_samples,) int array, optional
         The model's predicted classes: adds its accuracy on CC / MC samples to ``stats``.
 
+    Notes
+    -----
     ``k`` … ``on_explosion`` are the step's parameters of :data:`STEP_PARAMETERS` (defaults and
     rules); a bad one raises :class:`lcc._validation.InvalidParameterError` naming it.
 

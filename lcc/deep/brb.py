@@ -154,6 +154,8 @@ class BRBCallback:
         authors' code.
     seed : int, default 0
 
+    Notes
+    -----
     A reset is due after epochs ``interval − 1``, ``2·interval − 1``, … (0-based),
     i.e. at the start of epochs ``interval``, ``2·interval``, …, as the authors'
     code; never after the last epoch when the clusterer says how many there are

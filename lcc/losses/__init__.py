@@ -1,4 +1,4 @@
-"""Training losses built on latent clusters (torch ``nn.Module``s and functions)."""
+"""Training losses built on latent clusters (torch modules, ``nn.Module``, and functions)."""
 
 from lcc.losses.cdc import affinity_loss, correlation_loss, pairwise_similarity
 from lcc.losses.dec import (

@@ -126,6 +126,8 @@ class LCCCallback:
     store_dir : str or Path, optional
         Where the on-disk stores go (default: a temporary directory).
 
+    Notes
+    -----
     The LCC step's parameters (:data:`lcc.correction.STEP_PARAMETERS`, ``k`` … ``on_explosion``)
     are kept in ``step`` and passed to :func:`lcc.correct`; every option is checked here
     (:func:`check_options`), before anything is built.
@@ -281,14 +283,8 @@ class LCCCallback:
 
     def capture_rows(self, record: LatentRecord, indices: Sequence[int] | None = None) -> None:
         """A capture pass over the training samples ``indices`` (default: all) into ``record``."""
-        self.capture.fill(
-            record,
-            self.model,
-            self.train_set,
-            indices=indices,
-            batch_size=self.batch_size,
-            progress=self.progress,
-        )
+        options = {"indices": indices, "batch_size": self.batch_size, "progress": self.progress}
+        self.capture.fill(record, self.model, self.train_set, **options)
 
     def new_record(self, *, whole: bool = False) -> LatentRecord:
         """An empty :class:`LatentRecord` of the training set on the model's device (its
