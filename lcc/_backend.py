@@ -167,6 +167,16 @@ def sparse_module(backend: Backend) -> ModuleType:
     return load(backend_spec(backend).sparse_module)
 
 
+def _device_sparse_dtype(m: Any) -> Any:
+    """``m`` in a dtype cupyx's sparse matrices hold (bool, float32 / 64, complex64 / 128):
+    integer weights (networkx's adjacency) as float64, float16 as float32."""
+    import numpy as np
+
+    if m.dtype == np.bool_ or m.dtype in (np.float32, np.float64, np.complex64, np.complex128):
+        return m
+    return m.astype(np.float64 if m.dtype.kind in "iu" else np.float32)
+
+
 def move(x: Any, backend: Backend) -> Any:
     """Copy a dense array or sparse matrix to ``backend``'s device (no-op when already there)."""
     here = backend_spec(backend_of(x))
@@ -177,6 +187,6 @@ def move(x: Any, backend: Backend) -> Any:
         if here.array_module != "numpy":
             x = x.get()
         if load("scipy.sparse").issparse(x):
-            return load(there.sparse_module).csr_matrix(x.tocsr())
+            return load(there.sparse_module).csr_matrix(_device_sparse_dtype(x.tocsr()))
         return load(there.array_module).asarray(x)
     return x.get()  # device arrays and sparse matrices copy to the host with .get()

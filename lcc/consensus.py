@@ -253,7 +253,9 @@ def ssc_consensus(
         on, members, p, r, chosen, bandwidth, minkowski_p, normalize_columns, seed
     )
     svd = _svd(on, stacked, k, solver, seed)
-    labels = on.back(kmeans(svd.U, k, seed=seed, n_init=n_init).labels)
+    labels = on.back(
+        _in_order_of_appearance(on.xp, kmeans(svd.U, k, seed=seed, n_init=n_init).labels)
+    )
     if not return_details:
         return labels
     return SSCResult(
@@ -281,8 +283,24 @@ def consensus_labels(
     """
     k = check_positive_int(n_clusters, "n_clusters")
     solver = check_choice(svd_solver, "svd_solver", ("auto", "gram", "arpack"))
-    svd = _svd(here(affinity), affinity, k, solver, seed)
-    return kmeans(svd.U, k, seed=seed, n_init=check_positive_int(n_init, "n_init")).labels
+    on = here(affinity)
+    svd = _svd(on, affinity, k, solver, seed)
+    labels = kmeans(svd.U, k, seed=seed, n_init=check_positive_int(n_init, "n_init")).labels
+    return _in_order_of_appearance(on.xp, labels)
+
+
+def _in_order_of_appearance(xp: Any, labels: Any) -> Any:
+    """``labels`` renumbered so that clusters count up in order of their first sample: one
+    partition, one labelling. The GPU's singular vectors of SSC's repeated singular values
+    are a different rotation from call to call (two calls with one seed on an H200: the
+    same partition, ARI 1.0, labels permuted), which k-Means' seeding turns into another
+    numbering."""
+    values, first = xp.unique(labels, return_index=True)
+    rank = xp.empty(values.shape[0], dtype=xp.int64)
+    rank[xp.argsort(first)] = xp.arange(values.shape[0])
+    lookup = xp.zeros(int(values.max()) + 1, dtype=xp.int64)
+    lookup[values] = rank
+    return lookup[labels]
 
 
 def ensemble_size_labels(

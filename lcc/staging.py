@@ -136,7 +136,7 @@ class LatentBuffer:
         idx, z = _check_writes(torch.as_tensor(indices), latents.detach(), *self.data.shape)
         idx = rows_on(idx, self.data.shape[0], self.data.device, self.out_of_range)
         self.data[idx] = z.to(self.data.dtype)
-        self.filled[idx] = True
+        self.filled.index_fill_(0, idx, True)  # a Python scalar through [] waits for the device
 
     @property
     def complete(self) -> bool:

@@ -219,8 +219,9 @@ def test_gpu_check_runs_part_a_on_the_emulated_cupy_tier(tmp_path):
 
 
 def test_the_plugin_skips_a_module_only_for_a_package_that_is_not_installed(tmp_path):
-    """Absent packages (also behind a conftest, and one hidden as on the device) are skips;
-    a missing submodule of an installed package or a module of the project stays an error."""
+    """Absent packages (also behind a conftest, one hidden as on the device, and one a test
+    imports as it runs) are skips; a missing submodule of an installed package or a module
+    of the project stays an error."""
     project = tmp_path / "project"
     for folder in ("sub", "local"):
         (project / folder).mkdir(parents=True)
@@ -232,6 +233,8 @@ def test_the_plugin_skips_a_module_only_for_a_package_that_is_not_installed(tmp_
         "local/helper_here.py": "X = 1\n",
         "local/test_local.py": "import helper_here\n",  # importlib mode: not on sys.path
         "test_ok.py": "def test_ok():\n    pass\n",
+        "test_runtime.py": "def test_runtime():\n    import gpu_check_no_such_runtime_package\n",
+        "test_broken.py": "def test_broken():\n    import json.no_such_submodule\n",
         "sub/conftest.py": "import gpu_check_no_such_conftest_package\n",
         "sub/test_sub.py": "def test_sub():\n    pass\n",
     }
@@ -253,7 +256,9 @@ def test_the_plugin_skips_a_module_only_for_a_package_that_is_not_installed(tmp_
     assert "SKIPPED [1] test_hidden.py: zarr not installed" in summary
     assert "SKIPPED [1] sub: gpu_check_no_such_conftest_package not installed" in summary
     assert "ERROR test_inside.py" in summary and "ERROR local/test_local.py" in summary
-    assert re.search(r"1 passed, 3 skipped, 2 errors", run.stdout), run.stdout
+    assert "gpu_check_no_such_runtime_package not installed (needed at run time)" in summary
+    assert "FAILED test_broken.py::test_broken" in summary  # inside an installed package
+    assert re.search(r"1 failed, 1 passed, 4 skipped, 2 errors", run.stdout), run.stdout
     assert run.returncode == 1
 
 

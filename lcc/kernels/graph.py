@@ -168,17 +168,21 @@ def peer_pressure(
 def _row_argmax_random_ties(on: Placement, m: Any, rng: Any) -> Any:
     """Column of each row's largest entry of a CSR matrix, ties broken uniformly at random.
 
-    O(nnz), no sort: every maximal entry draws a random key in [1, 2) and the
-    entry holding its row's largest key wins. Rows without entries get -1.
+    Every maximal entry draws a distinct random integer key (a rank of a random
+    permutation) and the entry holding its row's largest key wins. Rows without
+    entries get -1. The row maxima are the sparse matrix's own exact row reduction
+    and the keys are int64: on an H200 with cupy 14.2, ``cupy.maximum.at`` and
+    ``cupyx.scatter_max`` returned float64 maxima rounded to float32 (1.99909074128969
+    came back as 1.9990907907485962), so no float key ever equalled its row's maximum.
     """
     xp = on.xp
     n = m.shape[0]
     rows = csr_row_ids(on, m)
-    row_max = _scatter_max(on, xp.full(n, -xp.inf), rows, m.data)
+    row_max = xp.asarray(m.max(axis=1).toarray()).ravel()
     is_max = m.data >= row_max[rows] * (1 - 1e-12)
-    key = xp.where(is_max, rng.random(m.data.shape[0]) + 1.0, 0.0)
-    best_key = _scatter_max(on, xp.zeros(n), rows, key)
-    wins = key == best_key[rows]
+    key = xp.where(is_max, xp.argsort(rng.random(m.data.shape[0])) + 1, 0)
+    best_key = _scatter_max(on, xp.zeros(n, dtype=key.dtype), rows, key)
+    wins = is_max & (key == best_key[rows])
     out = xp.full(n, -1, dtype=xp.int64)
     out[rows[wins]] = m.indices[wins]
     return out

@@ -233,7 +233,7 @@ class LatentRecord:
             self.predictions[index] = torch.as_tensor(predictions).to(
                 self.device, non_blocking=True
             )
-        self.seen[index] = True
+        self.seen.index_fill_(0, index, True)  # no device sync (index_put_ of a scalar waits)
 
     def written(self) -> torch.Tensor:
         """The dataset indices written so far, ascending (on the host)."""

@@ -58,6 +58,8 @@ class spmatrix:
         else:
             raise ValueError(f"Unsupported initializer format: {type(arg1)}")
         m = getattr(sp, f"{self._format}_matrix")(m, shape=shape, dtype=dtype, copy=copy)
+        if m.dtype.char not in "?fdFD":  # cupyx _compressed.py, whatever the initializer
+            raise ValueError("Only bool, float32, float64, complex64 and complex128 are supported")
         self._m = _int32_indices(m)
 
     @classmethod

@@ -319,3 +319,13 @@ def test_ensemble_size_labels_equal_the_consensus_of_each_prefix():
     for i in (1, 2):
         alone = lcc.ssc_consensus(members[:i], 4, 40, 3, metrics="random", seed=1)
         assert adjusted_rand_score(alone, prefixes[i - 1]) == pytest.approx(1.0)
+
+
+def test_consensus_labels_count_up_in_order_of_appearance(backend):
+    """One partition, one labelling: SSC's clusters are numbered by their first sample
+    (the GPU's singular vectors rotate between calls, which renumbered k-Means' clusters)."""
+    members, y = blob_members(n=600, dims=(12, 16))
+    labels = host(lcc.ssc_consensus([on(backend, z) for z in members], 5, 30, 3, seed=1))
+    values, first = np.unique(labels, return_index=True)
+    assert list(values) == [0, 1, 2, 3, 4] and np.all(np.diff(first) > 0)
+    assert adjusted_rand_score(y, labels) > 0.9
