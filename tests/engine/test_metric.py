@@ -28,10 +28,14 @@ def _cosine_all(z: np.ndarray) -> np.ndarray:
     return dist
 
 
-def _cosine_brute(z: np.ndarray, k: int):
-    dist = _cosine_all(z)
+def _brute(dist: np.ndarray, k: int):
+    """The ``k`` smallest of each row of ``dist`` (ties to the smaller index) and their ids."""
     idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(dist, idx, axis=1), idx
+
+
+def _cosine_brute(z: np.ndarray, k: int):
+    return _brute(_cosine_all(z), k)
 
 
 def test_cosine_knn_equals_brute_force(backend):
@@ -116,9 +120,7 @@ def _inner_all(z: np.ndarray) -> np.ndarray:
 
 
 def _inner_brute(z: np.ndarray, k: int):
-    dist = _inner_all(z)
-    idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(dist, idx, axis=1), idx
+    return _brute(_inner_all(z), k)
 
 
 def test_inner_product_knn_equals_brute_force(backend):
