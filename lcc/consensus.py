@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple
 from lcc._dispatch import Placement, here, place
 from lcc._validation import check_choice, check_latents, check_positive_int, check_same_kind
 from lcc.kernels import landmarks as kernels
+from lcc.kernels.graph import in_order_of_appearance
 from lcc.kernels.spectral import flip_signs
 from lcc.kmeans import kmeans
 from lcc.landmarks import (
@@ -253,9 +254,10 @@ def ssc_consensus(
         on, members, p, r, chosen, bandwidth, minkowski_p, normalize_columns, seed
     )
     svd = _svd(on, stacked, k, solver, seed)
-    labels = on.back(
-        _in_order_of_appearance(on.xp, kmeans(svd.U, k, seed=seed, n_init=n_init).labels)
-    )
+    # the GPU's singular vectors of SSC's repeated singular values rotate from call to call
+    # (an H200, one seed, two calls: the same partition, ARI 1.0, labels permuted), which
+    # k-Means' seeding turns into another numbering of the same clusters
+    labels = on.back(in_order_of_appearance(on, kmeans(svd.U, k, seed=seed, n_init=n_init).labels))
     if not return_details:
         return labels
     return SSCResult(
@@ -286,21 +288,7 @@ def consensus_labels(
     on = here(affinity)
     svd = _svd(on, affinity, k, solver, seed)
     labels = kmeans(svd.U, k, seed=seed, n_init=check_positive_int(n_init, "n_init")).labels
-    return _in_order_of_appearance(on.xp, labels)
-
-
-def _in_order_of_appearance(xp: Any, labels: Any) -> Any:
-    """``labels`` renumbered so that clusters count up in order of their first sample: one
-    partition, one labelling. The GPU's singular vectors of SSC's repeated singular values
-    are a different rotation from call to call (two calls with one seed on an H200: the
-    same partition, ARI 1.0, labels permuted), which k-Means' seeding turns into another
-    numbering."""
-    values, first = xp.unique(labels, return_index=True)
-    rank = xp.empty(values.shape[0], dtype=xp.int64)
-    rank[xp.argsort(first)] = xp.arange(values.shape[0])
-    lookup = xp.zeros(int(values.max()) + 1, dtype=xp.int64)
-    lookup[values] = rank
-    return lookup[labels]
+    return in_order_of_appearance(on, labels)
 
 
 def ensemble_size_labels(

@@ -39,21 +39,21 @@ class LiveEvents:
 
     def __init__(self, run_dir: str | Path):
         self.root = Path(run_dir) / "tensorboard"
+        self.writer_class = _summary_writer()
         self.writers: dict[tuple[str, ...], Any] = {}
         self.steps: dict[tuple[str, ...], int] = {}
 
     def log(self, row: dict[str, Any]) -> None:
         """Write the scalars of ``row`` (a ``metrics.jsonl`` row: ``run``, ``seed``,
         ``epoch`` and the metrics) and flush them."""
-        writer_class = _summary_writer()
-        if writer_class is None:
+        if self.writer_class is None:
             return
         key = tuple(str(row[k]).replace("/", "_") for k in _RUN_KEYS if k in row) or ("run",)
         step = int(row["epoch"]) if "epoch" in row else self.steps.get(key, -1) + 1
         self.steps[key] = step
         writer = self.writers.get(key)
         if writer is None:  # past a resume, the events from this step on are superseded
-            writer = writer_class(str(self.root.joinpath(*key)), purge_step=step)
+            writer = self.writer_class(str(self.root.joinpath(*key)), purge_step=step)
             self.writers[key] = writer
         for name, value in row.items():
             if name not in (*_RUN_KEYS, "epoch") and _is_scalar(value):

@@ -13,6 +13,7 @@ __all__ = [
     "compact",
     "conductance",
     "csr_row_ids",
+    "in_order_of_appearance",
     "modularity",
     "peer_pressure",
 ]
@@ -54,6 +55,14 @@ def compact(on: Placement, labels: Any) -> Any:
     """Relabel to consecutive ids ``0..C-1`` (the rank of each value among the unique ones)."""
     xp = on.xp
     return xp.unique(labels, return_inverse=True)[1].astype(xp.int64).reshape(-1)
+
+
+def in_order_of_appearance(on: Placement, labels: Any) -> Any:
+    """Relabel to consecutive ids ``0..C-1`` counted up in order of each cluster's first
+    sample: one partition, one labelling, whatever numbering produced it."""
+    xp = on.xp
+    _, first, inverse = xp.unique(labels, return_index=True, return_inverse=True)
+    return xp.argsort(xp.argsort(first))[inverse.reshape(-1)].astype(xp.int64)
 
 
 def communities(

@@ -56,10 +56,10 @@ def exact(on: Placement, z, y_true, misclustered, k, chunk_size, inner_product=F
     correctible = xp.zeros(z.shape[0], dtype=bool)
     for label, base in label_bases(on, y_true, misclustered, k).items():
         queries = xp.flatnonzero((y_true == label) & misclustered)
-        found = nearest(
+        _, ids = nearest(
             on, z[base], z[queries], k, chunk_size=chunk_size, inner_product=inner_product
         )
-        targets[queries] = z[base[found[1]]].mean(axis=1)
+        targets[queries] = z[base[ids]].mean(axis=1)
         correctible[queries] = True
     return targets, correctible
 
