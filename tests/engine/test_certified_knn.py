@@ -11,7 +11,7 @@ from scipy.spatial.distance import cdist
 
 import lcc
 from lcc._dispatch import here
-from lcc.backends.knn import cpu_certified, torch_certified
+from lcc.backends.knn import _blocks, cpu_certified, torch_certified
 from lcc.kernels.neighbors import drop_self
 
 needs_vnni = pytest.mark.skipif(
@@ -87,17 +87,75 @@ def test_equals_float64_brute_force(small_tiles, case, k):
 
 @needs_vnni
 @pytest.mark.parametrize("case", ["normal", "ties", "duplicates", "clusters"])
-def test_in_k_means_order_it_answers_in_sample_order(small_tiles, monkeypatch, case):
-    """From REORDER_ROWS latents the rows are searched in k-Means order; the answer is
+def test_in_tree_order_it_answers_in_sample_order(small_tiles, monkeypatch, case):
+    """From REORDER_ROWS latents the rows are searched in the principal-direction tree's
+    order, in its blocks, skipping the block pairs certified apart; the answer is
     still per sample, ties to the smaller sample id."""
     monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
     z = adversarial(case, np.random.default_rng(CASES.index(case)))
-    assert not (cpu_certified._locality_order(z) == np.arange(len(z))).all()
+    order, blocks = _blocks.tree_blocks(z, cpu_certified.TILE)
+    assert not (order == np.arange(len(z))).all()
+    assert sorted(order) == list(range(len(z)))
+    assert blocks[0].start == 0 and blocks[-1].stop == len(z)
+    assert all(0 < b.stop - b.start <= cpu_certified.TILE for b in blocks)
     d2, ids, how = certified(z, 5)
     assert how.startswith("certified int8")
     ref_d2, ref_ids = brute_force(z, 5)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=0)
+
+
+def separated_clusters(rng: np.random.Generator, n: int = 3000) -> np.ndarray:
+    """Twelve clusters whose centres lie farther apart than their spread: most block
+    pairs in tree order are certified apart."""
+    centres = rng.standard_normal((12, 16)) * 3
+    return (centres[rng.integers(0, 12, n)] + rng.standard_normal((n, 16))).astype(np.float32)
+
+
+@needs_vnni
+@pytest.mark.parametrize("k", [1, 5])
+def test_block_pairs_certified_apart_are_skipped_and_the_answer_is_exact(
+    small_tiles, monkeypatch, k
+):
+    monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
+    z = separated_clusters(np.random.default_rng(3))
+    d2, ids, how = certified(z, k)
+    skipped = int(how.split("% of block pairs certified apart")[0].rsplit(" ", 1)[1])
+    assert skipped >= 50, how
+    ref_d2, ref_ids = brute_force(z, k)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=0)
+
+
+@needs_vnni
+def test_skipping_on_the_distance_of_the_block_means_is_not_exact(small_tiles, monkeypatch):
+    """The counterpart: skip a tile when the distance of its blocks' means (eq. 3
+    without the blocks' spread) exceeds every ``τ``, and true neighbours are lost."""
+    monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
+
+    def by_means(self, i, j, tau):
+        return self.gap[i, j] > max(tau[self.blocks[i]].max(), tau[self.blocks[j]].max())
+
+    monkeypatch.setattr(_blocks.Separation, "apart", by_means)
+    z = separated_clusters(np.random.default_rng(3))
+    _, ids, _ = certified(z, 5)
+    assert (ids != brute_force(z, 5)[1]).any(axis=1).sum() > 0
+
+
+def test_the_row_test_pairs_each_row_with_its_own_bound():
+    """Eq. 4 certifies a tile that eq. 3's block test cannot (the row with the largest
+    ``τ`` is not the one nearest the other block), and refuses it once that row's
+    ``τ`` reaches across."""
+    along = np.array([0.0, 0.9, 1.0, 3.0, 3.1, 4.0])
+    z = np.zeros((6, 3), dtype=np.float32)
+    z[:, 0] = along
+    apart = _blocks.Separation(z, [slice(0, 3), slice(3, 6)])
+    assert apart.bound[0, 1] == pytest.approx(2.0)
+    tau = np.array([0.5, 0.2, 0.2, 0.2, 0.2, 2.5])  # the block test: 2.0 < 2.5
+    assert apart.apart(0, 1, tau)
+    tau[5] = 3.5  # row 5 is 3.0 from row 2: within its bound
+    assert not apart.apart(0, 1, tau)
+    assert apart.apart(0, 1, np.full(6, 1.9))  # the block test alone
 
 
 @needs_vnni

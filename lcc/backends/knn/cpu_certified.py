@@ -47,6 +47,13 @@ so.
 column block (and row block, for the column direction), which keeps each test
 one compare per entry; the bounds only widen by it.
 
+**Block pairs certified apart.** From :data:`REORDER_ROWS` latents the rows are
+searched in the order of a principal-direction tree whose leaves are the blocks,
+and a tile whose blocks are provably farther apart than the ``τ`` of their rows
+is skipped, product and all (:mod:`lcc.backends.knn._blocks`, eq. 3–4): on
+clustered latents most block pairs lie in different clusters. The band then runs
+nearest block pairs first, so that ``τ`` is tight before the far pairs come.
+
 The scan is a self-join like :func:`lcc.backends.knn.cpu_exact.self_knn`: each
 pair's product is computed once, in square int8 tiles on one thread per core,
 and each tile updates the candidates of its rows and of its columns (a lock
@@ -63,6 +70,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lcc.backends.knn import _blocks as blk
+
 # square tiles of the self-join: 1024 × 1024 int32 products (4 MiB)
 TILE = 1024
 # below this many latents the float32 engine runs (it takes milliseconds there)
@@ -70,7 +79,7 @@ MIN_ROWS = 4096
 # above this many neighbours the candidate bands outgrow the scan (50,000 × 64 blobs,
 # k = 50: 8.0 s against the float32 engine's 5.8 s; k = 5: 2.7 s against 4.5 s)
 MAX_K = 16
-# from this many latents the rows are searched in k-Means order (_locality_order)
+# from this many latents the rows are searched in tree order (lcc.backends.knn._blocks)
 REORDER_ROWS = 100_000
 # the rows whose coordinate-wise median centres the latents (np.median: ~1 ms per 1,000)
 CENTRE_SAMPLE = 2048
@@ -134,11 +143,14 @@ def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progres
     n = z.shape[0]
     capacity = min(capacity or max(64, 16 * k), n)
     state = kern.new_state(n, k, capacity)
-    order = _locality_order(z)
-    zp = z if order is None else np.ascontiguousarray(z[order])
-    order = np.arange(n) if order is None else order
+    if n < REORDER_ROWS:
+        order, zp, blocks, apart = np.arange(n), z, blk.even_blocks(n, TILE), None
+    else:
+        order, blocks = blk.tree_blocks(z, TILE)
+        zp = np.ascontiguousarray(z[order])
+        apart = blk.Separation(zp, blocks)
     quant = _quantize(zp)
-    _scan_tiles(quant, k, state, progress)
+    skipped = _scan_tiles(quant, k, state, blocks, progress, apart)
     d2 = np.empty((n, k + 1))
     idx = np.empty((n, k + 1), np.int64)
     _in_threads(n, lambda lo, hi: kern.finish_rows(zp, lo, hi, order, *quant[3:], *state, d2, idx))
@@ -154,28 +166,9 @@ def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progres
     kept = np.delete(state.count, full)  # the candidates each row's re-rank ran on
     counts = f"mean {kept.mean():.1f}, max {kept.max()}" if kept.size else "none"
     how = f"certified int8 (candidates per row: {counts}"
+    if apart is not None:
+        how += f"; {skipped:.0%} of block pairs certified apart"
     return d2, idx, how + (f"; {full.size} rows by float64 brute force)" if full.size else ")")
-
-
-def _locality_order(z: np.ndarray) -> np.ndarray | None:
-    """From :data:`REORDER_ROWS` latents, an order that puts each k-Means cell's rows next
-    to each other (``√n`` cells, faiss k-Means on a sample, numpy's BLAS for the
-    assignment), so a row's block-mates are mostly its near neighbours and its ``tau``
-    is nearly final after the diagonal tiles (None below: the search runs as given)."""
-    n, d = z.shape
-    if n < REORDER_ROWS:
-        return None
-    import faiss
-
-    x = np.ascontiguousarray(z, dtype=np.float32)
-    kmeans = faiss.Kmeans(d, int(np.sqrt(n)), niter=4, seed=0, max_points_per_centroid=64)
-    kmeans.train(x)
-    centres = kmeans.centroids
-    half_sq = 0.5 * np.einsum("ij,ij->i", centres, centres)
-    labels = np.concatenate(
-        [np.argmax(x[s : s + 65536] @ centres.T - half_sq, axis=1) for s in range(0, n, 65536)]
-    )
-    return np.argsort(labels, kind="stable")
 
 
 def _quantize(z: np.ndarray) -> Quantized:
@@ -196,25 +189,37 @@ def _quantize(z: np.ndarray) -> Quantized:
     return Quantized(torch.from_numpy(q), sq, scale, nrm, rho)
 
 
-def _scan_tiles(quant: Quantized, k: int, state: Any, progress: bool) -> None:
+def _scan_tiles(
+    quant: Quantized,
+    k: int,
+    state: Any,
+    blocks: list[slice],
+    progress: bool = False,
+    apart: blk.Separation | None = None,
+) -> float:
     """Every tile ``I <= J`` of the int8 self-product through the numba scan, diagonal
-    tiles first (they fill every row's buffer), one thread per core."""
+    tiles first (they fill every row's buffer), one thread per core; with ``apart``
+    (eq. 3) the band runs nearest block pairs first and skips the pairs certified
+    apart. Returns the fraction of off-diagonal tiles skipped."""
     import torch
     from tqdm.auto import tqdm
 
     from lcc.backends.knn import _certified_kernels as kern
     from lcc.backends.knn.cpu_exact import _drain, _n_cores
 
-    n = quant.q.shape[0]
-    blocks = [slice(s, min(s + TILE, n)) for s in range(0, n, TILE)]
     locks = [threading.Lock() for _ in blocks]
     arrays = (quant.sq, quant.scale, quant.nrm, quant.rho, *state)
 
     buffers = threading.local()  # one product tile per thread, reused (no page faults)
 
+    skipped = []
+
     def run(pair: tuple[int, int]) -> None:
         i, j = pair
         rows, cols = blocks[i], blocks[j]
+        if apart is not None and i != j and apart.apart(i, j, state.tau):
+            skipped.append(pair)  # list.append is atomic
+            return
         if not hasattr(buffers, "tile"):
             buffers.tile = torch.empty(TILE * TILE, dtype=torch.int32)
         out = buffers.tile[: (rows.stop - rows.start) * (cols.stop - cols.start)]
@@ -225,7 +230,12 @@ def _scan_tiles(quant: Quantized, k: int, state: Any, progress: bool) -> None:
 
     n_blocks = len(blocks)
     diagonal = ((i, i) for i in range(n_blocks))
-    band = ((i, i + s) for s in range(1, n_blocks) for i in range(n_blocks - s))
+    if apart is None:
+        band = ((i, i + s) for s in range(1, n_blocks) for i in range(n_blocks - s))
+    else:
+        first, second = np.triu_indices(n_blocks, 1)
+        nearest = np.argsort(apart.gap[first, second], kind="stable")
+        band = zip(first[nearest].tolist(), second[nearest].tolist(), strict=True)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -235,6 +245,7 @@ def _scan_tiles(quant: Quantized, k: int, state: Any, progress: bool) -> None:
                 _drain(tasks, run, min(_n_cores(), n_blocks), bar)
     finally:
         torch.set_num_threads(threads)
+    return len(skipped) / max(1, n_blocks * (n_blocks - 1) // 2)
 
 
 def _in_threads(n: int, fn) -> None:
