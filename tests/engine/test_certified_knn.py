@@ -87,13 +87,13 @@ def test_equals_float64_brute_force(small_tiles, case, k):
 
 @needs_vnni
 @pytest.mark.parametrize("case", ["normal", "ties", "duplicates", "clusters"])
-def test_in_tree_order_it_answers_in_sample_order(small_tiles, monkeypatch, case):
-    """From REORDER_ROWS latents the rows are searched in the principal-direction tree's
+def test_in_k_means_cells_it_answers_in_sample_order(small_tiles, monkeypatch, case):
+    """From REORDER_ROWS latents the rows are searched in k-Means cells, in their
     order, in its blocks, skipping the block pairs certified apart; the answer is
     still per sample, ties to the smaller sample id."""
     monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
     z = adversarial(case, np.random.default_rng(CASES.index(case)))
-    order, blocks = _blocks.tree_blocks(z, cpu_certified.TILE)
+    order, blocks = _blocks.cell_blocks(z, cpu_certified.TILE)
     assert not (order == np.arange(len(z))).all()
     assert sorted(order) == list(range(len(z)))
     assert blocks[0].start == 0 and blocks[-1].stop == len(z)
@@ -107,7 +107,7 @@ def test_in_tree_order_it_answers_in_sample_order(small_tiles, monkeypatch, case
 
 def separated_clusters(rng: np.random.Generator, n: int = 3000) -> np.ndarray:
     """Twelve clusters whose centres lie farther apart than their spread: most block
-    pairs in tree order are certified apart."""
+    pairs in k-Means cells are certified apart."""
     centres = rng.standard_normal((12, 16)) * 3
     return (centres[rng.integers(0, 12, n)] + rng.standard_normal((n, 16))).astype(np.float32)
 
@@ -130,16 +130,24 @@ def test_block_pairs_certified_apart_are_skipped_and_the_answer_is_exact(
 @needs_vnni
 def test_skipping_on_the_distance_of_the_block_means_is_not_exact(small_tiles, monkeypatch):
     """The counterpart: skip a tile when the distance of its blocks' means (eq. 3
-    without the blocks' spread) exceeds every ``τ``, and true neighbours are lost."""
+    without the blocks' spread) exceeds every ``τ``, and true neighbours are lost
+    (on a line, where eq. 3 itself certifies the far segments apart: see below)."""
     monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
 
     def by_means(self, i, j, tau):
         return self.gap[i, j] > max(tau[self.blocks[i]].max(), tau[self.blocks[j]].max())
 
     monkeypatch.setattr(_blocks.Separation, "apart", by_means)
-    z = separated_clusters(np.random.default_rng(3))
+    rng = np.random.default_rng(3)  # a thin line: a segment's end rows neighbour the next's
+    z = np.stack([rng.uniform(0, 100, 3000), 0.01 * rng.standard_normal(3000)], 1)
     _, ids, _ = certified(z, 5)
     assert (ids != brute_force(z, 5)[1]).any(axis=1).sum() > 0
+    monkeypatch.undo()
+    monkeypatch.setattr(cpu_certified, "TILE", 128)
+    monkeypatch.setattr(cpu_certified, "REORDER_ROWS", 100)
+    _, ids, how = certified(z, 5)
+    assert "certified apart" in how and " 0% of block pairs" not in how
+    np.testing.assert_array_equal(ids, brute_force(z, 5)[1])
 
 
 def test_the_row_test_pairs_each_row_with_its_own_bound():

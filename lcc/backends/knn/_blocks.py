@@ -3,12 +3,14 @@ the order that makes a block one region of the cloud, and the test that certifie
 blocks too far apart to hold each other's neighbours, so that their tile is skipped,
 product and all.
 
-**Order.** From :data:`~lcc.backends.knn.cpu_certified.REORDER_ROWS` latents the rows
-are the leaves of a principal-direction tree (:func:`tree_blocks`): each node's rows are
-sorted along the top principal axis of a sample of them and cut at the widest gap in
-the middle half, until a node fits a tile. So a block's rows are mostly each other's
-near neighbours (their ``τ`` is nearly final after the diagonal tiles), a cut falls
-between clusters where there is one, and sibling blocks sit next to each other.
+**Order.** From :data:`~lcc.backends.knn.cpu_certified.REORDER_ROWS` latents the
+blocks are the cells of a k-Means with about one centre per tile
+(:func:`cell_blocks`), a cell larger than a tile halved along its top principal
+axis. So a block's rows are mostly each other's near neighbours (their ``τ`` is
+nearly final after the diagonal tiles), and on clustered latents a block is one
+cluster's (k-Means does not put well-separated clusters in one cell; a cut along
+one direction would, since in many dimensions the clusters overlap in every
+projection), so that eq. 3–4 can hold.
 
 **Separation.** For blocks ``I`` and ``J`` with means ``c_I``, ``c_J`` and
 ``u = c_J − c_I``, Cauchy–Schwarz gives for every ``i ∈ I``, ``j ∈ J``
@@ -50,31 +52,39 @@ def even_blocks(n: int, size: int) -> list[slice]:
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-def tree_blocks(z: np.ndarray, size: int) -> tuple[np.ndarray, list[slice]]:
-    """An order of the rows of ``z`` and its blocks of at most ``size`` rows: the leaves
-    of the principal-direction tree (module docstring)."""
-    n = z.shape[0]
-    rng = np.random.default_rng(0)
-    order, starts = np.arange(n), [0]
-    nodes = [(0, n)]
-    while nodes:
-        lo, hi = nodes.pop()
+def cell_blocks(z: np.ndarray, size: int) -> tuple[np.ndarray, list[slice]]:
+    """An order of the rows of ``z`` and its blocks of at most ``size`` rows: the cells of
+    a k-Means with ``n / size`` centres (faiss, on a sample; numpy's BLAS for the
+    assignment), each cell larger than ``size`` halved at the median of its top
+    principal axis until it fits (module docstring)."""
+    import faiss
+
+    n, d = z.shape
+    x = np.ascontiguousarray(z, dtype=np.float32)
+    kmeans = faiss.Kmeans(d, max(2, n // size), niter=10, seed=0, max_points_per_centroid=64)
+    kmeans.train(x)
+    centres = kmeans.centroids
+    half_sq = 0.5 * np.einsum("ij,ij->i", centres, centres)
+    labels = np.concatenate(
+        [np.argmax(x[s : s + 65536] @ centres.T - half_sq, axis=1) for s in range(0, n, 65536)]
+    )
+    order = np.argsort(labels, kind="stable")
+    ends = np.cumsum(np.bincount(labels, minlength=len(centres)))
+    cells = [(lo, hi) for lo, hi in itertools.pairwise([0, *ends.tolist()]) if hi > lo]
+    blocks = []
+    while cells:
+        lo, hi = cells.pop()
         if hi - lo <= size:
-            starts.append(hi)
+            blocks.append(slice(lo, hi))
             continue
         rows = order[lo:hi]
-        x = np.asarray(z[rows], dtype=np.float32)
-        sample = x[rng.choice(len(x), min(len(x), size), replace=False)].astype(np.float64)
-        sample -= sample.mean(axis=0)
-        axis = np.linalg.eigh(sample.T @ sample)[1][:, -1].astype(np.float32)
-        along = x @ axis
-        sort = np.argsort(along, kind="stable")
-        quarter = (hi - lo) // 4
-        cut = quarter + int(np.argmax(np.diff(along[sort[quarter - 1 : hi - lo - quarter]])))
-        order[lo:hi] = rows[sort]
-        nodes += [(lo + cut, hi), (lo, lo + cut)]  # the left node next: depth first, in order
-    starts.sort()
-    return order, [slice(a, b) for a, b in itertools.pairwise(starts)]
+        cell = x[rows].astype(np.float64)
+        cell -= cell.mean(axis=0)
+        along = cell @ np.linalg.eigh(cell.T @ cell)[1][:, -1]
+        order[lo:hi] = rows[np.argsort(along, kind="stable")]
+        cut = (lo + hi) // 2
+        cells += [(lo, cut), (cut, hi)]
+    return order, sorted(blocks, key=lambda rows: rows.start)
 
 
 class Separation:
@@ -88,6 +98,7 @@ class Separation:
         from scipy.spatial.distance import cdist
 
         self.z, self.blocks = z, blocks
+        self.starts = np.array([rows.start for rows in blocks] + [blocks[-1].stop])
         self.centres = np.stack([z[rows].mean(axis=0, dtype=np.float64) for rows in blocks])
         c_norm = np.linalg.norm(self.centres, axis=1)
         self.norms = np.empty(len(blocks))  # the largest ‖x_i‖ of each block
@@ -104,17 +115,9 @@ class Separation:
 
     def apart(self, i: int, j: int, tau: np.ndarray) -> bool:
         """Whether tile ``(i, j)`` holds no neighbour of any of its rows, given the upper
-        bounds ``tau`` (eq. 3 on the block, then eq. 4 row by row)."""
-        rows, cols = self.blocks[i], self.blocks[j]
-        t_rows, t_cols = tau[rows], tau[cols]
-        worst = max(t_rows.max(), t_cols.max())
-        if self.bound[i, j] > worst * (1.0 + MARGIN):
-            return True
-        if self.bound[i, j] <= max(t_rows.min(), t_cols.min()) or not np.isfinite(worst):
-            return False  # eq. 4 cannot hold either
-        u = self.centres[j] - self.centres[i]
-        norm = self.gap[i, j]
-        p, q = self.z[rows] @ u, self.z[cols] @ u  # ⟨x_i, u⟩, ⟨x_j, u⟩ in float64
-        slack = MARGIN * (self.norms[i] + self.norms[j] + worst) * norm * 4.0
-        reach = (p + t_rows * norm).max()
-        return q.min() - reach > slack and (q - t_cols * norm).min() - p.max() > slack
+        bounds ``tau`` (eq. 3 on the block, then eq. 4 row by row; a numba kernel that
+        releases the GIL)."""
+        from lcc.backends.knn._certified_kernels import apart
+
+        args = self.bound, self.gap, self.centres, self.norms, self.z, tau, MARGIN
+        return apart(i, j, self.starts, *args)

@@ -48,7 +48,7 @@ column block (and row block, for the column direction), which keeps each test
 one compare per entry; the bounds only widen by it.
 
 **Block pairs certified apart.** From :data:`REORDER_ROWS` latents the rows are
-searched in the order of a principal-direction tree whose leaves are the blocks,
+searched in blocks that are k-Means cells (at most a tile each),
 and a tile whose blocks are provably farther apart than the ``τ`` of their rows
 is skipped, product and all (:mod:`lcc.backends.knn._blocks`, eq. 3–4): on
 clustered latents most block pairs lie in different clusters. The band then runs
@@ -79,7 +79,7 @@ MIN_ROWS = 4096
 # above this many neighbours the candidate bands outgrow the scan (50,000 × 64 blobs,
 # k = 50: 8.0 s against the float32 engine's 5.8 s; k = 5: 2.7 s against 4.5 s)
 MAX_K = 16
-# from this many latents the rows are searched in tree order (lcc.backends.knn._blocks)
+# from this many latents the rows are searched in k-Means cells (lcc.backends.knn._blocks)
 REORDER_ROWS = 100_000
 # the rows whose coordinate-wise median centres the latents (np.median: ~1 ms per 1,000)
 CENTRE_SAMPLE = 2048
@@ -146,7 +146,7 @@ def certified_knn(z: np.ndarray, k: int, *, capacity: int | None = None, progres
     if n < REORDER_ROWS:
         order, zp, blocks, apart = np.arange(n), z, blk.even_blocks(n, TILE), None
     else:
-        order, blocks = blk.tree_blocks(z, TILE)
+        order, blocks = blk.cell_blocks(z, TILE)
         zp = np.ascontiguousarray(z[order])
         apart = blk.Separation(zp, blocks)
     quant = _quantize(zp)
