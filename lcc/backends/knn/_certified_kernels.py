@@ -94,6 +94,15 @@ def _bounds(dt, nrm_sum, rho_sum):
     return low - OUT * abs(low), high * (1.0 + OUT)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _excluded(value, tau, nrm_sum, rho_sum):
+    """Whether a pair with computed ``D̃ = value`` has ``lb > tau`` (eq. 1–2), tested on
+    squares with a ``2⁻⁴⁰`` margin (no square root; generous: it may keep a pair
+    whose ``lb`` is just above ``tau``, never drop one at or below it)."""
+    t = tau + rho_sum
+    return value - SIGMA * nrm_sum * nrm_sum > t * t * (1.0 + MARGIN)
+
+
 @numba.njit(nogil=True, cache=True)
 def _compact(row, nrm, rho, slots, count, tau, full):
     """Drop the entries of ``row``'s buffer whose lower bound is above ``tau``; a buffer
@@ -102,7 +111,7 @@ def _compact(row, nrm, rho, slots, count, tau, full):
     kept = 0
     for e in range(count[row]):
         j = slots[row, e, 1]
-        if _bounds(values[row, e, 0], nrm[row] + nrm[j], rho[row] + rho[j])[0] <= tau[row]:
+        if not _excluded(values[row, e, 0], tau[row], nrm[row] + nrm[j], rho[row] + rho[j]):
             slots[row, kept, 0] = slots[row, e, 0]
             slots[row, kept, 1] = j
             kept += 1
@@ -110,31 +119,40 @@ def _compact(row, nrm, rho, slots, count, tau, full):
     full[row] = kept == slots.shape[1]
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _offer(row, j, value, nrm, rho, slots, count, best, tau, full):
+@numba.njit(nogil=True, cache=True)
+def _offer(row, j, value, nrm, rho, slots, values, count, best, tau, full):
     """Offer pair ``(row, j)`` with computed ``D̃ = value``: its upper bound may lower
     ``tau``; it is kept unless its lower bound is above ``tau``. The two tests run on
     squares first (a ``2⁻⁴⁰`` margin), so most offers take no square root."""
     if full[row]:
-        return
+        return False
     rho_sum, nrm_sum = rho[row] + rho[j], nrm[row] + nrm[j]
     sigma = SIGMA * nrm_sum * nrm_sum
     t = tau[row] + rho_sum
     if value - sigma > t * t * (1.0 + MARGIN):  # lb > tau: not a candidate
-        return
-    b = best[row]
-    room = b[-1] - rho_sum
+        return False
+    changed = False
+    k = best.shape[1]
+    room = best[row, k - 1] - rho_sum
     if room > 0 and value + sigma < room * room * (1.0 + MARGIN):
-        high = _bounds(value, nrm_sum, rho_sum)[1]
-        if high < b[-1]:
-            _insert_sorted(b, high)
-            tau[row] = min(tau[row], b[-1])
+        high = (math.sqrt(value + sigma) + rho_sum) * (1.0 + OUT)
+        if high < best[row, k - 1]:
+            e = k - 1
+            while e > 0 and best[row, e - 1] > high:
+                best[row, e] = best[row, e - 1]
+                e -= 1
+            best[row, e] = high
+            if best[row, k - 1] < tau[row]:
+                tau[row] = best[row, k - 1]
+                changed = True
     c = count[row]
-    slots.view(np.float32)[row, c, 0] = value
+    values[row, c] = value
     slots[row, c, 1] = j
     count[row] = c + 1
     if c + 1 == slots.shape[1]:
         _compact(row, nrm, rho, slots, count, tau, full)
+        changed = True
+    return changed
 
 
 @numba.njit(nogil=True, cache=True)
@@ -211,6 +229,8 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
             col_thr[j] = _threshold(tau[c0 + j], rho[c0 + j], rho_r, nrm[c0 + j], nrm_r)
     marked = np.zeros(-(-w // 64) * 64, dtype=np.uint8)
     words = marked.view(np.uint64)
+    values = slots.view(np.float32)[:, :, 0]
+    vals = np.empty(w, dtype=np.float32)
     for i in range(m):
         gi = r0 + i
         a, c = sq[gi], np.float32(-2.0) * scale[gi]
@@ -219,6 +239,7 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
             row_thr = np.float32(-np.inf)
         for j in range(w):  # vectorised: no branch
             value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
+            vals[j] = value
             marked[j] = (value <= row_thr) | (value <= col_thr[j])
         hits = np.uint64(0)
         for word in range(words.shape[0]):  # vectorised: is any entry of the row marked?
@@ -231,17 +252,17 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
                 j = _next_mark(word, bits)
                 bits &= bits - np.uint64(1)
                 gj = c0 + j
-                value = a + col_sq[j] + c * col_scale[j] * np.float32(g[i, j])
+                value = vals[j]
                 if value <= row_thr and gj != gi:
-                    _offer(gi, gj, value, nrm, rho, slots, count, best, tau, full)
-                    row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
-                    if full[gi]:
-                        row_thr = np.float32(-np.inf)
+                    if _offer(gi, gj, value, nrm, rho, slots, values, count, best, tau, full):
+                        row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
+                        if full[gi]:
+                            row_thr = np.float32(-np.inf)
                 if value <= col_thr[j]:
-                    _offer(gj, gi, value, nrm, rho, slots, count, best, tau, full)
-                    col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
-                    if full[gj]:
-                        col_thr[j] = np.float32(-np.inf)
+                    if _offer(gj, gi, value, nrm, rho, slots, values, count, best, tau, full):
+                        col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
+                        if full[gj]:
+                            col_thr[j] = np.float32(-np.inf)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -265,7 +286,7 @@ def finish_rows(z, lo, hi, order, nrm, rho, slots, count, best, tau, full, out_d
         _start(out, out_d, out_i)
         for e in range(count[row]):
             j = slots[row, e, 1]
-            _keep(_distance(z, row, j), order[j], out_d[out], out_i[out])
+            _keep(_distance(z, row, j), order[j], out_d, out_i, out)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -277,7 +298,7 @@ def brute_rows(z, rows, order, out_d, out_i):
         _start(out, out_d, out_i)
         for j in range(z.shape[0]):
             if j != row:
-                _keep(_distance(z, row, j), order[j], out_d[out], out_i[out])
+                _keep(_distance(z, row, j), order[j], out_d, out_i, out)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -298,15 +319,16 @@ def _distance(z, row, j):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _keep(dist, j, out_d, out_i):
-    """Insert ``(dist, j)`` into the ascending ``out_*[1:]`` in ``(distance, id)`` order."""
-    e = out_d.shape[0] - 1
-    if dist > out_d[e] or (dist == out_d[e] and j > out_i[e]):
+def _keep(dist, j, out_d, out_i, r):
+    """Insert ``(dist, j)`` into the ascending ``out_*[r, 1:]`` in ``(distance, id)``
+    order (indexed in place: a row view per candidate would cost two reference counts)."""
+    e = out_d.shape[1] - 1
+    if dist > out_d[r, e] or (dist == out_d[r, e] and j > out_i[r, e]):
         return
-    while e > 1 and (out_d[e - 1] > dist or (out_d[e - 1] == dist and out_i[e - 1] > j)):
-        out_d[e], out_i[e] = out_d[e - 1], out_i[e - 1]
+    while e > 1 and (out_d[r, e - 1] > dist or (out_d[r, e - 1] == dist and out_i[r, e - 1] > j)):
+        out_d[r, e], out_i[r, e] = out_d[r, e - 1], out_i[r, e - 1]
         e -= 1
-    out_d[e], out_i[e] = dist, j
+    out_d[r, e], out_i[r, e] = dist, j
 
 
 @numba.njit(nogil=True, cache=True)
