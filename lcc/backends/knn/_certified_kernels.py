@@ -21,6 +21,7 @@ OUT = 2.0**-50  # outward rounding of the float64 bound arithmetic
 MARGIN = 2.0**-40  # of the square-root-free tests
 RHO_MARGIN = 2.0**-40  # of ρ over the float64 rounding of the centring and the residual
 SEED_PREFIX = 128  # _seed: the entries whose k smallest bound the row's k-th from above
+PENDING = 8  # scan_tile: hits gathered per batch of offers, in tile widths
 
 
 class State(NamedTuple):
@@ -120,39 +121,38 @@ def _compact(row, nrm, rho, slots, count, tau, full):
 
 
 @numba.njit(nogil=True, cache=True)
-def _offer(row, j, value, nrm, rho, slots, values, count, best, tau, full):
-    """Offer pair ``(row, j)`` with computed ``D̃ = value``: its upper bound may lower
-    ``tau``; it is kept unless its lower bound is above ``tau``. The two tests run on
-    squares first (a ``2⁻⁴⁰`` margin), so most offers take no square root."""
-    if full[row]:
-        return False
-    rho_sum, nrm_sum = rho[row] + rho[j], nrm[row] + nrm[j]
-    sigma = SIGMA * nrm_sum * nrm_sum
-    t = tau[row] + rho_sum
-    if value - sigma > t * t * (1.0 + MARGIN):  # lb > tau: not a candidate
-        return False
-    changed = False
+def _offer_all(pending, others, dt, count_pending, nrm, rho, slots, values, count, best, tau, full):
+    """Offer the pairs ``(pending[e], others[e])`` with computed ``D̃ = dt[e]``, in order:
+    a pair's upper bound may lower its row's ``tau``; it is kept unless its lower
+    bound is above ``tau``. The two tests run on squares first (a ``2⁻⁴⁰`` margin),
+    so most offers take no square root. One call per batch: the scan's hits are
+    gathered first, since a call per hit passes every array anew."""
     k = best.shape[1]
-    room = best[row, k - 1] - rho_sum
-    if room > 0 and value + sigma < room * room * (1.0 + MARGIN):
-        high = (math.sqrt(value + sigma) + rho_sum) * (1.0 + OUT)
-        if high < best[row, k - 1]:
-            e = k - 1
-            while e > 0 and best[row, e - 1] > high:
-                best[row, e] = best[row, e - 1]
-                e -= 1
-            best[row, e] = high
-            if best[row, k - 1] < tau[row]:
-                tau[row] = best[row, k - 1]
-                changed = True
-    c = count[row]
-    values[row, c] = value
-    slots[row, c, 1] = j
-    count[row] = c + 1
-    if c + 1 == slots.shape[1]:
-        _compact(row, nrm, rho, slots, count, tau, full)
-        changed = True
-    return changed
+    for e in range(count_pending):
+        row, j, value = pending[e], others[e], dt[e]
+        if full[row]:
+            continue
+        rho_sum, nrm_sum = rho[row] + rho[j], nrm[row] + nrm[j]
+        sigma = SIGMA * nrm_sum * nrm_sum
+        t = tau[row] + rho_sum
+        if value - sigma > t * t * (1.0 + MARGIN):  # lb > tau: not a candidate
+            continue
+        room = best[row, k - 1] - rho_sum
+        if room > 0 and value + sigma < room * room * (1.0 + MARGIN):
+            high = (math.sqrt(value + sigma) + rho_sum) * (1.0 + OUT)
+            if high < best[row, k - 1]:
+                f = k - 1
+                while f > 0 and best[row, f - 1] > high:
+                    best[row, f] = best[row, f - 1]
+                    f -= 1
+                best[row, f] = high
+                tau[row] = min(tau[row], best[row, k - 1])
+        c = count[row]
+        values[row, c] = value
+        slots[row, c, 1] = j
+        count[row] = c + 1
+        if c + 1 == slots.shape[1]:
+            _compact(row, nrm, rho, slots, count, tau, full)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -215,7 +215,9 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
     A diagonal tile (``diag``) seeds its rows' ``tau`` and feeds only its rows, the
     self pair excluded. Each row is one vectorised pass that marks its hits; the
     marks are read a 64-bit word at a time, lowest set byte first (``_next_mark``),
-    and only marked entries are tested again.
+    and the hits gathered until :data:`PENDING` tile widths of them go to
+    :func:`_offer_all` together (then the column thresholds are renewed). A
+    threshold read before a batch is still generous: ``tau`` only falls.
     """
     m, w = g.shape
     if diag:
@@ -231,6 +233,11 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
     words = marked.view(np.uint64)
     values = slots.view(np.float32)[:, :, 0]
     vals = np.empty(w, dtype=np.float32)
+    pending = np.empty(PENDING * w, dtype=np.int64)  # the hits of the rows since the last batch
+    others = np.empty(PENDING * w, dtype=np.int64)
+    dt = np.empty(PENDING * w, dtype=np.float32)
+    n_pending = 0
+    state = (nrm, rho, slots, values, count, best, tau, full)
     for i in range(m):
         gi = r0 + i
         a, c = sq[gi], np.float32(-2.0) * scale[gi]
@@ -252,17 +259,21 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
                 j = _next_mark(word, bits)
                 bits &= bits - np.uint64(1)
                 gj = c0 + j
-                value = vals[j]
-                if value <= row_thr and gj != gi:
-                    if _offer(gi, gj, value, nrm, rho, slots, values, count, best, tau, full):
-                        row_thr = _threshold(tau[gi], rho[gi], rho_c, nrm[gi], nrm_c)
-                        if full[gi]:
-                            row_thr = np.float32(-np.inf)
-                if value <= col_thr[j]:
-                    if _offer(gj, gi, value, nrm, rho, slots, values, count, best, tau, full):
-                        col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
-                        if full[gj]:
-                            col_thr[j] = np.float32(-np.inf)
+                if vals[j] <= row_thr and gj != gi:
+                    pending[n_pending], others[n_pending], dt[n_pending] = gi, gj, vals[j]
+                    n_pending += 1
+                if vals[j] <= col_thr[j]:
+                    pending[n_pending], others[n_pending], dt[n_pending] = gj, gi, vals[j]
+                    n_pending += 1
+        if n_pending > pending.shape[0] - 2 * w:  # the next row might not fit
+            _offer_all(pending, others, dt, n_pending, *state)
+            n_pending = 0
+            if not diag:
+                for j in range(w):
+                    col_thr[j] = _threshold(tau[c0 + j], rho[c0 + j], rho_r, nrm[c0 + j], nrm_r)
+                    if full[c0 + j]:
+                        col_thr[j] = np.float32(-np.inf)
+    _offer_all(pending, others, dt, n_pending, *state)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
