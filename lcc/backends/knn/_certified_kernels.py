@@ -20,7 +20,7 @@ SIGMA = 2.0**-20  # eq. 2: |D̃ − D̂| ≤ SIGMA (‖x̂_i‖ + ‖x̂_j‖)²
 OUT = 2.0**-50  # outward rounding of the float64 bound arithmetic
 MARGIN = 2.0**-40  # of the square-root-free tests
 RHO_MARGIN = 2.0**-40  # of ρ over the float64 rounding of the centring and the residual
-SEED_PREFIX = 128  # _seed: the entries whose k smallest bound the row's k-th from above
+SEED_FOLD = 128  # _seed: the running minima a row's block-mates are folded into
 PENDING = 8  # scan_tile: hits gathered per batch of offers, in tile widths
 
 
@@ -157,53 +157,42 @@ def _offer_all(pending, others, dt, count_pending, nrm, rho, slots, values, coun
 
 @numba.njit(nogil=True, cache=True)
 def _seed(g, r0, k, sq, scale, nrm, rho, tau):
-    """A diagonal tile's rows: ``tau`` from their ``k`` nearest block-mates in ``D̃``,
-    bounded with the block's largest ``ρ`` and ``‖x̂‖``. Per row the ``D̃`` are one
-    vectorised pass; the ``k`` smallest of the first :data:`SEED_PREFIX` of them
-    bound the ``k``-th smallest of the row from above, so only the entries at or
-    below that bound (marked in a second vectorised pass) go through the sorted
-    insertion."""
+    """A diagonal tile's rows: ``tau`` from ``k`` of their block-mates in ``D̃``, bounded
+    with the block's largest ``ρ`` and ``‖x̂‖``. Per row the ``D̃`` are folded into
+    :data:`SEED_FOLD` running minima (entry ``j`` into minimum ``j mod SEED_FOLD``,
+    vectorised); those minima are distinct block-mates, so the ``k``-th smallest of
+    them bounds the row's ``k``-th neighbour from above (it is the ``k``-th smallest
+    ``D̃`` itself unless two of the row's ``k`` nearest block-mates share a fold)."""
     m = g.shape[0]
     if m <= k:
         return
     rho_b, nrm_b = rho[r0 : r0 + m].max(), nrm[r0 : r0 + m].max()
     block_sq, block_scale = sq[r0 : r0 + m], scale[r0 : r0 + m]  # slices: vectorised loops
     best = np.empty(k, dtype=np.float32)
-    values = np.empty(m, dtype=np.float32)
-    marked = np.zeros(-(-m // 64) * 64, dtype=np.uint8)
-    words = marked.view(np.uint64)
-    prefix = max(min(SEED_PREFIX, m), k + 1)
+    values = np.full(-(-m // SEED_FOLD) * SEED_FOLD, np.inf, dtype=np.float32)
+    minima = np.empty(SEED_FOLD, dtype=np.float32)
     for i in range(m):
         a, c = block_sq[i], np.float32(-2.0) * block_scale[i]
         for j in range(m):  # vectorised
             values[j] = a + block_sq[j] + c * block_scale[j] * np.float32(g[i, j])
         values[i] = np.inf
-        best[:] = np.inf
-        for j in range(prefix):
-            if values[j] < best[k - 1]:
-                _insert_sorted(best, values[j])
-        bound = best[k - 1]
-        for j in range(m):  # vectorised (from 0: a variable start is not)
-            marked[j] = values[j] <= bound
-        for word in range(words.shape[0]):
-            bits = words[word]
-            while bits:
-                j = _next_mark(word, bits)
-                bits &= bits - np.uint64(1)
-                if j >= prefix and values[j] < best[k - 1]:
-                    _insert_sorted(best, values[j])
+        for r in range(SEED_FOLD):  # vectorised
+            minima[r] = values[r]
+        for start in range(SEED_FOLD, values.shape[0], SEED_FOLD):
+            for r in range(SEED_FOLD):  # vectorised
+                minima[r] = min(minima[r], values[start + r])
+        for e in range(k):
+            best[e] = np.inf
+        for r in range(SEED_FOLD):
+            value = minima[r]
+            if value < best[k - 1]:  # sorted insertion, in place (a call would pass views)
+                e = k - 1
+                while e > 0 and best[e - 1] > value:
+                    best[e] = best[e - 1]
+                    e -= 1
+                best[e] = value
         high = _bounds(best[k - 1], nrm[r0 + i] + nrm_b, rho[r0 + i] + rho_b)[1]
         tau[r0 + i] = min(tau[r0 + i], high)
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _insert_sorted(best, value):
-    """Put ``value`` into the ascending ``best``, dropping its largest entry."""
-    e = best.shape[0] - 1
-    while e > 0 and best[e - 1] > value:
-        best[e] = best[e - 1]
-        e -= 1
-    best[e] = value
 
 
 @numba.njit(nogil=True, cache=True)
