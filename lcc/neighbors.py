@@ -45,7 +45,8 @@ class Neighbors(_Pair):
     """Result of :func:`knn`: ``(distances, indices)``, each ``(n_samples, k)``, and
     ``search``, how the search ran: ``"certified int8 (candidates per row: mean …,
     max …)"`` for the certified-exact CPU search (:mod:`lcc.backends.knn.cpu_certified`,
-    which also says when rows went to brute force or the search fell back to float32),
+    which also says what share of block pairs it proved apart and skipped, when rows
+    went to brute force, or that the search fell back to float32),
     ``"exact"`` for the float32 exact engines, ``"approximate (ivf)"`` and the like."""
 
     search: str = "exact"
@@ -85,9 +86,12 @@ def knn(
         VNNI / AMX) and ``n_samples >= 4096``, the certified search: an int8
         candidate pass with a proven error bound and an exact float64 re-rank of
         every candidate it cannot exclude, which returns the float64 brute-force
-        answer (ties to the smaller index) at int8 speed
-        (:mod:`lcc.backends.knn.cpu_certified`; ``result.search`` says whether
-        rows went to brute force or it fell back to float32). Elsewhere on the
+        answer (ties to the smaller index) at int8 speed; from 100,000 samples it
+        searches in k-Means cells and skips the pairs of cells it proves farther
+        apart than every row's k-th neighbour, which on clustered latents is most
+        of them (:mod:`lcc.backends.knn.cpu_certified`; ``result.search`` says
+        what share it skipped, whether rows went to brute force or it fell back
+        to float32). Elsewhere on the
         CPU, float32 BLAS tiles with faiss's top-k heaps, each pair's distance
         computed once (:mod:`lcc.backends.knn.cpu_exact`); on the GPU, cuVS
         ``brute_force``, or cupy tiles where cuVS is absent
