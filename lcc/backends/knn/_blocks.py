@@ -97,6 +97,9 @@ class Separation:
     def __init__(self, z: np.ndarray, blocks: list[slice]) -> None:
         from scipy.spatial.distance import cdist
 
+        from lcc.backends.knn._certified_kernels import apart
+
+        self._apart = apart  # numba: imported where the certified search runs
         self.z, self.blocks = z, blocks
         self.starts = np.array([rows.start for rows in blocks] + [blocks[-1].stop])
         self.centres = np.stack([z[rows].mean(axis=0, dtype=np.float64) for rows in blocks])
@@ -117,7 +120,5 @@ class Separation:
         """Whether tile ``(i, j)`` holds no neighbour of any of its rows, given the upper
         bounds ``tau`` (eq. 3 on the block, then eq. 4 row by row; a numba kernel that
         releases the GIL)."""
-        from lcc.backends.knn._certified_kernels import apart
-
         args = self.bound, self.gap, self.centres, self.norms, self.z, tau, MARGIN
-        return apart(i, j, self.starts, *args)
+        return self._apart(i, j, self.starts, *args)

@@ -133,10 +133,9 @@ def _offer_all(pending, others, dt, count_pending, nrm, rho, slots, values, coun
         if full[row]:
             continue
         rho_sum, nrm_sum = rho[row] + rho[j], nrm[row] + nrm[j]
-        sigma = SIGMA * nrm_sum * nrm_sum
-        t = tau[row] + rho_sum
-        if value - sigma > t * t * (1.0 + MARGIN):  # lb > tau: not a candidate
+        if _excluded(value, tau[row], nrm_sum, rho_sum):  # lb > tau: not a candidate
             continue
+        sigma = SIGMA * nrm_sum * nrm_sum
         room = best[row, k - 1] - rho_sum
         if room > 0 and value + sigma < room * room * (1.0 + MARGIN):
             high = (math.sqrt(value + sigma) + rho_sum) * (1.0 + OUT)
