@@ -1,10 +1,10 @@
 """numba kernels of the certified-exact k-NN (:mod:`lcc.backends.knn.cpu_certified`):
 the per-tile candidate scan, the per-row candidate buffers, and the exact re-rank.
 
-Per row the buffer holds candidates ``(ub, lb, id)``: float32 bounds rounded
-outwards on the true distance (not squared) and the base row. ``tau[i]`` is the
-row's current certificate (eq. 1–2 of the module above): the ``k``-th smallest
-``ub`` seen so far in the buffer, ``inf`` until the first compaction.
+Per row the buffer holds candidates ``(D̃, id)``: the computed squared distance
+(float32 bits) and the other row; their bounds follow from ``D̃`` (eq. 1–2 of the
+module above). ``tau[i]`` is the row's current certificate: the ``k``-th smallest
+upper bound offered so far (``best``), first set by the diagonal tile's seed.
 """
 
 from __future__ import annotations
@@ -215,8 +215,7 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
     col_sq, col_scale = sq[c0 : c0 + w], scale[c0 : c0 + w]
     col_thr = np.full(w, -np.inf, dtype=np.float32)
     if not diag:
-        for j in range(w):
-            col_thr[j] = _threshold(tau[c0 + j], rho[c0 + j], rho_r, nrm[c0 + j], nrm_r)
+        _column_thresholds(col_thr, c0, rho_r, nrm_r, nrm, rho, tau, full)
     marked = np.zeros(-(-w // 64) * 64, dtype=np.uint8)
     words = marked.view(np.uint64)
     values = slots.view(np.float32)[:, :, 0]
@@ -257,11 +256,19 @@ def scan_tile(g, r0, c0, diag, sq, scale, nrm, rho, slots, count, best, tau, ful
             _offer_all(pending, others, dt, n_pending, *state)
             n_pending = 0
             if not diag:
-                for j in range(w):
-                    col_thr[j] = _threshold(tau[c0 + j], rho[c0 + j], rho_r, nrm[c0 + j], nrm_r)
-                    if full[c0 + j]:
-                        col_thr[j] = np.float32(-np.inf)
+                _column_thresholds(col_thr, c0, rho_r, nrm_r, nrm, rho, tau, full)
     _offer_all(pending, others, dt, n_pending, *state)
+
+
+@numba.njit(nogil=True, cache=True)
+def _column_thresholds(col_thr, c0, rho_r, nrm_r, nrm, rho, tau, full):
+    """Each column's :func:`_threshold` against the row block (``rho_r``, ``nrm_r``: its
+    largest ``ρ`` and ``‖x̂‖``), ``−inf`` for a full row (it goes to brute force)."""
+    for j in range(col_thr.shape[0]):
+        gj = c0 + j
+        col_thr[j] = _threshold(tau[gj], rho[gj], rho_r, nrm[gj], nrm_r)
+        if full[gj]:
+            col_thr[j] = np.float32(-np.inf)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
